@@ -1,0 +1,47 @@
+# Two commands do all set-up: `make run` and `make test`. Both create .venv when it is
+# missing or older than the requirements files.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Python >= 3.12: pyenv's (selected by .python-version), else python3.12, else python3.
+PYTHON ?= $(shell (pyenv which python 2>/dev/null | grep -q . && pyenv which python) || command -v python3.12 || command -v python3)
+
+.PHONY: run test check bench venv system-deps clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is needed, found " + sys.version.split()[0] + " at " + sys.executable)'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages the tests drive: Chromium (browser tests) and bubblewrap (plugin sandbox).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+run: $(STAMP)
+	$(VENV)/bin/streamlit run app.py
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check simulation webapp tests benchmarks app.py
+	$(VENV)/bin/ruff format --check simulation webapp tests benchmarks app.py
+	$(VENV)/bin/mypy simulation
+
+bench: $(STAMP)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,315 @@
+"""Scenario YAML -> validated, frozen :class:`Scenario`. All validation happens here, at load.
+
+A scenario says what to run: which district, when and for how long, with which seed and how many
+replications, how much demand, which faults and events at which clock times, and which services.
+``extends:`` inherits from another scenario file (mappings merge, ``services`` merge by name,
+other lists replace).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
+
+from ._yaml import Strict, parse_model, read_yaml
+from .district import District, load_district
+from .errors import DistrictError, ScenarioError
+
+__all__ = [
+    "SCENARIOS_DIR",
+    "Duration",
+    "FaultSpec",
+    "Scenario",
+    "ServiceSpec",
+    "list_scenarios",
+    "load_scenario",
+    "parse_duration",
+]
+
+SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+_DUR = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
+
+
+def parse_duration(value: Any) -> float:
+    """``"24h"``, ``"90m"``, ``"1h30m"``, ``"45s"`` or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration like '24h', '90m' or '30s'")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration must not be negative")
+        return float(value)
+    if isinstance(value, str):
+        m = _DUR.match(value)
+        if m and any(m.groups()):
+            d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+            return d * 86400 + h * 3600 + mi * 60 + s
+    raise ValueError("a duration like '24h', '90m', '1h30m' or '30s'")
+
+
+def _fmt_duration(seconds: float) -> str:
+    s = int(seconds)
+    if s != seconds:
+        return f"{seconds}s"
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0s"
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(_fmt_duration)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+# --------------------------------------------------------------------------- demand
+class ConnectivityDemand(Strict):
+    """Citizens' data sessions (defaults: FACTS.md per-user demand; rates are judgement)."""
+
+    sessions_per_person_per_day: float = Field(default=6.0, ge=0)
+    mean_session_min: float = Field(default=10.0, gt=0)
+    mix: dict[Literal["web", "sd_video", "hd_video", "uhd_video"], float] = Field(
+        default_factory=lambda: {"web": 0.6, "sd_video": 0.25, "hd_video": 0.13, "uhd_video": 0.02}
+    )
+    wifi_preference: Fraction = Field(default=0.6, description="share of sessions that try WiFi")
+
+
+class SafetyDemand(Strict):
+    """Incidents and the control centre. ``arrival: poisson`` + exponential handling = M/M/c."""
+
+    incidents_per_day: float = Field(default=36.0, ge=0)
+    arrival: Literal["by_hour", "poisson"] = "by_hour"
+    mix: dict[Literal["crime", "accident", "fall", "fire"], float] = Field(
+        default_factory=lambda: {"crime": 0.45, "accident": 0.3, "fall": 0.2, "fire": 0.05}
+    )
+    handling_time_s: float = Field(default=150.0, gt=0)
+    handling: Literal["exponential", "lognormal"] = "lognormal"
+    operators: int | None = Field(default=None, ge=1, description="fixed operators (overrides shifts)")
+    all_to_queue: bool = Field(
+        default=False, description="every incident enters the operator queue when it occurs (theory checks)"
+    )
+    false_alarms_per_ai_camera_per_day: float = Field(default=0.5, ge=0)
+    call_delay_min: float = Field(default=6.0, gt=0, description="mean time until a citizen reports it")
+    call_probability: Fraction = 0.7
+
+
+class Demand(Strict):
+    """Demand per domain; every field has a documented default."""
+
+    connectivity: ConnectivityDemand = Field(default_factory=ConnectivityDemand)
+    safety: SafetyDemand = Field(default_factory=SafetyDemand)
+
+
+# --------------------------------------------------------------------------- faults
+class FaultSpec(Strict):
+    """A fault or event at a clock time (``"14:30"``) or offset (``"+2h"``) for a duration."""
+
+    kind: Literal["fibre_cut", "power_outage", "heavy_rain", "heat_wave", "festival_crowd"]
+    at: str
+    duration: Duration
+    link: str | None = None
+    poles: tuple[str, ...] = ()
+    intensity_mm_h: float | None = Field(default=None, gt=0)
+    extra_visitors: int | None = Field(default=None, ge=1)
+    block: str | None = None
+
+    @model_validator(mode="after")
+    def _targets(self) -> FaultSpec:
+        need = {"fibre_cut": "link", "power_outage": "poles"}.get(self.kind)
+        if need == "link" and not self.link:
+            raise ValueError("a fibre_cut needs 'link' (the id of a fibre link)")
+        if need == "poles" and not self.poles:
+            raise ValueError("a power_outage needs 'poles' (a list of pole ids)")
+        if self.kind == "festival_crowd" and not self.extra_visitors:
+            raise ValueError("a festival_crowd needs 'extra_visitors'")
+        return self
+
+
+# --------------------------------------------------------------------------- services
+class ServiceSpec(Strict):
+    """A service in the run: ``use`` is ``builtin:NAME``, a plugin folder, or an installed name."""
+
+    use: str
+    name: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    isolation: Literal["sandbox", "inline"] | None = None
+
+    @property
+    def key(self) -> str:
+        """The name this service has in the run."""
+        return self.name or self.use.split(":", 1)[-1].rstrip("/").split("/")[-1]
+
+
+class Scenario(Strict):
+    """A resolved, validated scenario. Build with :func:`load_scenario`."""
+
+    name: str
+    description: str = ""
+    district: str
+    start: datetime = datetime(2026, 5, 12, 0, 0)
+    duration: Duration = 86400.0
+    seed: int = Field(default=1, ge=0)
+    replications: int = Field(default=5, ge=1, le=1000)
+    population_scale: float = Field(default=1.0, gt=0, le=10)
+    tick: Duration = Field(default=60.0, description="decision interval for services")
+    demand: Demand = Field(default_factory=Demand)
+    faults: tuple[FaultSpec, ...] = ()
+    services: tuple[ServiceSpec, ...] = ()
+    source: str = Field(default="", description="file it was loaded from (set by the loader)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        if self.duration <= 0:
+            raise ValueError("duration must be > 0")
+        if not 1 <= self.tick <= 3600:
+            raise ValueError("tick must be between 1s and 1h")
+        keys = [s.key for s in self.services]
+        dup = {k for k in keys if keys.count(k) > 1}
+        if dup:
+            raise ValueError(f"two services share the name {sorted(dup)[0]!r}; give one a 'name'")
+        return self
+
+    def fault_offset(self, fault: FaultSpec) -> float:
+        """Seconds from the scenario start at which ``fault`` begins."""
+        return _offset(fault.at, self.start)
+
+    @property
+    def digest(self) -> str:
+        """Hash of the resolved scenario (without its source path)."""
+        payload = self.model_dump(mode="json", exclude={"source"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def with_(self, **changes: Any) -> Scenario:
+        """A re-validated copy with top-level fields changed."""
+        data = self.model_dump(mode="json")
+        data.update(changes)
+        return parse_model(Scenario, data, self.source or self.name, ScenarioError)
+
+
+def _offset(at: str, start: datetime) -> float:
+    at = at.strip()
+    if at.startswith("+"):
+        return parse_duration(at[1:])
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", at)
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError("'at' must be a clock time 'HH:MM' or an offset like '+2h'")
+    t = start.replace(hour=int(m.group(1)), minute=int(m.group(2)), second=0, microsecond=0)
+    if t < start:
+        t += timedelta(days=1)
+    return (t - start).total_seconds()
+
+
+# --------------------------------------------------------------------------- loading
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base[k], v) if k in base and k != "services" else v
+            if k == "services" and k in base:
+                out[k] = _merge_services(base[k], v)
+        return out
+    return over
+
+
+def _merge_services(base: Any, over: Any) -> Any:
+    if not isinstance(base, list) or not isinstance(over, list):
+        return over
+
+    def key(s: Any) -> Any:
+        return (s.get("name") or str(s.get("use", "")).split(":", 1)[-1].rstrip("/").split("/")[-1]) if isinstance(s, dict) else None
+
+    out = list(base)
+    for s in over:
+        k = key(s)
+        idx = next((i for i, b in enumerate(out) if key(b) == k), None)
+        if isinstance(s, dict) and s.get("remove") is True:
+            if idx is not None:
+                out.pop(idx)
+            continue
+        if idx is None:
+            out.append(s)
+        else:
+            out[idx] = _merge(out[idx], s)
+    return out
+
+
+def _raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise ScenarioError(chain[-1], f"'extends' makes a cycle ({cycle}); a scenario cannot extend itself", key="extends")
+    data = read_yaml(path, ScenarioError)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(path, f"must be a mapping of keys to values; got {type(data).__name__}")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(path, f"must be a scenario file name; got {parent!r}", key="extends")
+    ppath = (path.parent / parent).resolve()
+    if not ppath.is_file():
+        raise ScenarioError(path, f"no scenario file {parent!r} next to this one", key="extends")
+    return _merge(_raw(ppath, (*chain, path)), data)
+
+
+def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
+    """Load, resolve ``extends``, validate, and cross-check against the district."""
+    p = Path(path)
+    if not p.is_file() and not p.suffix and (SCENARIOS_DIR / f"{p}.yaml").is_file():
+        p = SCENARIOS_DIR / f"{p}.yaml"
+    if not p.is_file():
+        raise ScenarioError(p, "file not found")
+    p = p.resolve()
+    data = _raw(p, ())
+    data.setdefault("name", p.stem)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    data["source"] = str(p)
+    sc = parse_model(Scenario, data, p, ScenarioError)
+    district = scenario_district(sc)
+    check_against_district(sc, district)
+    return sc
+
+
+def scenario_district(sc: Scenario) -> District:
+    """Load the scenario's district, reporting a bad name as a scenario error."""
+    try:
+        return load_district(sc.district)
+    except DistrictError as exc:
+        if exc.msg.startswith("no such district"):
+            raise ScenarioError(sc.source or sc.name, exc.msg + f"; got {sc.district!r}", key="district") from None
+        raise
+
+
+def check_against_district(sc: Scenario, d: District) -> None:
+    """Faults must name links, poles and blocks that exist and happen inside the run."""
+    where = sc.source or sc.name
+    for i, f in enumerate(sc.faults):
+        key = f"faults[{i}]"
+        try:
+            off = sc.fault_offset(f)
+        except ValueError as exc:
+            raise ScenarioError(where, f"{exc}; got {f.at!r}", key=f"{key}.at") from None
+        if off >= sc.duration:
+            raise ScenarioError(
+                where,
+                f"starts {_fmt_duration(off)} after the start, outside the run of {_fmt_duration(sc.duration)}; got {f.at!r}",
+                key=f"{key}.at",
+            )
+        if f.link is not None and f.link not in d.link_by_id:
+            sample = ", ".join(lk.id for lk in d.links if lk.level == "trunk")
+            raise ScenarioError(where, f"no fibre link {f.link!r} in district {d.name!r} (trunk links: {sample})", key=f"{key}.link")
+        for pid in f.poles:
+            if pid not in d.pole_by_id:
+                raise ScenarioError(where, f"no pole {pid!r} in district {d.name!r}", key=f"{key}.poles")
+        if f.block is not None and f.block not in {b.id for b in d.blocks}:
+            raise ScenarioError(where, f"no block {f.block!r} in district {d.name!r}", key=f"{key}.block")
+
+
+def list_scenarios(root: Path | None = None) -> list[Path]:
+    """Scenario files under ``scenarios/`` (not studies)."""
+    root = root or SCENARIOS_DIR
+    return sorted(root.glob("*.yaml"))

@@ -1,0 +1,356 @@
+"""The service SDK: everything a company's service sees of the sandbox, and nothing else.
+
+A service is a policy: it gets plain-data messages (:class:`SiteView` once, an
+:class:`Observation` every decision tick) and returns plain-data :class:`Action` objects. It never
+touches the simulation's objects. Every message is a frozen dataclass that round-trips through
+:func:`to_data` / :func:`from_data` (JSON- and msgpack-safe), so a sandboxed service receives the
+same bytes an inline one does. A plugin imports nothing from ``simulation`` but this module.
+
+    class MyService(Service):
+        def deploy(self, site, params):
+            return Deployment(feeds=("cctv.detections",))
+
+        def on_tick(self, obs):
+            return [Flag(d["id"]) for d in obs.feed("cctv.detections") if d["confidence"] > 0.8]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = [
+    "FEEDS",
+    "SDK_VERSION",
+    "Action",
+    "BlockInfo",
+    "DeviceInfo",
+    "Deployment",
+    "Dispatch",
+    "EndSummary",
+    "Feedback",
+    "Flag",
+    "Install",
+    "LinkInfo",
+    "Notify",
+    "Observation",
+    "PoleInfo",
+    "Reserve",
+    "Service",
+    "SetLight",
+    "SiteInfo",
+    "SiteView",
+    "Transmit",
+    "View",
+    "from_data",
+    "to_data",
+]
+
+SDK_VERSION = "1.0"
+
+#: Feeds a service may subscribe to, with what each item holds.
+FEEDS: Mapping[str, str] = {
+    "cctv.detections": "AI-camera detections since the last tick: id, camera, time_s, label, confidence, x, y",
+    "wifi.load": "per operated AP: id, clients, mbps, up",
+    "infra.status": "poles and links that changed state: id, kind, up",
+    "lights.presence": "people counted near each pole (from WiFi probes): pole, people",
+}
+
+
+# --------------------------------------------------------------------------- site view
+@dataclass(frozen=True, slots=True)
+class PoleInfo:
+    """An S-Pole as a service sees it: where, what it carries, and what room is left."""
+
+    id: str
+    x: float
+    y: float
+    model: str
+    road_class: str
+    modules: tuple[str, ...]
+    free_slots: int
+    power_headroom_w: float
+    link: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """An installed module (AP, camera, sensor, ...) and its properties."""
+
+    id: str
+    kind: str
+    pole: str
+    x: float
+    y: float
+    props: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    """A fibre link of the backhaul tree (``a`` is nearer the control centre)."""
+
+    id: str
+    a: str
+    b: str
+    capacity_mbps: float
+    level: str
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    """A control centre, cabinet, police or fire station, or hub."""
+
+    id: str
+    kind: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True, slots=True)
+class BlockInfo:
+    """A city block: land use, residents, jobs, centroid."""
+
+    id: str
+    land_use: str
+    residents: int
+    jobs: int
+    x: float
+    y: float
+
+
+@dataclass(frozen=True, slots=True)
+class SiteView:
+    """The read-only district a service deploys into (local metres, origin at the centre)."""
+
+    district: str
+    poles: tuple[PoleInfo, ...]
+    devices: tuple[DeviceInfo, ...]
+    links: tuple[LinkInfo, ...]
+    sites: tuple[SiteInfo, ...]
+    blocks: tuple[BlockInfo, ...]
+    module_types: Mapping[str, Mapping[str, Any]]
+    tick_s: float
+    duration_s: float
+
+    def devices_of(self, kind: str) -> tuple[DeviceInfo, ...]:
+        """Installed devices of one kind (``"camera"``, ``"ap"``, ...)."""
+        return tuple(d for d in self.devices if d.kind == kind)
+
+
+# --------------------------------------------------------------------------- deployment
+@dataclass(frozen=True, slots=True)
+class Install:
+    """Mount one module of a catalogue type on a pole; ``id`` names it in later actions."""
+
+    pole: str
+    module: str
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """What a service asks for at start: modules to mount, devices it operates, feeds it reads."""
+
+    installs: tuple[Install, ...] = ()
+    operates: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- observation
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """What became of one action of the previous tick."""
+
+    index: int
+    action: str
+    accepted: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What a service learns at a decision tick."""
+
+    time_s: float
+    clock: str
+    tick: int
+    daylight: bool
+    weather: Mapping[str, Any]
+    feeds: Mapping[str, tuple[Mapping[str, Any], ...]]
+    modules: tuple[Mapping[str, Any], ...] = ()
+    feedback: tuple[Feedback, ...] = ()
+
+    def feed(self, name: str) -> tuple[Mapping[str, Any], ...]:
+        """Items of one subscribed feed since the last tick (empty if none)."""
+        return self.feeds.get(name, ())
+
+
+@dataclass(frozen=True, slots=True)
+class EndSummary:
+    """Sent once when the run ends."""
+
+    time_s: float
+    actions: int
+    rejected: int
+
+
+# --------------------------------------------------------------------------- actions
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Base of every action. The world validates each one and reports back in ``feedback``."""
+
+    kind: ClassVar[str] = "action"
+
+
+@dataclass(frozen=True, slots=True)
+class Flag(Action):
+    """Escalate a detection to the control centre; flagged streams are seen first."""
+
+    kind: ClassVar[str] = "flag"
+    detection: str
+    priority: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class View(Action):
+    """Put these cameras on the operators' video wall until the next View."""
+
+    kind: ClassVar[str] = "view"
+    cameras: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SetLight(Action):
+    """Set streetlights on these poles to ``level`` (0 = off, 1 = full)."""
+
+    kind: ClassVar[str] = "set_light"
+    poles: tuple[str, ...]
+    level: float
+
+
+@dataclass(frozen=True, slots=True)
+class Notify(Action):
+    """Send a message on ``topic`` to people within ``radius_m`` of (x, y)."""
+
+    kind: ClassVar[str] = "notify"
+    topic: str
+    message: str
+    x: float
+    y: float
+    radius_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch(Action):
+    """Send one of the service's fleet units to serve a request."""
+
+    kind: ClassVar[str] = "dispatch"
+    unit: str
+    request: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reserve(Action):
+    """Reserve a charger or dock for a unit from ``start_s`` for ``minutes``."""
+
+    kind: ClassVar[str] = "reserve"
+    charger: str
+    unit: str
+    start_s: float
+    minutes: float
+
+
+@dataclass(frozen=True, slots=True)
+class Transmit(Action):
+    """Stream ``mbps`` from a module the service installed over the district backhaul."""
+
+    kind: ClassVar[str] = "transmit"
+    device: str
+    mbps: float
+
+
+# --------------------------------------------------------------------------- service
+class Service:
+    """Base class of every service. Override :meth:`deploy` and :meth:`on_tick`.
+
+    ``self.random`` is the service's own seeded stream, set by the host before ``deploy``;
+    use it and nothing else for randomness, so that runs are reproducible.
+    """
+
+    random: random.Random
+
+    def deploy(self, site: SiteView, params: Mapping[str, Any]) -> Deployment:
+        """Once, at start: say what to install, which devices to operate, which feeds to read."""
+        return Deployment()
+
+    def on_tick(self, obs: Observation) -> Sequence[Action]:
+        """Every decision interval: return the actions to take now."""
+        return []
+
+    def on_end(self, summary: EndSummary) -> None:
+        """Once, when the run ends (optional)."""
+
+
+# --------------------------------------------------------------------------- plain data
+_TYPES: dict[str, type] = {
+    c.__name__: c
+    for c in (
+        PoleInfo, DeviceInfo, LinkInfo, SiteInfo, BlockInfo, SiteView, Install, Deployment,
+        Feedback, Observation, EndSummary, Flag, View, SetLight, Notify, Dispatch, Reserve, Transmit,
+    )
+}
+_ACTIONS = {c.__name__ for c in (Flag, View, SetLight, Notify, Dispatch, Reserve, Transmit)}
+
+
+def to_data(obj: Any) -> Any:
+    """A message as plain data (dicts with a ``"type"`` key, lists, str, numbers, bools, None)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        out: dict[str, Any] = {"type": type(obj).__name__}
+        for f in dataclasses.fields(obj):
+            out[f.name] = to_data(getattr(obj, f.name))
+        return out
+    if isinstance(obj, Mapping):
+        return {str(k): to_data(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_data(v) for v in obj]
+    return obj
+
+
+def _tuples(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_tuples(x) for x in v)
+    if isinstance(v, dict):
+        if "type" in v and v["type"] in _TYPES:
+            return from_data(v)
+        return {k: _tuples(x) for k, x in v.items()}
+    return v
+
+
+def from_data(data: Any, *, actions_only: bool = False) -> Any:
+    """Rebuild a message from :func:`to_data` output; raise ``ValueError`` on anything else."""
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ValueError(f"expected a message with a 'type'; got {type(data).__name__}")
+    name = data["type"]
+    if actions_only and name not in _ACTIONS:
+        raise ValueError(f"unknown action type {name!r}; actions are {', '.join(sorted(_ACTIONS))}")
+    cls = _TYPES.get(name)
+    if cls is None:
+        raise ValueError(f"unknown message type {name!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    extra = set(data) - names - {"type"}
+    if extra:
+        raise ValueError(f"{name} has no field {sorted(extra)[0]!r}")
+    kwargs = {k: _tuples(v) for k, v in data.items() if k != "type"}
+    try:
+        obj = cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    for f in dataclasses.fields(cls):
+        v = getattr(obj, f.name)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{name}.{f.name} must be a finite number; got {v!r}")
+    return obj
