@@ -133,6 +133,7 @@ class SiteView:
     sites: tuple[SiteInfo, ...]
     blocks: tuple[BlockInfo, ...]
     module_types: Mapping[str, Mapping[str, Any]]
+    control_centre: Mapping[str, Any]
     tick_s: float
     duration_s: float
 

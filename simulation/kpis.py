@@ -1,0 +1,188 @@
+"""The KPI catalogue: each KPI is a named function with a unit and a direction.
+
+Names are ``domain.metric``. ``better`` is ``higher`` or ``lower`` (``none`` for context figures
+such as how many incidents happened), which the comparison uses to call a change better or worse.
+A KPI that has no meaning in a run (no incidents, no sessions) is NaN, never a made-up zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .world import World
+
+__all__ = ["CATALOGUE", "KPI", "compute_kpis", "hourly_kpis", "kpi"]
+
+
+@dataclass(frozen=True)
+class KPI:
+    """One KPI: name, unit, direction, meaning, and how it is computed from a finished world."""
+
+    name: str
+    unit: str
+    better: Literal["higher", "lower", "none"]
+    description: str
+    fn: Callable[[World], float]
+
+    @property
+    def domain(self) -> str:
+        """The part of the name before the dot."""
+        return self.name.split(".", 1)[0]
+
+
+CATALOGUE: dict[str, KPI] = {}
+
+
+def kpi(name: str, unit: str, better: Literal["higher", "lower", "none"], description: str) -> Callable:
+    """Register a KPI function in the catalogue."""
+
+    def deco(fn: Callable[[World], float]) -> Callable[[World], float]:
+        CATALOGUE[name] = KPI(name, unit, better, description, fn)
+        return fn
+
+    return deco
+
+
+def _mean(xs: list[float] | np.ndarray) -> float:
+    return float(np.mean(xs)) if len(xs) else math.nan
+
+
+def _pct(num: int | float, den: int | float) -> float:
+    return 100.0 * num / den if den else math.nan
+
+
+# --------------------------------------------------------------------------- connectivity
+@kpi("connectivity.sessions_served_pct", "%", "higher", "WiFi session attempts served by an AP")
+def sessions_served(w: World) -> float:
+    return _pct(sum(w.conn.rec_served), len(w.conn.rec_served))
+
+
+@kpi("connectivity.coverage_pct", "%", "higher", "WiFi attempts made within range of a working, operated AP")
+def coverage(w: World) -> float:
+    return _pct(sum(w.conn.rec_covered), len(w.conn.rec_covered))
+
+
+@kpi("connectivity.mean_throughput_mbps", "Mbps", "higher", "mean throughput at start of served sessions")
+def throughput(w: World) -> float:
+    return _mean([t for t, s in zip(w.conn.rec_thr, w.conn.rec_served, strict=True) if s])
+
+
+@kpi("connectivity.demand_met_pct", "%", "higher", "throughput delivered over throughput wanted, all attempts")
+def demand_met(w: World) -> float:
+    return _pct(sum(w.conn.rec_thr), sum(w.conn.rec_demand))
+
+
+@kpi("connectivity.backhaul_peak_pct", "%", "lower", "peak utilisation of the busiest trunk fibre link")
+def backhaul_peak(w: World) -> float:
+    return 100.0 * max((w.infra.peak_util[t] for t in w.infra.trunks), default=math.nan)
+
+
+@kpi("connectivity.sessions_dropped", "sessions", "lower", "sessions cut off when their AP lost power or backhaul")
+def dropped(w: World) -> float:
+    return float(w.conn.dropped)
+
+
+@kpi("connectivity.attempts", "sessions", "none", "WiFi session attempts (demand)")
+def attempts(w: World) -> float:
+    return float(len(w.conn.rec_served))
+
+
+# --------------------------------------------------------------------------- safety
+@kpi("safety.incidents", "incidents", "none", "incidents that happened")
+def incidents(w: World) -> float:
+    return float(len(w.safety.incidents))
+
+
+@kpi("safety.detected_pct", "%", "higher", "incidents detected through CCTV (AI flag or operator)")
+def detected(w: World) -> float:
+    inc = w.safety.incidents
+    return _pct(sum(1 for i in inc if i.cctv), len(inc))
+
+
+@kpi("safety.time_to_detect_s", "s", "lower", "occurrence to first detection by any channel (CCTV or call)")
+def time_to_detect(w: World) -> float:
+    return _mean([i.detected_at - i.t for i in w.safety.incidents if i.detected_at is not None])
+
+
+@kpi("safety.time_to_respond_s", "s", "lower", "occurrence to a responder's arrival")
+def time_to_respond(w: World) -> float:
+    return _mean([i.responded_at - i.t for i in w.safety.incidents if i.responded_at is not None])
+
+
+@kpi("safety.missed", "incidents", "lower", "incidents nobody detected before the run ended")
+def missed(w: World) -> float:
+    return float(sum(1 for i in w.safety.incidents if i.detected_at is None))
+
+
+@kpi("safety.operator_wait_s", "s", "lower", "mean wait in the control centre's queue (all jobs)")
+def operator_wait(w: World) -> float:
+    return _mean(w.safety.waits)
+
+
+@kpi("safety.operator_queue_mean", "jobs", "lower", "time-average number of jobs waiting for an operator")
+def queue_mean(w: World) -> float:
+    return w.safety.mean_queue_length
+
+
+@kpi("safety.operator_utilisation_pct", "%", "lower", "busy time over on-duty operator time")
+def utilisation(w: World) -> float:
+    return 100.0 * w.safety.operator_utilisation
+
+
+@kpi("safety.false_alarms_handled", "jobs", "lower", "false AI alarms that took an operator's time")
+def false_alarms(w: World) -> float:
+    return float(w.safety.false_alarms_handled)
+
+
+# --------------------------------------------------------------------------- energy, infra, privacy
+@kpi("energy.lighting_kwh", "kWh", "lower", "energy drawn by streetlights")
+def lighting_kwh(w: World) -> float:
+    return float(w.energy_kwh)
+
+
+@kpi("infra.poles_up_min_pct", "%", "higher", "lowest share of poles powered and connected during the run")
+def poles_up_min(w: World) -> float:
+    vals = [v for _t, m, v in w.series.rows if m == "infra.poles_up_pct"]
+    return min(vals) if vals else math.nan
+
+
+@kpi("privacy.camera_minutes_viewed", "camera-min", "lower", "camera-minutes shown to operators on the wall")
+def camera_minutes(w: World) -> float:
+    return float(w.safety.camera_minutes_viewed)
+
+
+def compute_kpis(w: World) -> dict[str, float]:
+    """Every catalogue KPI for a finished world, in catalogue order."""
+    return {name: float(k.fn(w)) for name, k in CATALOGUE.items()}
+
+
+def hourly_kpis(w: World) -> list[tuple[float, str, float]]:
+    """KPIs by hour of the run, for charts over the day: ``(t_hour_start, kpi, value)``."""
+    rows: list[tuple[float, str, float]] = []
+    n = int(math.ceil(w.sc.duration / 3600))
+    if w.conn.rec_t:
+        t = np.asarray(w.conn.rec_t)
+        h = (t // 3600).astype(int)
+        served = np.asarray(w.conn.rec_served, float)
+        thr = np.asarray(w.conn.rec_thr)
+        cnt = np.bincount(h, minlength=n)
+        s = np.bincount(h, weights=served, minlength=n)
+        tp = np.bincount(h, weights=thr * served, minlength=n)
+        for k in range(n):
+            if cnt[k]:
+                rows.append((k * 3600.0, "connectivity.sessions_served_pct", 100.0 * s[k] / cnt[k]))
+            if s[k]:
+                rows.append((k * 3600.0, "connectivity.mean_throughput_mbps", tp[k] / s[k]))
+    by_hour: dict[int, list[float]] = {}
+    for i in w.safety.incidents:
+        if i.responded_at is not None:
+            by_hour.setdefault(int(i.t // 3600), []).append(i.responded_at - i.t)
+    for k, v in sorted(by_hour.items()):
+        rows.append((k * 3600.0, "safety.time_to_respond_s", float(np.mean(v))))
+    return rows

@@ -1,0 +1,184 @@
+"""Connectivity: citizens' data sessions served by public WiFi APs and the fibre backhaul.
+
+Sessions arrive while a citizen is in the district, at a rate that follows the hour of day and the
+land use of the block. A session that tries WiFi joins the nearest AP in range that is up, operated
+by a service, and has a free client slot; it gets a fair share of the AP's usable Mbps, limited by
+the backhaul on the pole's path. A fault that takes an AP's pole down drops its sessions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+
+import numpy as np
+import simpy
+
+from ..district import District
+from ..rng import Streams
+from ..scenario import Scenario
+from .infrastructure import Infrastructure
+from .log import Series
+from .population import Citizen, Population
+from .spatial import CoverageIndex
+
+# Sessions per hour of day, relative (judgement shaped like mobile-traffic daily profiles).
+HOURLY = np.array([0.3, 0.2, 0.15, 0.1, 0.1, 0.2, 0.5, 0.9, 1.2, 1.1, 1.1, 1.2,
+                   1.5, 1.3, 1.1, 1.1, 1.2, 1.4, 1.6, 1.7, 1.7, 1.5, 1.0, 0.6])
+LAND_USE_RATE = {"commercial": 1.3, "office": 1.2, "mixed": 1.1, "residential": 1.0, "park": 0.7, "industrial": 0.8}
+DEMAND_MBPS = {"web": 0.5, "sd_video": 3.0, "hd_video": 5.0, "uhd_video": 25.0}  # FACTS.md
+
+
+class Connectivity:
+    """The WiFi domain: session generation, AP admission, throughput, drops, KPIs' raw data."""
+
+    def __init__(self, env: simpy.Environment, d: District, sc: Scenario, streams: Streams,
+                 infra: Infrastructure, pop: Population) -> None:
+        self.env, self.sc, self.infra, self.pop = env, sc, infra, pop
+        # stdlib generator seeded from the named stream: scalar draws at ~50 ns each
+        self.rng = random.Random(int(streams("connectivity").integers(2**63)))
+        dem = sc.demand.connectivity
+        self.aps = d.devices_of("ap")
+        self.ap_pole = [a.pole for a in self.aps]
+        self.ap_cap = [float(a.get("capacity_mbps", 300.0)) for a in self.aps]
+        self.ap_max = [int(a.get("max_clients", 64)) for a in self.aps]
+        self.clients = [0] * len(self.aps)
+        self.load = [0.0] * len(self.aps)
+        self.operated = [False] * len(self.aps)
+        self.index = CoverageIndex([a.x for a in self.aps], [a.y for a in self.aps], [float(a.get("range_m", 60.0)) for a in self.aps])
+        self.active: list[set[int]] = [set() for _ in self.aps]
+        self.sessions: dict[int, tuple[int, float]] = {}  # live session id -> (ap, mbps on the path)
+        self._sid = 0
+        # per-second rate profile, integrated: rate(t) = base * HOURLY[hour(t)] / mean(HOURLY)
+        base = dem.sessions_per_person_per_day * dem.wifi_preference / 86400.0
+        day0 = sc.start.hour * 3600 + sc.start.minute * 60
+        n_hours = int(math.ceil((sc.duration + day0) / 3600)) + 1
+        prof = np.array([HOURLY[h % 24] for h in range(n_hours)]) / HOURLY.mean() * base * 3600
+        self._cum = [0.0, *np.cumsum(prof).tolist()]  # expected sessions per person, by hour edge
+        self._day0 = day0
+        self.mean_s = dem.mean_session_min * 60
+        kinds = sorted(dem.mix)
+        w = np.array([dem.mix[k] for k in kinds], float)
+        self._mix_cum = (np.cumsum(w) / w.sum()).tolist()
+        self._mix_mbps = [DEMAND_MBPS[k] for k in kinds]
+        self.lu_rate = [LAND_USE_RATE.get(b.land_use, 1.0) for b in d.blocks]
+        # raw results: one row per WiFi attempt
+        self.rec_t: list[float] = []
+        self.rec_xy: list[tuple[float, float]] = []
+        self.rec_covered: list[bool] = []
+        self.rec_served: list[bool] = []
+        self.rec_thr: list[float] = []
+        self.rec_demand: list[float] = []
+        self.dropped = 0
+        pop.listen(on_stay=self._on_stay, on_trip=self._on_trip)
+        infra.listeners.append(self._on_poles)
+
+    # ---------------------------------------------------------------- arrivals
+    def _cum_at(self, h: float) -> float:
+        cum = self._cum
+        k = min(int(h), len(cum) - 2)
+        return cum[k] + (h - k) * (cum[k + 1] - cum[k])
+
+    def _expected(self, t0: float, t1: float) -> float:
+        return self._cum_at((t1 + self._day0) / 3600) - self._cum_at((t0 + self._day0) / 3600)
+
+    def _poisson(self, lam: float) -> int:
+        """Poisson draw by inversion (lam is small here: sessions in one stay)."""
+        if lam > 30:
+            return max(0, round(self.rng.gauss(lam, math.sqrt(lam))))
+        u, k, p = self.rng.random(), 0, math.exp(-lam)
+        s = p
+        while u > s:
+            k += 1
+            p *= lam / k
+            s += p
+        return k
+
+    def _schedule(self, c: Citizen, t0: float, t1: float, factor: float, moving: bool) -> None:
+        t1 = min(t1, self.sc.duration)
+        if t1 <= t0:
+            return
+        n = self._poisson(self._expected(t0, t1) * factor)
+        if not n:
+            return
+        env, uniform = self.env, self.rng.uniform
+        for _ in range(n):
+            ev = env.timeout(uniform(t0, t1) - env.now)
+            ev.callbacks.append(lambda _e, c=c, moving=moving: self._start(c, moving))
+
+    def _on_stay(self, c: Citizen, b: int, t0: float, t1: float) -> None:
+        self._schedule(c, t0, t1, self.lu_rate[b], False)
+
+    def _on_trip(self, c: Citizen, t0: float, t1: float) -> None:
+        self._schedule(c, t0, t1, 1.0, True)
+
+    # ---------------------------------------------------------------- sessions
+    def _start(self, c: Citizen, moving: bool) -> None:
+        pos = self.pop.where(c, self.env.now)
+        if pos is None or (moving and c.trip is None) or (not moving and c.block < 0):
+            return  # plans changed (left early, stayed in): the session does not happen
+        x, y = pos
+        rng = self.rng
+        demand = self._mix_mbps[bisect.bisect_right(self._mix_cum, rng.random() * self._mix_cum[-1])]
+        duration = rng.expovariate(1.0 / self.mean_s)
+        covered = served = False
+        thr = 0.0
+        ap = -1
+        for i, _dist in self.index.query(x, y):
+            if not self.operated[i] or not self.infra.up(self.ap_pole[i]):
+                continue
+            covered = True
+            if self.clients[i] < self.ap_max[i]:
+                ap = i
+                break
+        if ap >= 0:
+            share = self.infra.add_session_load(self.ap_pole[ap], demand)
+            fair = self.ap_cap[ap] / (self.clients[ap] + 1)
+            thr = min(demand, fair) * share
+            served = True
+            self.clients[ap] += 1
+            self.load[ap] += demand
+            sid = self._sid = self._sid + 1
+            self.sessions[sid] = (ap, demand)
+            self.active[ap].add(sid)
+            ev = self.env.timeout(duration)
+            ev.callbacks.append(lambda _e, sid=sid: self._end(sid))
+        self.rec_t.append(self.env.now)
+        self.rec_xy.append((x, y))
+        self.rec_covered.append(covered)
+        self.rec_served.append(served)
+        self.rec_thr.append(thr)
+        self.rec_demand.append(demand)
+
+    def _end(self, sid: int) -> None:
+        s = self.sessions.pop(sid, None)
+        if s is None:
+            return  # dropped earlier by a fault
+        ap, demand = s
+        self.clients[ap] -= 1
+        self.load[ap] -= demand
+        self.active[ap].discard(sid)
+        self.infra.remove_session_load(self.ap_pole[ap], demand)
+
+    def _on_poles(self, down: set[str], _back: set[str]) -> None:
+        for i, pole in enumerate(self.ap_pole):
+            if pole in down:
+                for sid in sorted(self.active[i]):
+                    self._end(sid)
+                    self.dropped += 1
+
+    # ---------------------------------------------------------------- views
+    def ap_status(self, ids: set[str] | None = None) -> list[dict]:
+        """Load of APs (all, or those in ``ids``) for the ``wifi.load`` feed."""
+        return [
+            {"id": a.id, "clients": self.clients[i], "mbps": round(self.load[i], 3), "up": self.infra.up(a.pole)}
+            for i, a in enumerate(self.aps)
+            if ids is None or a.id in ids
+        ]
+
+    def sample(self, series: Series, t: float) -> None:
+        """Record live sessions and the share of operated APs that are up."""
+        series.add(t, "connectivity.active_sessions", len(self.sessions))
+        up = sum(1 for i, p in enumerate(self.ap_pole) if self.operated[i] and self.infra.up(p))
+        series.add(t, "connectivity.aps_up", up)

@@ -1,0 +1,193 @@
+"""The World: one SimPy environment, one Mesa model, the domains, and the service host."""
+
+from __future__ import annotations
+
+import gc
+import math
+from collections.abc import Callable
+from datetime import timedelta
+
+import simpy
+
+from .. import sdk
+from ..district import District
+from ..rng import Streams
+from ..scenario import FaultSpec, Scenario, ServiceSpec
+from .connectivity import Connectivity
+from .host import ServiceHost, ServiceState
+from .infrastructure import Infrastructure
+from .lighting import Lighting
+from .log import EventLog, Series
+from .population import DistrictModel, Population
+from .safety import Safety
+
+SAMPLE_S = 900.0
+
+
+class World:
+    """A simulated district day for one scenario and seed.
+
+    SimPy's ``env.now`` (seconds from the scenario start) is the only clock; the Mesa model holds
+    the citizens on the street network and is moved by SimPy processes, never the other way round.
+    """
+
+    def __init__(self, district: District, scenario: Scenario, seed: int,
+                 services: tuple[ServiceSpec, ...] | None = None, allow_inline: bool = False) -> None:
+        self.d, self.sc, self.seed = district, scenario, int(seed)
+        self.env = simpy.Environment()
+        self.streams = Streams(self.seed)
+        self.model = DistrictModel(district, self.seed)
+        self.log = EventLog()
+        self.series = Series()
+        self.infra = Infrastructure(self.env, district, self.log)
+        self.pop = Population(self.env, district, scenario, self.streams, self.model)
+        self.lights = Lighting(self.env, district, scenario.start, self.infra)
+        self.conn = Connectivity(self.env, district, scenario, self.streams, self.infra, self.pop)
+        self.safety = Safety(self.env, district, scenario, self.streams, self.infra, self.lights, self.pop, self.log)
+        self.views: dict[str, set[str]] = {}
+        self.infra_changes: list[dict] = []
+        self.notifications = 0
+        self.infra.listeners.append(self._on_poles)
+        for cam in district.devices_of("camera"):
+            self.infra.streams[f"camera:{cam.id}"] = (cam.pole, float(cam.get("bitrate_mbps", 2.4)))
+        for sensor in district.devices_of("sensor"):
+            self.infra.streams[f"sensor:{sensor.id}"] = (sensor.pole, 0.01)
+        self.infra._restream()
+        self.host = ServiceHost(self, scenario.services if services is None else services, allow_inline=allow_inline)
+
+    # ---------------------------------------------------------------- running
+    def run(self, progress: Callable[[float], None] | None = None, chunks: int = 48) -> None:
+        """Simulate the whole scenario; ``progress`` gets the simulated fraction done."""
+        env = self.env
+        self.pop.start()
+        self.safety.start()
+        self.infra.schedule_faults(self.sc, self._on_fault)
+        self.host.deploy()
+        env.process(self.host.run())
+        env.process(self._sampler())
+        # Tens of thousands of long-lived agents make the cyclic GC rescan them all the time;
+        # freeze what exists and collect rarely while the clock runs (restored afterwards).
+        gc.collect()
+        gc.freeze()
+        old = gc.get_threshold()
+        gc.set_threshold(100_000, 50, 50)
+        try:
+            for k in range(1, chunks + 1):
+                env.run(until=self.sc.duration * k / chunks)
+                if progress:
+                    progress(k / chunks)
+        finally:
+            gc.set_threshold(*old)
+            gc.unfreeze()
+        self.host.end()
+        self.safety.finish()
+        self.energy_kwh = self.lights.finish()
+
+    def _sampler(self):  # noqa: ANN202 - a SimPy process
+        env = self.env
+        while True:
+            t = env.now
+            self.infra.sample(self.series, t)
+            self.conn.sample(self.series, t)
+            self.safety.sample(self.series, t)
+            self.lights.sample(self.series, t)
+            self.series.add(t, "population.in_district", self.pop.in_district)
+            yield env.timeout(SAMPLE_S)
+            self.safety.view_minutes(SAMPLE_S)
+
+    def _on_fault(self, f: FaultSpec, start: bool) -> None:
+        if f.kind == "heavy_rain":
+            self.safety.rain = (f.intensity_mm_h or 20.0) if start else 0.0
+        elif f.kind == "heat_wave":
+            self.safety.heat = start
+
+    def _on_poles(self, down: set[str], back: set[str]) -> None:
+        self.lights.power_changed(down | back)
+        now = round(self.env.now, 1)
+        self.infra_changes.extend({"id": p, "kind": "pole", "up": False, "time_s": now} for p in sorted(down))
+        self.infra_changes.extend({"id": p, "kind": "pole", "up": True, "time_s": now} for p in sorted(back))
+        del self.infra_changes[:-500]
+
+    # ---------------------------------------------------------------- services
+    def on_deployed(self, s: ServiceState) -> None:
+        """Hook a deployed service's operated devices into the domains."""
+        ap_ids = {a.id: i for i, a in enumerate(self.conn.aps)}
+        for dev in s.operates:
+            if dev in ap_ids:
+                self.conn.operated[ap_ids[dev]] = True
+
+    def apply(self, s: ServiceState, a: sdk.Action) -> str | None:
+        """Validate and apply one action; return why it was rejected, or None."""
+        if isinstance(a, sdk.Flag):
+            det = self.safety.detections.get(a.detection)
+            if det is None or a.detection not in s.delivered:
+                return f"detection {a.detection!r} was not delivered to this service"
+            return self.safety.flag(a.detection, a.priority)
+        if isinstance(a, sdk.View):
+            bad = [c for c in a.cameras if c not in s.operates]
+            if bad:
+                return f"camera {bad[0]!r} is not operated by this service"
+            screens = self.d.meta.control_centre.screens_per_operator * int(self.safety._ops_on)
+            if len(a.cameras) > screens:
+                return f"the video wall has {screens} screens now; asked for {len(a.cameras)}"
+            self.views[s.name] = set(a.cameras)
+            self.safety.wall = set().union(*self.views.values())
+            return None
+        if isinstance(a, sdk.SetLight):
+            if "lights" not in s.operates:
+                return "this service does not operate streetlights (deploy with operates=('lights',))"
+            if not (isinstance(a.level, int | float) and 0 <= a.level <= 1):
+                return f"level must be from 0 to 1; got {a.level!r}"
+            for p in a.poles:
+                if p not in self.infra.powered:
+                    return f"no pole {p!r}"
+            if len(a.poles) == 1 and not self.infra.powered[a.poles[0]]:
+                return f"pole {a.poles[0]!r} has no power"
+            for p in a.poles:
+                self.lights.set(p, float(a.level))
+                self.host.light_owner[p] = s.name
+            return None
+        if isinstance(a, sdk.Transmit):
+            if a.device not in s.installed:
+                return f"device {a.device!r} was not installed by this service"
+            if not (isinstance(a.mbps, int | float) and 0 <= a.mbps <= 1000):
+                return f"mbps must be from 0 to 1000; got {a.mbps!r}"
+            pole = self.infra.installed[a.device][0]
+            self.infra.set_stream(f"transmit:{a.device}", pole, float(a.mbps))
+            return None
+        if isinstance(a, sdk.Notify):
+            if not (a.radius_m > 0 and math.isfinite(a.x) and math.isfinite(a.y)):
+                return f"radius_m must be > 0; got {a.radius_m!r}"
+            self.notifications += 1
+            return None
+        if isinstance(a, sdk.Dispatch | sdk.Reserve):
+            return "this service has no fleet in this world"
+        return f"unknown action {type(a).__name__}"
+
+    # ---------------------------------------------------------------- views
+    def clock(self, t: float) -> str:
+        """ISO clock time of scenario time ``t``."""
+        return (self.sc.start + timedelta(seconds=t)).isoformat(timespec="seconds")
+
+    def weather(self) -> dict:
+        """Weather now, as services see it."""
+        return {"rain_mm_h": self.safety.rain, "heat_wave": self.safety.heat}
+
+    def presence_by_pole(self) -> list[dict]:
+        """People at each block, attributed to the block's nearest pole."""
+        out: dict[str, int] = {}
+        for b, n in enumerate(self.pop.present):
+            if n:
+                blk = self.d.blocks[b]
+                pole = self._block_pole(b, blk.x, blk.y)
+                out[pole] = out.get(pole, 0) + n
+        return [{"pole": p, "people": n} for p, n in sorted(out.items())]
+
+    _bp: dict[int, str] | None = None
+
+    def _block_pole(self, b: int, x: float, y: float) -> str:
+        if self._bp is None:
+            self._bp = {}
+        if b not in self._bp:
+            self._bp[b] = min(self.d.poles, key=lambda p: (p.x - x) ** 2 + (p.y - y) ** 2).id
+        return self._bp[b]

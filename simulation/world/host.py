@@ -1,0 +1,333 @@
+"""The host side of the service contract: deploy, tick, validate and apply actions, feedback.
+
+A service is reached through a *runner* (inline here; sandboxed runners live in
+``simulation.plugins``) that takes and returns plain data only. The host turns every failure of a
+service into a recorded status and never lets it stop the run.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .. import sdk
+from ..errors import ScenarioError
+from ..rng import stream
+from ..scenario import ServiceSpec
+from ..services import BUILTINS
+
+if TYPE_CHECKING:
+    from .engine import World
+
+FATAL = {"crash", "timeout", "memory", "garbage", "deploy_error", "protocol"}
+MAX_ERRORS_BEFORE_FAILED = 10
+MAX_ACTIONS_PER_TICK = 1000
+
+
+class ServiceFailure(Exception):
+    """Raised by a runner when the service misbehaved; ``kind`` says how."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Runner(Protocol):
+    """How the host talks to one service: plain data in, plain data out."""
+
+    isolation: str
+
+    def deploy(self, site: dict, params: dict, seed: int) -> dict: ...
+    def tick(self, obs: dict) -> list: ...
+    def end(self, summary: dict) -> None: ...
+    def close(self) -> None: ...
+
+
+class InlineRunner:
+    """Runs a service object in this process, still passing plain data both ways."""
+
+    isolation = "inline"
+
+    def __init__(self, service: sdk.Service) -> None:
+        self.service = service
+
+    def deploy(self, site: dict, params: dict, seed: int) -> dict:
+        self.service.random = random.Random(seed)
+        try:
+            dep = self.service.deploy(sdk.from_data(site), params)
+        except Exception as exc:  # noqa: BLE001 - a service's bug is data, not our crash
+            raise ServiceFailure("deploy_error", f"{type(exc).__name__}: {exc}") from None
+        if not isinstance(dep, sdk.Deployment):
+            raise ServiceFailure("garbage", f"deploy returned {type(dep).__name__}, not a Deployment")
+        return sdk.to_data(dep)
+
+    def tick(self, obs: dict) -> list:
+        try:
+            actions = self.service.on_tick(sdk.from_data(obs))
+        except Exception as exc:  # noqa: BLE001
+            raise ServiceFailure("exception", f"{type(exc).__name__}: {exc}") from None
+        if not isinstance(actions, list | tuple):
+            raise ServiceFailure("garbage", f"on_tick returned {type(actions).__name__}, not a list of actions")
+        return [sdk.to_data(a) if isinstance(a, sdk.Action) else a for a in actions]
+
+    def end(self, summary: dict) -> None:
+        try:
+            self.service.on_end(sdk.from_data(summary))
+        except Exception as exc:  # noqa: BLE001
+            raise ServiceFailure("exception", f"on_end: {type(exc).__name__}: {exc}") from None
+
+    def close(self) -> None:
+        """Nothing to release inline."""
+
+
+def check_params(name: str, given: Mapping[str, Any], spec: Mapping[str, tuple[Any, Any, Any]], where: str) -> dict:
+    """Fill defaults and check bounds of a built-in's params; raise ScenarioError naming the key."""
+    out: dict[str, Any] = {}
+    for k in given:
+        if k not in spec:
+            allowed = ", ".join(sorted(spec)) or "none"
+            raise ScenarioError(where, f"service {name!r} has no param {k!r} (params: {allowed})", key=f"services.{name}.params")
+    for k, (default, lo, hi) in spec.items():
+        v = given.get(k, default)
+        if isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise ScenarioError(where, f"must be true or false; got {v!r}", key=f"services.{name}.params.{k}")
+        else:
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not lo <= v <= hi:
+                raise ScenarioError(where, f"must be a number from {lo} to {hi}; got {v!r}", key=f"services.{name}.params.{k}")
+        out[k] = v
+    return out
+
+
+def make_runner(spec: ServiceSpec, where: str, allow_inline: bool = False) -> tuple[Runner, dict, dict]:
+    """Resolve ``use`` to a runner, its checked params and a description of it."""
+    if spec.use.startswith("builtin:"):
+        name = spec.use.split(":", 1)[1]
+        b = BUILTINS.get(name)
+        if b is None:
+            raise ScenarioError(where, f"no built-in service {name!r} (built-ins: {', '.join(sorted(BUILTINS))})", key="services.use")
+        params = check_params(spec.key, spec.params, b.params, where)
+        return InlineRunner(b.cls()), params, {"use": spec.use, "category": b.category, "code": f"builtin:{name}"}
+    try:
+        from ..plugins import load_runner  # noqa: PLC0415 - optional until plugins are installed
+    except ImportError:
+        raise ScenarioError(where, f"only built-in services ('builtin:NAME') are available; got {spec.use!r}", key="services.use") from None
+    return load_runner(spec, where, allow_inline=allow_inline)
+
+
+@dataclass
+class ServiceState:
+    """A service in the run: its runner, what it deployed, and how it behaved."""
+
+    name: str
+    runner: Runner
+    params: dict
+    info: dict
+    seed: int
+    status: str = "ok"
+    errors: list[dict] = field(default_factory=list)
+    actions: int = 0
+    rejected: int = 0
+    feeds: tuple[str, ...] = ()
+    operates: set[str] = field(default_factory=set)
+    installed: list[str] = field(default_factory=list)
+    feedback: list[sdk.Feedback] = field(default_factory=list)
+    delivered: set[str] = field(default_factory=set)
+    lights: set[str] = field(default_factory=set)
+    tick_no: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.status != "failed"
+
+    def fail(self, t: float, kind: str, message: str) -> None:
+        self.errors.append({"time": round(t, 1), "kind": kind, "message": message[:500]})
+        if kind in FATAL or len(self.errors) >= MAX_ERRORS_BEFORE_FAILED:
+            self.status = "failed"
+        elif self.status == "ok":
+            self.status = "degraded"
+
+    def summary(self) -> dict:
+        """The per-service block of a run result."""
+        return {
+            "status": self.status,
+            "error": self.errors[0]["message"] if self.errors else None,
+            "errors": self.errors,
+            "actions": self.actions,
+            "rejected_actions": self.rejected,
+            "isolation": self.runner.isolation,
+            "installed": list(self.installed),
+            **{k: v for k, v in self.info.items() if k in ("use", "category")},
+        }
+
+
+class ServiceHost:
+    """Deploys the scenario's services and runs their decision ticks."""
+
+    def __init__(self, world: World, specs: Sequence[ServiceSpec], allow_inline: bool = False) -> None:
+        self.w = world
+        where = world.sc.source or world.sc.name
+        self.services: list[ServiceState] = []
+        for spec in specs:
+            runner, params, info = make_runner(spec, where, allow_inline=allow_inline)
+            seed = int(stream(world.seed, f"service:{spec.key}").integers(2**31))
+            self.services.append(ServiceState(spec.key, runner, params, info, seed))
+        self.light_owner: dict[str, str] = {}
+
+    # ---------------------------------------------------------------- site view
+    def site_view(self) -> sdk.SiteView:
+        d, infra = self.w.d, self.w.infra
+        poles = tuple(
+            sdk.PoleInfo(p.id, round(p.x, 1), round(p.y, 1), p.model, p.road_class, p.modules,
+                         p.free_slots - infra.extra_slots[p.id],
+                         round(p.power_budget_w - p.base_power_w - infra.extra_power[p.id], 1), p.link)
+            for p in d.poles
+        )
+        devices = tuple(sdk.DeviceInfo(x.id, x.kind, x.pole, round(x.x, 1), round(x.y, 1), dict(x.props)) for x in d.devices)
+        cc = d.meta.control_centre
+        return sdk.SiteView(
+            district=d.name,
+            poles=poles,
+            devices=devices,
+            links=tuple(sdk.LinkInfo(lk.id, lk.a, lk.b, lk.capacity_mbps, lk.level) for lk in d.links),
+            sites=tuple(sdk.SiteInfo(s.id, s.kind, round(s.x, 1), round(s.y, 1)) for s in d.sites),
+            blocks=tuple(sdk.BlockInfo(b.id, b.land_use, b.residents, b.jobs, round(b.x, 1), round(b.y, 1)) for b in d.blocks),
+            module_types={k: v.model_dump() for k, v in d.catalogue.modules.items()},
+            control_centre=cc.model_dump(),
+            tick_s=self.w.sc.tick,
+            duration_s=self.w.sc.duration,
+        )
+
+    # ---------------------------------------------------------------- deploy
+    def deploy(self) -> None:
+        site = sdk.to_data(self.site_view()) if self.services else None
+        device_ids = {x.id for x in self.w.d.devices}
+        for s in self.services:
+            try:
+                raw = s.runner.deploy(site, s.params, s.seed)
+                dep = sdk.from_data(raw)
+                if not isinstance(dep, sdk.Deployment):
+                    raise ServiceFailure("garbage", f"deploy returned a {type(dep).__name__}, not a Deployment")
+            except ServiceFailure as exc:
+                s.fail(self.w.env.now, exc.kind, f"deploy: {exc}")
+                s.status = "failed"
+                continue
+            except ValueError as exc:
+                s.fail(self.w.env.now, "garbage", f"deploy returned an invalid Deployment: {exc}")
+                s.status = "failed"
+                continue
+            for feed in dep.feeds:
+                if feed not in sdk.FEEDS:
+                    s.feedback.append(sdk.Feedback(-1, "subscribe", False, f"no feed {feed!r}; feeds: {', '.join(sorted(sdk.FEEDS))}"))
+            s.feeds = tuple(f for f in dep.feeds if f in sdk.FEEDS)
+            for dev in dep.operates:
+                if dev == "lights" or dev in device_ids:
+                    s.operates.add(dev)
+                else:
+                    s.feedback.append(sdk.Feedback(-1, "operate", False, f"no device {dev!r} in this district"))
+                    s.rejected += 1
+            for k, inst in enumerate(dep.installs):
+                mid = inst.id or f"{s.name}:{inst.module}:{k}"
+                reason = self.w.infra.mount(mid, inst.pole, inst.module, s.name)
+                if reason:
+                    s.feedback.append(sdk.Feedback(k, "install", False, reason))
+                    s.rejected += 1
+                else:
+                    s.installed.append(mid)
+                    s.feedback.append(sdk.Feedback(k, "install", True))
+            self.w.on_deployed(s)
+
+    # ---------------------------------------------------------------- ticks
+    def run(self):  # noqa: ANN201 - a SimPy process
+        env, dt = self.w.env, self.w.sc.tick
+        while True:
+            self.tick()
+            yield env.timeout(dt)
+
+    def tick(self) -> None:
+        w = self.w
+        detections = w.safety.drain()
+        for s in self.services:
+            if not s.active:
+                continue
+            obs = self._observation(s, detections)
+            s.feedback = []
+            s.tick_no += 1
+            try:
+                raw = s.runner.tick(sdk.to_data(obs))
+            except ServiceFailure as exc:
+                s.fail(w.env.now, exc.kind, f"on_tick: {exc}")
+                if not s.active:
+                    self.safe_state(s)
+                continue
+            if len(raw) > MAX_ACTIONS_PER_TICK:
+                s.fail(w.env.now, "garbage", f"returned {len(raw)} actions in one tick (at most {MAX_ACTIONS_PER_TICK})")
+                raw = raw[:MAX_ACTIONS_PER_TICK]
+            for i, item in enumerate(raw):
+                s.actions += 1
+                try:
+                    action = sdk.from_data(item, actions_only=True)
+                except (ValueError, TypeError) as exc:
+                    reason = f"not a valid action: {exc}"
+                    name = str(item.get("type")) if isinstance(item, dict) else type(item).__name__
+                else:
+                    name = type(action).__name__
+                    reason = w.apply(s, action)
+                if reason:
+                    s.rejected += 1
+                    s.feedback.append(sdk.Feedback(i, name, False, reason))
+                else:
+                    s.feedback.append(sdk.Feedback(i, name, True))
+
+    def _observation(self, s: ServiceState, detections: list[dict]) -> sdk.Observation:
+        w = self.w
+        feeds: dict[str, tuple[Mapping[str, Any], ...]] = {}
+        for f in s.feeds:
+            if f == "cctv.detections":
+                items = tuple(d for d in detections if d["camera"] in s.operates)
+                s.delivered.update(d["id"] for d in items)
+                feeds[f] = items
+            elif f == "wifi.load":
+                feeds[f] = tuple(w.conn.ap_status(s.operates))
+            elif f == "infra.status":
+                feeds[f] = tuple(w.infra_changes)
+            elif f == "lights.presence":
+                feeds[f] = tuple(w.presence_by_pole())
+        modules = tuple(
+            {"id": mid, "pole": w.infra.installed[mid][0], "module": w.infra.installed[mid][1], "up": w.infra.up(w.infra.installed[mid][0])}
+            for mid in s.installed
+        )
+        return sdk.Observation(
+            time_s=w.env.now,
+            clock=w.clock(w.env.now),
+            tick=s.tick_no,
+            daylight=w.lights.daylight(w.env.now),
+            weather=w.weather(),
+            feeds=feeds,
+            modules=modules,
+            feedback=tuple(s.feedback),
+        )
+
+    def safe_state(self, s: ServiceState) -> None:
+        """A failed service's hardware goes quiet; lights it controlled return to full at night."""
+        for mid in s.installed:
+            self.w.infra.set_stream(f"transmit:{mid}", self.w.infra.installed[mid][0], 0.0)
+        for pole, owner in list(self.light_owner.items()):
+            if owner == s.name:
+                self.w.lights.set(pole, 1.0 if not self.w.lights.daylight(self.w.env.now) else 0.0)
+                del self.light_owner[pole]
+        self.w.safety.wall -= {c for c in s.operates}
+        self.w.log.add(self.w.env.now, "service.failed", s.name, errors=len(s.errors))
+
+    def end(self) -> None:
+        for s in self.services:
+            if s.active:
+                summary = sdk.EndSummary(self.w.env.now, s.actions, s.rejected)
+                try:
+                    s.runner.end(sdk.to_data(summary))
+                except ServiceFailure as exc:
+                    s.fail(self.w.env.now, exc.kind, str(exc))
+            s.runner.close()

@@ -1,0 +1,332 @@
+"""Citizens: residents, commuting workers and visitors on daily activity schedules.
+
+Each citizen is a Mesa ``CellAgent`` on the street network (a cell per intersection) and a SimPy
+process that sleeps until its next departure, walks the shortest street path, and arrives: two
+events per trip, nothing per minute. Domains listen for stays and trips (to start data sessions,
+accumulate exposure, count people near a pole) through :meth:`Population.listen`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import simpy
+from mesa import Model
+from mesa.discrete_space import Cell, CellAgent, Network
+
+from ..district import District
+from ..rng import Streams
+from ..scenario import Scenario
+
+WALK_M_S = 1.3  # judgement: urban walking speed
+LAND_USE_VISIT = {"commercial": 1.0, "mixed": 0.7, "park": 0.6, "office": 0.15, "residential": 0.05, "industrial": 0.05}
+# Age groups of residents (judgement from Seoul's ~18% aged 65+ and ~12% under 15).
+CHILD, ADULT, ELDERLY = 0, 1, 2
+RESIDENT, WORKER, VISITOR = 0, 1, 2
+KIND_NAMES = ("resident", "worker", "visitor")
+
+
+class Citizen(CellAgent):
+    """A person in (or passing through) the district."""
+
+    def __init__(self, model: Model, kind: int, group: int, plan: list[tuple[float, int]], start: int, jitter: tuple[float, float]) -> None:
+        super().__init__(model)
+        self.kind, self.group, self.plan, self.start, self.jitter = kind, group, plan, start, jitter
+        self.block = -1  # block index where the citizen is, -1 when travelling or outside
+        self.x = self.y = 0.0
+        self.trip: tuple[float, float, str, str] | None = None  # (t0, t1, from node, to node)
+        self.stay_in_until = -1.0  # set when an alert tells the citizen to stay in
+
+
+@dataclass(frozen=True)
+class Stay:
+    """A citizen at a block from t0 until t1 (planned)."""
+
+    citizen: Citizen
+    block: int
+    t0: float
+    t1: float
+
+
+StayListener = Callable[[Citizen, int, float, float], None]
+TripListener = Callable[[Citizen, float, float], None]
+
+
+class _Members(dict):
+    """A cell's agents as an insertion-ordered dict: O(1) removal where Mesa's list is O(n)."""
+
+    def append(self, agent: CellAgent) -> None:
+        self[agent] = None
+
+    def remove(self, agent: CellAgent) -> None:
+        del self[agent]
+
+    def copy(self) -> list[CellAgent]:  # type: ignore[override]
+        return list(self)
+
+
+class StreetCell(Cell):
+    """A street intersection; hundreds of people may stand at one, so membership is a dict."""
+
+    __slots__ = ()
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._agents = _Members()  # type: ignore[assignment]
+
+
+class DistrictModel(Model):
+    """The Mesa model: the street network space and every citizen agent."""
+
+    def __init__(self, district: District, seed: int) -> None:
+        super().__init__(rng=seed)
+        g = district.graph
+        layout = {n: (g.nodes[n]["x"], g.nodes[n]["y"]) for n in g.nodes}
+        self.space = Network(g, random=self.random, layout=layout, cell_klass=StreetCell)
+
+
+class Population:
+    """Builds the citizens' plans, runs their days, and tells listeners where people are."""
+
+    def __init__(self, env: simpy.Environment, d: District, sc: Scenario, streams: Streams, model: DistrictModel) -> None:
+        self.env, self.d, self.sc, self.model = env, d, sc, model
+        self.rng = streams("population")
+        self.blocks = d.blocks
+        self.block_node = [b.node for b in d.blocks]
+        self.block_xy = [(b.x, b.y) for b in d.blocks]
+        self.block_half = [min(60.0, 0.45 * math.sqrt(max(b.area_m2, 1.0))) for b in d.blocks]
+        self.present = [0] * len(d.blocks)
+        self.outside = 0
+        self.gates = _gates(d)
+        self.cells = model.space._cells  # node id -> Cell
+        self._paths: dict[str, tuple[dict, dict]] = {}
+        self._lines: dict[tuple[str, str], tuple[list[tuple[float, float]], list[float]]] = {}
+        self.stay_listeners: list[StayListener] = []
+        self.trip_listeners: list[TripListener] = []
+        self.citizens: list[Citizen] = []
+        self.trips = 0
+        self.walk_m = 0.0
+        self._build()
+
+    # ---------------------------------------------------------------- plans
+    def _pick_blocks(self, weights: np.ndarray, n: int) -> np.ndarray:
+        p = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1 / len(weights))
+        return self.rng.choice(len(weights), size=n, p=p)
+
+    def _build(self) -> None:
+        pop = self.d.meta.population
+        scale = self.sc.population_scale
+        n_res, n_wrk, n_vis = (round(v * scale) for v in (pop.residents, pop.workers, pop.visitors))
+        res_w = np.array([b.residents for b in self.blocks], float)
+        job_w = np.array([b.jobs for b in self.blocks], float)
+        visit_w = np.array([LAND_USE_VISIT.get(b.land_use, 0.1) * (1 + math.sqrt(b.area_m2) / 100) for b in self.blocks])
+        school_w = np.array([1.0 if b.land_use in ("residential", "mixed") else 0.0 for b in self.blocks])
+        rng, end = self.rng, self.sc.duration
+        day0 = self.sc.start.hour * 3600 + self.sc.start.minute * 60  # clock seconds at t=0
+
+        def at(clock_h: float) -> float:
+            """Scenario time of a clock hour (today, or tomorrow if already past)."""
+            t = clock_h * 3600 - day0
+            return t if t >= 0 else t + 86400
+
+        homes = self._pick_blocks(res_w, n_res)
+        groups = rng.choice(3, size=n_res, p=[0.12, 0.70, 0.18])
+        commute_out = rng.random(n_res) < 0.55
+        u = rng.random((n_res, 6))
+        errand_blocks = self._pick_blocks(visit_w, 2 * n_res).reshape(n_res, 2)
+        schools = self._pick_blocks(school_w, n_res)
+        for i in range(n_res):
+            home, grp, uu = int(homes[i]), int(groups[i]), u[i]
+            plan: list[tuple[float, int]] = []
+            if grp == CHILD:
+                plan = [(at(8.0 + 0.5 * uu[0]), int(schools[i])), (at(14.5 + 1.5 * uu[1]), home)]
+                if uu[2] < 0.4:
+                    plan.append((at(16.5 + 2 * uu[3]), int(errand_blocks[i, 0])))
+                    plan.append((at(18.5 + uu[4]), home))
+            elif grp == ADULT and commute_out[i]:
+                plan = [(at(7.0 + 2 * uu[0]), -1), (at(17.5 + 3 * uu[1]), home)]
+                if uu[2] < 0.3:
+                    plan.append((at(20.5 + 1.5 * uu[3]), int(errand_blocks[i, 0])))
+                    plan.append((at(22.0 + 1.5 * uu[4]), home))
+            else:
+                k = 1 + int(uu[0] < 0.5)
+                t = 9.5 + 3 * uu[1] if grp == ELDERLY else 10 + 6 * uu[1]
+                for j in range(k):
+                    plan.append((at(t), int(errand_blocks[i, j])))
+                    t += 0.75 + 1.25 * uu[2 + j]
+                    plan.append((at(t), home))
+                    t += 1 + 3 * uu[4]
+            self._add(RESIDENT, grp, plan, home)
+
+        jobs = self._pick_blocks(job_w, n_wrk)
+        lunch = self._pick_blocks(visit_w, n_wrk)
+        uw = rng.random((n_wrk, 5))
+        for i in range(n_wrk):
+            uu, job = uw[i], int(jobs[i])
+            plan = [(at(7.0 + 2.5 * uu[0]), job)]
+            if uu[1] < 0.6:
+                t = 11.75 + 1.25 * uu[2]
+                plan += [(at(t), int(lunch[i])), (at(t + 0.75), job)]
+            plan.append((at(17.0 + 3 * uu[3]), -1))
+            self._add(WORKER, ADULT, plan, -1)
+
+        places = self._pick_blocks(visit_w, 3 * max(n_vis, 1)).reshape(-1, 3)
+        uv = rng.random((n_vis, 5))
+        for i in range(n_vis):
+            uu = uv[i]
+            t = 10 + 9 * uu[0]
+            plan = []
+            for j in range(1 + int(uu[1] * 3)):
+                plan.append((at(t), int(places[i, j])))
+                t += 0.75 + 1.25 * uu[2 + min(j, 2)]
+            plan.append((at(t), -1))
+            self._add(VISITOR, ADULT, plan, -1)
+
+        for f in self.sc.faults:
+            if f.kind != "festival_crowd" or not f.extra_visitors:
+                continue
+            t0 = self.sc.fault_offset(f)
+            b = next((k for k, blk in enumerate(self.blocks) if blk.id == f.block), None)
+            n = round(f.extra_visitors * scale)
+            targets = self._pick_blocks(visit_w, n) if b is None else np.full(n, b)
+            uf = rng.random((n, 2))
+            for i in range(n):
+                arrive = t0 + 1800 * uf[i, 0] - 900
+                self._add(VISITOR, ADULT, [(max(0.0, arrive), int(targets[i])), (t0 + f.duration + 1800 * uf[i, 1], -1)], -1)
+
+        # drop legs beyond the end of the run; keep order by time
+        for c in self.citizens:
+            c.plan = [(t, b) for t, b in c.plan if t < end]
+
+    def _add(self, kind: int, group: int, plan: list[tuple[float, int]], start: int) -> None:
+        jit = (float(self.rng.uniform(-1, 1)), float(self.rng.uniform(-1, 1)))
+        self.citizens.append(Citizen(self.model, kind, group, plan, start, jit))
+
+    # ---------------------------------------------------------------- running
+    def listen(self, on_stay: StayListener | None = None, on_trip: TripListener | None = None) -> None:
+        """Be told of every stay (citizen, block, t0, planned t1) and trip (citizen, t0, t1)."""
+        if on_stay:
+            self.stay_listeners.append(on_stay)
+        if on_trip:
+            self.trip_listeners.append(on_trip)
+
+    def start(self) -> None:
+        """Place residents at home and start every citizen's day."""
+        for c in self.citizens:
+            if c.start >= 0:
+                self._arrive(c, c.start, next_leave=c.plan[0][0] if c.plan else self.sc.duration)
+            else:
+                self.outside += 1
+            if c.plan:
+                self.env.process(self._day(c))
+
+    def position_in(self, c: Citizen, b: int) -> tuple[float, float]:
+        """Where in block ``b`` this citizen stands (a fixed offset per citizen)."""
+        h = self.block_half[b]
+        x, y = self.block_xy[b]
+        return x + c.jitter[0] * h, y + c.jitter[1] * h
+
+    def _arrive(self, c: Citizen, b: int, next_leave: float) -> None:
+        c.block = b
+        c.cell = self.cells[self.block_node[b]]
+        c.x, c.y = self.position_in(c, b)
+        self.present[b] += 1
+        now = self.env.now
+        for fn in self.stay_listeners:
+            fn(c, b, now, next_leave)
+
+    def paths_from(self, node: str) -> tuple[dict, dict]:
+        """Shortest street distances and paths from ``node`` (cached)."""
+        hit = self._paths.get(node)
+        if hit is None:
+            hit = self._paths[node] = nx.single_source_dijkstra(self.d.graph, node, weight="length")
+        return hit
+
+    def _day(self, c: Citizen):  # noqa: ANN202 - a SimPy process
+        env = self.env
+        plan = c.plan
+        node = self.block_node[c.start] if c.start >= 0 else None
+        for k, (depart, dest) in enumerate(plan):
+            if depart > env.now:
+                yield env.timeout(depart - env.now)
+            if c.stay_in_until > env.now and c.block >= 0 and dest != -1:
+                yield env.timeout(c.stay_in_until - env.now)
+            if node is None:  # entering from outside through a gate
+                node = self.gates[c.unique_id % len(self.gates)]
+                self.outside -= 1
+            if c.block >= 0:
+                self.present[c.block] -= 1
+                c.block = -1
+            target = self.block_node[dest] if dest >= 0 else self.gates[(c.unique_id * 7) % len(self.gates)]
+            dist, paths = self.paths_from(node)
+            length = dist.get(target, 0.0)
+            duration = length / WALK_M_S + 20.0
+            c.trip = (env.now, env.now + duration, node, target)
+            self.trips += 1
+            self.walk_m += length
+            for fn in self.trip_listeners:
+                fn(c, env.now, env.now + duration)
+            yield env.timeout(duration)
+            c.trip = None
+            node = target
+            if dest >= 0:
+                nxt = plan[k + 1][0] if k + 1 < len(plan) else self.sc.duration
+                self._arrive(c, dest, max(nxt, env.now))
+            else:
+                c.cell = None
+                node = None
+                self.outside += 1
+
+    def trip_position(self, c: Citizen, t: float) -> tuple[float, float]:
+        """Where a travelling citizen is at time ``t`` (linear along the street path)."""
+        assert c.trip is not None
+        t0, t1, src, dst = c.trip
+        pts, cum = self._polyline(src, dst)
+        total = cum[-1]
+        if total <= 0 or len(pts) == 1:
+            return pts[0]
+        s = total * min(1.0, max(0.0, (t - t0) / max(t1 - t0, 1e-9)))
+        k = min(int(np.searchsorted(cum, s, side="right")) - 1, len(pts) - 2)
+        seg = cum[k + 1] - cum[k]
+        f = (s - cum[k]) / seg if seg > 0 else 0.0
+        (ax, ay), (bx, by) = pts[k], pts[k + 1]
+        return ax + f * (bx - ax), ay + f * (by - ay)
+
+    def _polyline(self, src: str, dst: str) -> tuple[list[tuple[float, float]], list[float]]:
+        key = (src, dst)
+        hit = self._lines.get(key)
+        if hit is None:
+            pts = [self.d.nodes[n] for n in self.paths_from(src)[1][dst]]
+            cum, acc = [0.0], 0.0
+            for a, b in zip(pts, pts[1:], strict=False):
+                acc += math.dist(a, b)
+                cum.append(acc)
+            hit = self._lines[key] = (pts, cum)
+        return hit
+
+    def where(self, c: Citizen, t: float) -> tuple[float, float] | None:
+        """Current position, or None when the citizen is outside the district."""
+        if c.block >= 0:
+            return c.x, c.y
+        if c.trip is not None:
+            return self.trip_position(c, t)
+        return None
+
+    @property
+    def in_district(self) -> int:
+        """People in the district now (at a place or on the way)."""
+        return len(self.citizens) - self.outside
+
+
+def _gates(d: District) -> list[str]:
+    """Street nodes on the district's edge, where people come and go."""
+    xs = {n: xy[0] for n, xy in d.nodes.items()}
+    ys = {n: xy[1] for n, xy in d.nodes.items()}
+    x0, x1, y0, y1 = min(xs.values()), max(xs.values()), min(ys.values()), max(ys.values())
+    tol = 0.05 * max(x1 - x0, y1 - y0, 1.0)
+    gates = sorted(n for n in d.nodes if xs[n] < x0 + tol or xs[n] > x1 - tol or ys[n] < y0 + tol or ys[n] > y1 - tol)
+    return gates or sorted(d.nodes)[:1]

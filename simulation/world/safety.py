@@ -1,0 +1,398 @@
+"""Safety: incidents, cameras, the control centre's operators, and responders.
+
+Incidents (crime, traffic accident, fall, fire) happen at hotspots by hour. An AI camera that
+sees one produces a detection (a feed item) that a service may ``Flag``; flagged items enter the
+operator queue first (the plan's selective control). A plain camera's picture is only noticed if
+the camera is on the operators' video wall (``View``). Citizens call the emergency number too.
+Operators are a SimPy ``PriorityResource``; shifts are modelled by off-duty holders taking seats.
+Every random number an incident needs is drawn when the incident is generated, so a service that
+changes what happens to it does not shift any other draw (common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from ..district import District
+from ..rng import Streams
+from ..scenario import Scenario
+from .infrastructure import Infrastructure
+from .lighting import Lighting
+from .log import EventLog, Series
+from .population import Population
+from .spatial import CoverageIndex
+
+# Relative incident rate by hour (judgement: night-time crime, rush-hour accidents).
+HOURLY = {
+    "crime": [1.6, 1.5, 1.3, 1.0, 0.6, 0.4, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7],
+    "accident": [0.4, 0.3, 0.3, 0.3, 0.4, 0.6, 1.0, 1.6, 1.8, 1.2, 1.0, 1.0, 1.1, 1.0, 1.0, 1.1, 1.3, 1.7, 1.9, 1.5, 1.1, 0.9, 0.7, 0.5],
+    "fall": [0.3, 0.2, 0.2, 0.2, 0.3, 0.5, 0.8, 1.1, 1.3, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4, 1.3, 1.3, 1.2, 1.1, 0.9, 0.7, 0.5, 0.4],
+    "fire": [0.7, 0.6, 0.6, 0.6, 0.6, 0.7, 0.9, 1.0, 1.0, 1.0, 1.1, 1.2, 1.3, 1.3, 1.2, 1.1, 1.1, 1.2, 1.3, 1.3, 1.2, 1.1, 0.9, 0.8],
+}
+HOTSPOT_LAND_USE = {
+    "crime": {"commercial": 2.0, "mixed": 1.5, "park": 1.3, "residential": 0.8, "office": 0.6, "industrial": 0.7},
+    "accident": {"commercial": 1.5, "office": 1.2, "mixed": 1.2, "industrial": 1.0, "residential": 0.8, "park": 0.3},
+    "fall": {"residential": 1.3, "park": 1.5, "commercial": 1.2, "mixed": 1.1, "office": 0.6, "industrial": 0.5},
+    "fire": {"residential": 1.2, "industrial": 1.6, "mixed": 1.1, "commercial": 1.0, "office": 0.7, "park": 0.2},
+}
+# Probability that a camera within range detects an incident in good light (judgement).
+P_DETECT = {"ai": {"crime": 0.85, "accident": 0.92, "fall": 0.8, "fire": 0.9},
+            "plain": {"crime": 0.7, "accident": 0.8, "fall": 0.6, "fire": 0.8}}
+DARK_FACTOR = {"ai": 0.6, "plain": 0.3}  # unlit at night (judgement; IR helps AI cameras)
+P_NOTICE = 0.35  # operator notices an incident on a wall screen (judgement: 16 screens each)
+RAIN_FACTOR = 0.75
+RESPONDER = {"crime": "police", "accident": "police", "fall": "fire", "fire": "fire"}
+DRIVE_M_S = 8.3  # 30 km/h urban emergency driving (judgement)
+TURNOUT_S = {"police": 60.0, "fire": 90.0}
+DISPATCH_S = {True: 30.0, False: 150.0}  # integrated link vs phone relay (judgement)
+CALL_DISPATCH_S = 60.0
+MAX_CAMS = 8
+
+
+@dataclass
+class Incident:
+    """One incident and what happened to it."""
+
+    id: str
+    kind: str
+    t: float
+    x: float
+    y: float
+    node: str
+    pole: str
+    u: np.ndarray  # pre-drawn uniforms: cameras, notice, call, delays
+    handling_s: float
+    call_at: float | None
+    detected_at: float | None = None
+    detected_by: str = ""
+    cctv: bool = False
+    dispatched_at: float | None = None
+    responded_at: float | None = None
+    queue_wait: float | None = None
+    cameras: list[str] = field(default_factory=list)
+
+
+class Safety:
+    """Incidents, detections, the operator queue and responders."""
+
+    def __init__(self, env: simpy.Environment, d: District, sc: Scenario, streams: Streams,
+                 infra: Infrastructure, lights: Lighting, pop: Population, log: EventLog) -> None:
+        self.env, self.d, self.sc, self.infra, self.lights, self.pop, self.log = env, d, sc, infra, lights, pop, log
+        self.cfg = sc.demand.safety
+        cc = d.meta.control_centre
+        self.integrated = cc.integrated
+        self.screens_per_op = cc.screens_per_operator
+        if self.cfg.operators:
+            self.shift = lambda h: self.cfg.operators  # noqa: E731
+        else:
+            self.shift = lambda h: cc.operators_day if 7 <= h < 19 else cc.operators_night  # noqa: E731
+        self.seats = self.cfg.operators or max(cc.operators_day, cc.operators_night)
+        self.ops = simpy.PriorityResource(env, capacity=self.seats)
+        self.cams = d.devices_of("camera")
+        self.cam_kind = [str(c.get("camera_type", "plain")) for c in self.cams]
+        self.cam_index = CoverageIndex([c.x for c in self.cams], [c.y for c in self.cams], [float(c.get("range_m", 40.0)) for c in self.cams])
+        self.wall: set[str] = set()
+        self.pending: list[dict] = []  # AI detections not yet handed to services
+        self.detections: dict[str, dict] = {}
+        self.flagged: set[str] = set()
+        self.rain = 0.0
+        self.heat = False
+        self.crowd_blocks: set[str] = set()
+        self._ops_on = float(self.shift(self._hour(0)))
+        self._busy_s = 0.0
+        self._duty_s = 0.0
+        self._duty_since = 0.0
+        self._q_area = 0.0
+        self._q_since = 0.0
+        self.waits: list[float] = []
+        self.false_alarms_handled = 0
+        self.camera_minutes_viewed = 0.0
+        self._pole_xy = {p.id: (p.x, p.y) for p in d.poles}
+        self._stations = {k: list(d.sites_of(k)) for k in ("police", "fire")}
+        self._near: dict[int, list[tuple[tuple[float, float], tuple[float, float]]]] = {}
+        self.incidents = self._generate(streams)
+        self.false_alarms = self._false_alarms(streams)
+
+    # ---------------------------------------------------------------- generation
+    def _hour(self, t: float) -> int:
+        return int(((t + self.sc.start.hour * 3600 + self.sc.start.minute * 60) // 3600) % 24)
+
+    def _generate(self, streams: Streams) -> list[Incident]:
+        rng = streams("safety.incidents")
+        cfg, dur = self.cfg, self.sc.duration
+        kinds = sorted(cfg.mix)
+        w = np.array([cfg.mix[k] for k in kinds], float)
+        w = w / w.sum()
+        rate = cfg.incidents_per_day / 86400.0
+        scale = self.sc.population_scale
+        n_hours = int(math.ceil(dur / 3600))
+        times, ktypes = [], []
+        for k, kind in enumerate(kinds):
+            lam = rate * w[k] * scale
+            if cfg.arrival == "poisson":
+                n = rng.poisson(lam * dur)
+                ts = np.sort(rng.uniform(0, dur, n))
+            else:
+                ts_list = []
+                for h in range(n_hours):
+                    f = HOURLY[kind][self._hour(h * 3600)] / np.mean(HOURLY[kind])
+                    span = min(3600.0, dur - h * 3600)
+                    ts_list.append(rng.uniform(h * 3600, h * 3600 + span, rng.poisson(lam * f * span)))
+                ts = np.concatenate(ts_list) if ts_list else np.array([])
+            times.extend(ts.tolist())
+            ktypes.extend([kind] * len(ts))
+        order = np.argsort(np.array(times), kind="stable")
+        # hotspots: a district property, the same for every seed
+        hot = streams.__class__(zlib_seed(self.d.name))("safety.hotspots")
+        hot_mult = np.where(hot.random(len(self.d.blocks)) < 0.15, 3.0, 1.0)
+        out = []
+        for j, idx in enumerate(order):
+            kind, t = ktypes[idx], float(times[idx])
+            lw = np.array([HOTSPOT_LAND_USE[kind].get(b.land_use, 1.0) for b in self.d.blocks]) * hot_mult
+            bi = int(rng.choice(len(lw), p=lw / lw.sum()))
+            b = self.d.blocks[bi]
+            u = rng.random(MAX_CAMS + 8)
+            x, y = self._place(bi, kind, u[MAX_CAMS + 5 :])
+            if cfg.handling == "exponential":
+                handling = float(rng.exponential(cfg.handling_time_s))
+            else:
+                sigma = 0.5
+                handling = float(rng.lognormal(math.log(cfg.handling_time_s) - sigma**2 / 2, sigma))
+            call_at = t + float(rng.exponential(cfg.call_delay_min * 60)) if u[MAX_CAMS + 2] < cfg.call_probability else None
+            pole = min(self._pole_xy, key=lambda p: (self._pole_xy[p][0] - x) ** 2 + (self._pole_xy[p][1] - y) ** 2)
+            out.append(Incident(f"I{j:04d}", kind, t, float(x), float(y), b.node, pole, u, handling, call_at))
+        return out
+
+    def _street_near(self, bi: int) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+        """Street segments within 150 m of a block's centroid (where its incidents happen)."""
+        hit = self._near.get(bi)
+        if hit is None:
+            b = self.d.blocks[bi]
+            segs = []
+            for st in self.d.streets:
+                for a, c in zip(st.coords, st.coords[1:], strict=False):
+                    if math.dist(((a[0] + c[0]) / 2, (a[1] + c[1]) / 2), (b.x, b.y)) < 150:
+                        segs.append((a, c))
+            hit = self._near[bi] = segs
+        return hit
+
+    def _place(self, bi: int, kind: str, u: np.ndarray) -> tuple[float, float]:
+        """A point for an incident near block ``bi``: on a street or sidewalk, sometimes inside."""
+        b = self.d.blocks[bi]
+        segs = self._street_near(bi)
+        inside = {"crime": 0.3, "fall": 0.3, "accident": 0.0, "fire": 0.2}[kind]
+        if not segs or u[0] < inside:
+            half = min(60.0, 0.45 * math.sqrt(max(b.area_m2, 1.0)))
+            return b.x + (2 * u[1] - 1) * half, b.y + (2 * u[2] - 1) * half
+        (ax, ay), (cx, cy) = segs[min(int(u[1] * len(segs)), len(segs) - 1)]
+        f = u[2]
+        off = (2 * u[0] - 1) * (12.0 if kind == "fire" else 6.0)
+        length = math.hypot(cx - ax, cy - ay) or 1.0
+        nx_, ny_ = -(cy - ay) / length, (cx - ax) / length
+        return ax + f * (cx - ax) + off * nx_, ay + f * (cy - ay) + off * ny_
+
+    def _false_alarms(self, streams: Streams) -> list[tuple[float, int, float, float]]:
+        rng = streams("safety.false_alarms")
+        ai = [i for i, k in enumerate(self.cam_kind) if k == "ai"]
+        n = rng.poisson(self.cfg.false_alarms_per_ai_camera_per_day * len(ai) * self.sc.duration / 86400) if ai else 0
+        ts = np.sort(rng.uniform(0, self.sc.duration, n))
+        cams = rng.choice(ai, size=n) if n else []
+        conf = rng.uniform(0.2, 0.8, n)
+        handling = rng.exponential(0.4 * self.cfg.handling_time_s, n)
+        return [(float(t), int(c), float(cf), float(h)) for t, c, cf, h in zip(ts, cams, conf, handling, strict=True)]
+
+    # ---------------------------------------------------------------- running
+    def start(self) -> None:
+        """Schedule every incident, false alarm and shift change."""
+        for inc in self.incidents:
+            ev = self.env.timeout(inc.t)
+            ev.callbacks.append(lambda _e, inc=inc: self._occur(inc))
+            if inc.call_at is not None and inc.call_at < self.sc.duration:
+                ev = self.env.timeout(inc.call_at)
+                ev.callbacks.append(lambda _e, inc=inc: self._called(inc))
+        for k, (t, cam, conf, handling) in enumerate(self.false_alarms):
+            ev = self.env.timeout(t)
+            ev.callbacks.append(lambda _e, k=k, cam=cam, conf=conf, h=handling: self._false(k, cam, conf, h))
+        if not self.cfg.operators:
+            self.env.process(self._shifts())
+
+    def _shifts(self):  # noqa: ANN202 - a SimPy process
+        env = self.env
+        while True:
+            on = self.shift(self._hour(env.now))
+            self._duty(on)
+            for _ in range(self.seats - on):
+                env.process(self._off_duty())
+            yield env.timeout(3600 - (env.now + self.sc.start.minute * 60) % 3600)
+
+    def _off_duty(self):  # noqa: ANN202 - holds one seat for an hour, before queued work
+        with self.ops.request(priority=-10) as req:
+            yield req
+            yield self.env.timeout(max(1.0, 3600 - (self.env.now + self.sc.start.minute * 60) % 3600 - 1e-6))
+
+    def _duty(self, on: int) -> None:
+        now = self.env.now
+        self._duty_s += self._ops_on * (now - self._duty_since)
+        self._duty_since, self._ops_on = now, float(on)
+
+    def _visible(self, inc: Incident) -> list[tuple[int, float]]:
+        """Cameras that could see the incident: in range and up, nearest first."""
+        return [(i, dist) for i, dist in self.cam_index.query(inc.x, inc.y) if self.infra.up(self.cams[i].pole)][:MAX_CAMS]
+
+    def _p(self, cam: int, dist: float, inc: Incident) -> float:
+        kind = self.cam_kind[cam]
+        p = P_DETECT[kind][inc.kind] * (1 - 0.5 * (dist / float(self.cams[cam].get("range_m", 40.0))) ** 2)
+        light = self.lights.lit(inc.pole, self.env.now)
+        p *= light + (1 - light) * DARK_FACTOR[kind]
+        if self.rain > 0:
+            p *= RAIN_FACTOR
+        return p
+
+    def _occur(self, inc: Incident) -> None:
+        self.log.add(inc.t, "incident", inc.id, type=inc.kind, x=round(inc.x, 1), y=round(inc.y, 1))
+        if self.cfg.all_to_queue:
+            self._detect(inc, "theory")
+            self.env.process(self._handle(inc.id, inc.handling_s, 1, inc))
+            return
+        u = inc.u
+        noticed = False
+        for k, (cam, dist) in enumerate(self._visible(inc)):
+            inc.cameras.append(self.cams[cam].id)
+            p = self._p(cam, dist, inc)
+            if self.cam_kind[cam] == "ai" and u[k] < p:
+                delay = 5 + 25 * u[MAX_CAMS]
+                det = {"id": f"D-{inc.id}-{k}", "camera": self.cams[cam].id, "time_s": round(inc.t + delay, 1),
+                       "label": inc.kind, "confidence": round(0.6 + 0.4 * u[MAX_CAMS + 1], 3),
+                       "x": round(inc.x, 1), "y": round(inc.y, 1)}
+                self.detections[det["id"]] = {**det, "_incident": inc, "_handling": inc.handling_s}
+                ev = self.env.timeout(delay)
+                ev.callbacks.append(lambda _e, det=det: self.pending.append(det))
+            if not noticed and self.cams[cam].id in self.wall and u[k] < p and u[MAX_CAMS + 4] < P_NOTICE:
+                noticed = True
+                delay = 20 + 100 * u[MAX_CAMS + 3]
+                ev = self.env.timeout(delay)
+                ev.callbacks.append(lambda _e, inc=inc: self._noticed(inc))
+
+    def _false(self, k: int, cam: int, conf: float, handling: float) -> None:
+        if not self.infra.up(self.cams[cam].pole):
+            return
+        det = {"id": f"F{k:05d}", "camera": self.cams[cam].id, "time_s": round(self.env.now, 1), "label": "crime",
+               "confidence": round(conf, 3), "x": round(self.cams[cam].x, 1), "y": round(self.cams[cam].y, 1)}
+        self.detections[det["id"]] = {**det, "_incident": None, "_handling": handling}
+        self.pending.append(det)
+
+    def drain(self) -> list[dict]:
+        """Detections since the last call (the host hands them to subscribed services)."""
+        out, self.pending = self.pending, []
+        return out
+
+    def flag(self, detection: str, priority: int) -> str | None:
+        """A service escalates a detection; return a rejection reason or None."""
+        det = self.detections.get(detection)
+        if det is None:
+            return f"no detection {detection!r}"
+        if detection in self.flagged:
+            return f"detection {detection!r} was already flagged"
+        if self.env.now - det["time_s"] > 600:
+            return f"detection {detection!r} is older than 10 minutes"
+        self.flagged.add(detection)
+        inc = det["_incident"]
+        if inc is not None and inc.detected_at is None:
+            self._detect(inc, "ai_flag")
+        prio = 0 if priority >= 1 else 1
+        self.env.process(self._handle(detection, det["_handling"] if inc is None else inc.handling_s, prio, inc))
+        return None
+
+    def _noticed(self, inc: Incident) -> None:
+        if inc.detected_at is None or not inc.cctv:
+            first = inc.detected_at is None
+            self._detect(inc, "operator")
+            if first or inc.dispatched_at is None:
+                self.env.process(self._handle(inc.id, inc.handling_s, 1, inc))
+
+    def _called(self, inc: Incident) -> None:
+        if inc.detected_at is None:
+            inc.detected_at, inc.detected_by = self.env.now, "call"
+        self._dispatch(inc, CALL_DISPATCH_S)
+
+    def _detect(self, inc: Incident, by: str) -> None:
+        if inc.detected_at is None:
+            inc.detected_at, inc.detected_by = self.env.now, by
+        inc.cctv = True
+
+    def _handle(self, job: str, handling: float, prio: int, inc: Incident | None):  # noqa: ANN202
+        env = self.env
+        t0 = env.now
+        self._queue_change()
+        with self.ops.request(priority=prio) as req:
+            yield req
+            self._queue_change()
+            self.waits.append(env.now - t0)
+            if inc is not None and inc.queue_wait is None:
+                inc.queue_wait = env.now - t0
+            yield env.timeout(handling)
+            self._busy_s += handling
+        if inc is None:
+            self.false_alarms_handled += 1
+        else:
+            self._dispatch(inc, DISPATCH_S[self.integrated])
+
+    def _queue_change(self) -> None:
+        now = self.env.now
+        waiting = sum(1 for r in self.ops.queue if r.priority >= 0)
+        self._q_area += self._q_len * (now - self._q_since)
+        self._q_since = now
+        self._q_len = waiting
+
+    _q_len = 0
+
+    def _dispatch(self, inc: Incident, delay: float) -> None:
+        if inc.dispatched_at is not None:
+            return
+        inc.dispatched_at = self.env.now + delay
+        kind = RESPONDER[inc.kind]
+        stations = self._stations[kind] or self._stations["police"] or self._stations["fire"]
+        if not stations:
+            return
+        best = math.inf
+        for s in stations:
+            dist, _ = self.pop.paths_from(s.node)
+            best = min(best, dist.get(inc.node, math.inf) + math.dist((s.x, s.y), self.d.nodes[s.node]))
+        travel = TURNOUT_S[kind] + best / DRIVE_M_S
+        inc.responded_at = inc.dispatched_at + travel
+        self.log.add(self.env.now, "dispatch", inc.id, responder=kind, eta_s=round(delay + travel, 1))
+
+    def view_minutes(self, dt: float) -> None:
+        """Account camera-minutes shown on the wall (privacy evidence)."""
+        self.camera_minutes_viewed += len(self.wall) * dt / 60
+
+    def finish(self) -> None:
+        """Close time integrals at the end of the run."""
+        self._duty(int(self._ops_on))
+        self._queue_change()
+
+    @property
+    def operator_utilisation(self) -> float:
+        """Busy time over on-duty operator time."""
+        return self._busy_s / self._duty_s if self._duty_s > 0 else math.nan
+
+    @property
+    def mean_queue_length(self) -> float:
+        """Time-average number of jobs waiting for an operator."""
+        return self._q_area / self.env.now if self.env.now > 0 else math.nan
+
+    def sample(self, series: Series, t: float) -> None:
+        """Record the operator queue and operators on duty."""
+        series.add(t, "safety.queue_length", sum(1 for r in self.ops.queue if r.priority >= 0))
+        series.add(t, "safety.operators_on_duty", self._ops_on)
+
+
+def zlib_seed(name: str) -> int:
+    """A stable integer from a name (for district-level, seed-independent draws)."""
+    import zlib
+
+    return zlib.crc32(name.encode())
