@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -53,7 +54,7 @@ POLE_SPACING_M = {"arterial": 40.0, "collector": 45.0, "local": 90.0, "pedestria
 POLES_PER_KM2 = 125.0  # of the generated rectangle (~165 per km² of blocks): spacings are scaled to it
 SMALL_CELLS_PER_KM2 = 32.0  # FACTS: 25-45 per km² for street coverage
 CAMERA_SHARE, SENSOR_SHARE = 0.42, 0.10  # of poles
-AP_PEAK_MBPS = 40.0  # judgement: backhaul an AP needs at the busy hour, for trunk sizing
+AP_PEAK_MBPS = 17.0  # busy-hour backhaul per AP; the baseline day of world/connectivity.py gives 11-22
 CAMERA_MBPS = 2.4  # FACTS: 1080p H.264 ~2 Mbps + 20% overhead
 TRUNK_TARGET_PEAK = 0.45  # size each trunk so its expected busy-hour peak is ~45% of it...
 TRUNK_STEP_MBPS, TRUNK_MIN_MBPS, TRUNK_MAX_MBPS = 250, 1000, 10_000  # ...in 250 Mbps steps
@@ -140,7 +141,7 @@ def _inset(ring: list[XY], dists: list[float]) -> list[XY]:
 
 
 def _polyline_length(pts: list[XY]) -> float:
-    return sum(math.dist(a, b) for a, b in zip(pts, pts[1:], strict=False))
+    return sum(math.dist(a, b) for a, b in itertools.pairwise(pts))
 
 
 def _dedupe(pts: list[XY]) -> list[XY]:
@@ -246,10 +247,12 @@ class _Gen:
                     edges[((i, j), (i, j + 1))] = self.cls_v[i]
                 if i < nx_:
                     edges[((i, j), (i + 1, j))] = self.cls_h[j]
+
         # Merge a few pairs of cells by dropping the local street between them (superblocks).
-        interior = [
-            e for e, c in edges.items() if c == "local" and (0 < e[0][0] < nx_ if e[0][0] == e[1][0] else 0 < e[0][1] < ny_)
-        ]
+        def inner(e: Edge) -> bool:  # not on the grid's edge, so there is a cell on both sides
+            return 0 < e[0][0] < nx_ if e[0][0] == e[1][0] else 0 < e[0][1] < ny_
+
+        interior = [e for e, c in edges.items() if c == "local" and inner(e)]
         self.merged: dict[Node, Node] = {}
         used_nodes: set[Node] = set()
         n_drop = round(0.05 * nx_ * ny_)
@@ -394,9 +397,12 @@ class _Gen:
     def poles(self) -> None:
         rng = self.rng
         chains = self.chains()
-        expected = sum(
-            math.dist(self.nodes[a], self.nodes[b]) / POLE_SPACING_M[self.edges[(a, b)]] for c, _ in chains for a, b in c
-        )
+        nominal = [
+            math.dist(self.nodes[a], self.nodes[b]) / POLE_SPACING_M[self.edges[(a, b)]]
+            for c, _ in chains
+            for a, b in c
+        ]
+        expected = sum(nominal)
         self.spacing_factor = min(6.0, max(0.75, expected / (POLES_PER_KM2 * self.gross_km2)))
         self.pole_list: list[_Pole] = []
         light = self.cat.modules["light"]
@@ -450,7 +456,8 @@ class _Gen:
 
     def can_mount(self, p: _Pole, module: str) -> bool:
         pm, mt = self.cat.models[p.model], self.cat.modules[module]
-        return module in pm.mounts and p.used_slots + mt.slots <= pm.slots and p.power_w + mt.power_w <= pm.power_budget_w
+        fits = p.used_slots + mt.slots <= pm.slots and p.power_w + mt.power_w <= pm.power_budget_w
+        return module in pm.mounts and fits
 
     # devices ----------------------------------------------------------------------------------
     def devices(self, ai_share: float) -> None:
@@ -466,7 +473,8 @@ class _Gen:
 
         def cands(module: str, models: tuple[str, ...] | None = None, avoid: str = "") -> list[_Pole]:
             return [
-                p for p in poles
+                p
+                for p in poles
                 if self.can_mount(p, module) and (models is None or p.model in models) and avoid not in p.modules
             ]
 
@@ -485,8 +493,11 @@ class _Gen:
         for p in spread("small_cell", round(SMALL_CELLS_PER_KM2 * a), big):
             mount("small_cell", "small_cell", p, {"capacity_mbps": 800, "range_m": 150})
         ev = cands("ev_charger", avoid="drone_dock")
-        for k in _weighted(rng, [2.0 if p.land_use in ("commercial", "office", "mixed") else 1.0 for p in ev],
-                           min(6, max(2, round(2.5 * a)))):
+        for k in _weighted(
+            rng,
+            [2.0 if p.land_use in ("commercial", "office", "mixed") else 1.0 for p in ev],
+            min(6, max(2, round(2.5 * a))),
+        ):
             mount("ev_charger", "ev_charger", ev[k], {"power_kw": 7})
         hub = self.sites_of("hub")[0][2] if self.sites_of("hub") else None
         for p in spread("drone_dock", min(4, max(1, round(1.5 * a))), big, hub, avoid="ev_charger"):
@@ -504,8 +515,12 @@ class _Gen:
         for k, p in enumerate(chosen):
             kind = "ai" if k in ai else "plain"
             rng_m = int(rng.integers(40, 61)) if kind == "ai" else int(rng.integers(30, 51))
-            mount("camera", "ai_camera" if kind == "ai" else "camera", p,
-                  {"camera_type": kind, "range_m": rng_m, "bitrate_mbps": CAMERA_MBPS})
+            mount(
+                "camera",
+                "ai_camera" if kind == "ai" else "camera",
+                p,
+                {"camera_type": kind, "range_m": rng_m, "bitrate_mbps": CAMERA_MBPS},
+            )
         busy = sum(b.area for b in self.block_list if b.land_use in ("commercial", "office", "mixed"))
         ap_share = 0.4 + 0.2 * busy / sum(b.area for b in self.block_list)
         ap = cands("ap")
@@ -513,8 +528,11 @@ class _Gen:
         for k in _weighted(rng, ap_w, round(ap_share * len(poles))):
             p = ap[k]
             cap = 600 if p.road_class in ("arterial", "collector") else int(rng.choice([300, 400]))
-            props = {"capacity_mbps": cap, "max_clients": {300: 64, 400: 96, 600: 128}[cap],
-                     "range_m": int(rng.integers(50, 81))}
+            props = {
+                "capacity_mbps": cap,
+                "max_clients": {300: 64, 400: 96, 600: 128}[cap],
+                "range_m": int(rng.integers(50, 81)),
+            }
             mount("ap", "ap", p, props)
         self.device_list.sort(key=lambda d: _KIND_ORDER.index(d[0]))  # stable: mount order within a kind
 
@@ -537,8 +555,9 @@ class _Gen:
             raise AssertionError("no block left for a site")
 
         non_park = set(LAND_USES) - {"park"}
-        cc = pick([{"office", "commercial", "mixed"}, non_park, set(LAND_USES)],
-                  lambda b: math.dist((b.cx, b.cy), self.core))
+        cc = pick(
+            [{"office", "commercial", "mixed"}, non_park, set(LAND_USES)], lambda b: math.dist((b.cx, b.cy), self.core)
+        )
         self.site_list.append(("control_centre", "District control centre", (cc.cx, cc.cy)))
         target = (rng.uniform(-0.4, 0.4) * self.w, rng.uniform(-0.4, 0.4) * self.h)
         police = pick([non_park, set(LAND_USES)], lambda b: math.dist((b.cx, b.cy), target))
@@ -559,8 +578,10 @@ class _Gen:
         first: _Block | None = None
         for k in range(1 if self.gross_km2 < 1.0 else 2):
             ref = (cc.cx, cc.cy) if first is None else (first.cx, first.cy)
-            hub = pick([{"industrial"}, {"commercial"}, non_park, set(LAND_USES)],
-                       lambda b: -math.dist((b.cx, b.cy), ref) - 300 * ("arterial" in b.frontage))
+            hub = pick(
+                [{"industrial"}, {"commercial"}, non_park, set(LAND_USES)],
+                lambda b: -math.dist((b.cx, b.cy), ref) - 300 * ("arterial" in b.frontage),
+            )
             first = first or hub
             self.site_list.append(("hub", f"Logistics hub {k + 1}", (hub.cx, hub.cy)))
 
@@ -570,8 +591,8 @@ class _Gen:
         for a, b in self.edges:
             g.add_edge(a, b, length=math.dist(self.nodes[a], self.nodes[b]))
         cc_xy = self.sites_of("control_centre")[0][2]
-        # 3-6 cabinets (one cut loses 15-30% of poles); big grids get one per ~50 poles instead.
-        k = min(6, max(3, round(2.5 * self.gross_km2 + 1.5)))
+        # 4-6 cabinets (one cut loses 17-25% of poles); big grids get one per ~50 poles instead.
+        k = min(6, max(4, round(2 * self.gross_km2 + 1)))
         k = min(len(poles), k if len(poles) <= 60 * k else math.ceil(len(poles) / 50))
         self.cabinets: list[tuple[str, XY, _Pole]] = []
         self.link_list: list[dict[str, Any]] = []
@@ -625,19 +646,34 @@ class _Gen:
         if len(pts) < 2:
             pts = [pts[0], (pts[0][0] + 0.5, pts[0][1])]
         self.link_list.append(
-            {"id": lid, "level": level, "a": a, "b": b, "capacity_mbps": cap,
-             "length_m": round(max(0.1, _polyline_length(pts)), 1), "pts": pts}
+            {
+                "id": lid,
+                "level": level,
+                "a": a,
+                "b": b,
+                "capacity_mbps": cap,
+                "length_m": round(max(0.1, _polyline_length(pts)), 1),
+                "pts": pts,
+            }
         )
 
 
-_PREFIX = {"ap": "ap", "camera": "cam", "sensor": "sdot", "gateway": "gw", "small_cell": "sc",
-           "ev_charger": "ev", "drone_dock": "dock"}
+_PREFIX = {
+    "ap": "ap",
+    "camera": "cam",
+    "sensor": "sdot",
+    "gateway": "gw",
+    "small_cell": "sc",
+    "ev_charger": "ev",
+    "drone_dock": "dock",
+}
 _KIND_ORDER = ("ap", "camera", "sensor", "gateway", "small_cell", "ev_charger", "drone_dock")
 
 
 # --------------------------------------------------------------------------- output
-def _check_args(name: str, width_m: float, height_m: float, people: dict[str, int], ai: float,
-                mix: dict[str, float]) -> None:
+def _check_args(
+    name: str, width_m: float, height_m: float, people: dict[str, int], ai: float, mix: dict[str, float]
+) -> None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
         raise ValueError(f"name must be letters, digits, '_' or '-'; got {name!r}")
     for key, v in (("width_m", width_m), ("height_m", height_m)):
@@ -754,27 +790,65 @@ def make_district(
 
     feats = []
     for (a, b), cls in street_items:
-        feats.append(feat("LineString", [ll(gen.nodes[a]), ll(gen.nodes[b])], {
-            "kind": "street", "id": gen.street_id[(a, b)], "from": nid(a), "to": nid(b), "road_class": cls,
-            "length_m": round(math.dist(gen.nodes[a], gen.nodes[b]), 1)}))
+        feats.append(
+            feat(
+                "LineString",
+                [ll(gen.nodes[a]), ll(gen.nodes[b])],
+                {
+                    "kind": "street",
+                    "id": gen.street_id[(a, b)],
+                    "from": nid(a),
+                    "to": nid(b),
+                    "road_class": cls,
+                    "length_m": round(math.dist(gen.nodes[a], gen.nodes[b]), 1),
+                },
+            )
+        )
     for bl in gen.block_list:
         ring = [ll(p) for p in bl.ring]
-        feats.append(feat("Polygon", [[*ring, ring[0]]], {
-            "kind": "block", "id": bl.id, "land_use": bl.land_use, "residents": bl.residents, "jobs": bl.jobs}))
+        feats.append(
+            feat(
+                "Polygon",
+                [[*ring, ring[0]]],
+                {"kind": "block", "id": bl.id, "land_use": bl.land_use, "residents": bl.residents, "jobs": bl.jobs},
+            )
+        )
     n_site: dict[str, int] = {}
     for kind, sname, xy in gen.site_list:
         n_site[kind] = n_site.get(kind, 0) + 1
         sid = "cc" if kind == "control_centre" else f"{kind}-{n_site[kind]}"
         feats.append(feat("Point", ll(xy), {"kind": "site", "id": sid, "site_type": kind, "name": sname}))
     for cab_id, xy, _ in gen.cabinets:
-        feats.append(feat("Point", ll(xy), {"kind": "site", "id": cab_id, "site_type": "cabinet",
-                                            "name": f"Fibre cabinet {cab_id.removeprefix('cab-')}"}))
+        feats.append(
+            feat(
+                "Point",
+                ll(xy),
+                {
+                    "kind": "site",
+                    "id": cab_id,
+                    "site_type": "cabinet",
+                    "name": f"Fibre cabinet {cab_id.removeprefix('cab-')}",
+                },
+            )
+        )
     for lk in gen.link_list:
         props = {"kind": "link", **{k: v for k, v in lk.items() if k != "pts"}}
         feats.append(feat("LineString", [ll(p) for p in lk["pts"]], props))
     for p in gen.pole_list:
-        feats.append(feat("Point", ll((p.x, p.y)), {"kind": "pole", "id": p.id, "model": p.model,
-                                                    "road_class": p.road_class, "street": p.street, "link": p.link}))
+        feats.append(
+            feat(
+                "Point",
+                ll((p.x, p.y)),
+                {
+                    "kind": "pole",
+                    "id": p.id,
+                    "model": p.model,
+                    "road_class": p.road_class,
+                    "street": p.street,
+                    "link": p.link,
+                },
+            )
+        )
     on_pole: dict[str, int] = {}
     per_kind = {kind: sum(1 for d in gen.device_list if d[0] == kind) for kind in _KIND_ORDER}
     counts: dict[str, int] = {}
@@ -784,11 +858,17 @@ def make_district(
         k = on_pole[p.id] = on_pole.get(p.id, 0) + 1
         xy = (p.x + math.cos(k * math.pi / 4), p.y + math.sin(k * math.pi / 4))  # 1 m from the pole
         feats.append(feat("Point", ll(xy), {"kind": kind, "id": did, "pole": p.id, **props}))
-    geo = "\n".join(
-        ['{"type": "FeatureCollection", "features": ['] +
-        [json.dumps(f, ensure_ascii=False, separators=(",", ":")) + ("," if k < len(feats) - 1 else "")
-         for k, f in enumerate(feats)] + ["]}"]
-    ) + "\n"
+    geo = (
+        "\n".join(
+            ['{"type": "FeatureCollection", "features": [']
+            + [
+                json.dumps(f, ensure_ascii=False, separators=(",", ":")) + ("," if k < len(feats) - 1 else "")
+                for k, f in enumerate(feats)
+            ]
+            + ["]}"]
+        )
+        + "\n"
+    )
 
     n_cam = per_kind["camera"]
     meta = {
@@ -798,12 +878,18 @@ def make_district(
         "surveyed": False,
         "origin": {"lat": round(float(origin_lat), 6), "lon": round(float(origin_lon), 6)},
         "population": people,
-        "control_centre": {"operators_day": 2, "operators_night": 1, "screens_per_operator": 16,
-                           "integrated": bool(integrated)},
+        "control_centre": {
+            "operators_day": 2,
+            "operators_night": 1,
+            "screens_per_operator": 16,
+            "integrated": bool(integrated),
+        },
         "notes": {**_notes(gen, seed, ai_camera_share, n_cam), **(notes or {})},
     }
-    head = (f"# Synthetic district written by simulation.districtgen.make_district (seed {seed}).\n"
-            "# Plausible, NOT surveyed: see notes for which figures are judgement and which come from FACTS.md.\n")
+    head = (
+        f"# Synthetic district written by simulation.districtgen.make_district (seed {seed}).\n"
+        "# Plausible, NOT surveyed: see notes for which figures are judgement and which come from FACTS.md.\n"
+    )
     text = head + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomic(out_dir / "layout.geojson", geo.encode("utf-8"))
@@ -825,8 +911,7 @@ def _notes(gen: _Gen, seed: int, ai: float, n_cam: int) -> dict[str, str]:
         "poles": f"judgement: ~{POLES_PER_KM2:.0f} S-Poles per km² of grid; one every {sp['arterial']} on "
         f"arterials, {sp['collector']} on collectors, {sp['local']} on local streets",
         "pole_models": "judgement: SP-A/C/L/P slots and power from pole_models.yaml",
-        "cameras": f"bitrate 2.4 Mbps from FACTS (1080p H.264 + 20%); {n_cam} cameras, "
-        f"AI share {ai:.0%} (judgement)",
+        "cameras": f"bitrate 2.4 Mbps from FACTS (1080p H.264 + 20%); {n_cam} cameras, AI share {ai:.0%} (judgement)",
         "wifi": "judgement: APs on 40-60% of poles, 300-600 Mbps usable (FACTS rule of thumb)",
         "sensors": "S-DoT 17 variables every 2 min (FACTS); on ~10% of poles (judgement)",
         "small_cells": "~32 per km², 800 Mbps, 150 m range (FACTS: 25-45 per km², 40-1,100 Mbps)",
@@ -854,8 +939,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", default=None, help="folder to write (default: districts/NAME)")
     parser.add_argument("--width-m", type=float, default=1000.0, help="east-west extent in m (200..10000)")
     parser.add_argument("--height-m", type=float, default=1000.0, help="north-south extent in m (200..10000)")
-    parser.add_argument("--density", type=float, default=15_000.0,
-                        help="people per km² (100..100000), split 55%% residents, 35%% workers, 10%% visitors")
+    parser.add_argument(
+        "--density",
+        type=float,
+        default=15_000.0,
+        help="people per km² (100..100000), split 55%% residents, 35%% workers, 10%% visitors",
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: derived from NAME)")
     parser.add_argument("--lat", type=float, default=37.55, help="latitude of the centre (default 37.55)")
     parser.add_argument("--lon", type=float, default=126.99, help="longitude of the centre (default 126.99)")

@@ -327,8 +327,8 @@ class Safety:
     def _handle(self, job: str, handling: float, prio: int, inc: Incident | None):  # noqa: ANN202
         env = self.env
         t0 = env.now
-        self._queue_change()
         with self.ops.request(priority=prio) as req:
+            self._queue_change()  # the request is queued now, unless a seat was free
             yield req
             self._queue_change()
             self.waits.append(env.now - t0)
