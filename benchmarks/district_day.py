@@ -1,0 +1,85 @@
+"""How long a simulated district-day takes, against bare SimPy in the same process.
+
+For each shipped district (and a synthetic 20 k-citizen district) this runs the baseline scenario
+for one 24 h day in a fresh child process and prints: simulated events, wall seconds, events per
+second, peak memory of the child, and the wall time of the same number of bare SimPy timeout events
+timed in that same child (the reference ratio). Targets (issue "World I"): a 20 k-citizen
+district-day in under 10 s, and under 10x bare SimPy.
+
+    .venv/bin/python benchmarks/district_day.py
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _bare_simpy(n_events: int) -> float:
+    import simpy
+
+    env = simpy.Environment()
+    per = 200
+
+    def proc(env: simpy.Environment, k: int):  # noqa: ANN202
+        for _ in range(k):
+            yield env.timeout(1)
+
+    t = time.perf_counter()
+    for _ in range(max(1, n_events // per)):
+        env.process(proc(env, per - 2))  # a process costs 2 events of its own (start, end)
+    env.run()
+    return time.perf_counter() - t
+
+
+def _measure(scenario: str, district_dir: str | None, queue: mp.Queue) -> None:
+    from simulation import load_scenario, run_scenario
+
+    sc = load_scenario(scenario) if district_dir is None else load_scenario(scenario, district=district_dir)
+    sc = sc.with_(replications=1)
+    t = time.perf_counter()
+    r = run_scenario(sc, seed=1)
+    wall = time.perf_counter() - t
+    bare = _bare_simpy(r.sim_events)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put((r.district, r.meta["citizens"], r.sim_events, wall, peak_mb, bare, r.status))
+
+
+def main() -> int:
+    ctx = mp.get_context("spawn")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        from simulation.districtgen import make_district
+
+        synth = Path(tmp) / "synthetic_20k"
+        make_district(synth, name="synthetic_20k", title="Synthetic 20k", origin_lat=37.55, origin_lon=126.99,
+                      width_m=1200, height_m=1200, residents=11000, workers=7000, visitors=2000, seed=1)
+        cases = [
+            (str(ROOT / "scenarios/sangam_baseline.yaml"), None),
+            (str(ROOT / "scenarios/seongsu_baseline.yaml"), None),
+            (str(ROOT / "scenarios/sangam_baseline.yaml"), str(synth)),
+        ]
+        for scenario, district in cases:
+            q: mp.Queue = ctx.Queue()
+            p = ctx.Process(target=_measure, args=(scenario, district, q))
+            p.start()
+            rows.append(q.get())
+            p.join()
+    print(f"{'district':16s} {'citizens':>9s} {'events':>9s} {'wall s':>7s} {'events/s':>9s} {'peak MB':>8s} "
+          f"{'bare s':>7s} {'ratio':>6s}  status")
+    for name, citizens, events, wall, peak, bare, status in rows:
+        print(f"{name:16s} {citizens:9d} {events:9d} {wall:7.2f} {events / wall:9.0f} {peak:8.0f} "
+              f"{bare:7.2f} {wall / bare:6.1f}x  {status}")
+    print("targets: 20k-citizen district-day < 10 s; ratio to bare SimPy < 10x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
