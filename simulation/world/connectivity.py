@@ -75,13 +75,14 @@ class Connectivity:
         infra.listeners.append(self._on_poles)
 
     # ---------------------------------------------------------------- arrivals
-    def _cum_at(self, h: float) -> float:
-        cum = self._cum
-        k = min(int(h), len(cum) - 2)
-        return cum[k] + (h - k) * (cum[k + 1] - cum[k])
-
     def _expected(self, t0: float, t1: float) -> float:
-        return self._cum_at((t1 + self._day0) / 3600) - self._cum_at((t0 + self._day0) / 3600)
+        """Expected sessions per person between t0 and t1 (piecewise-linear cumulative profile)."""
+        cum, last = self._cum, len(self._cum) - 2
+        h0, h1 = (t0 + self._day0) / 3600, (t1 + self._day0) / 3600
+        k0, k1 = int(h0), int(h1)
+        k0 = last if k0 > last else k0
+        k1 = last if k1 > last else k1
+        return cum[k1] + (h1 - k1) * (cum[k1 + 1] - cum[k1]) - cum[k0] - (h0 - k0) * (cum[k0 + 1] - cum[k0])
 
     def _poisson(self, lam: float) -> int:
         """Poisson draw by inversion (lam is small here: sessions in one stay)."""
@@ -102,10 +103,9 @@ class Connectivity:
         n = self._poisson(self._expected(t0, t1) * factor)
         if not n:
             return
-        env, uniform = self.env, self.rng.uniform
+        at, uniform = self.pop.cal.at, self.rng.uniform
         for _ in range(n):
-            ev = env.timeout(uniform(t0, t1) - env.now)
-            ev.callbacks.append(lambda _e, c=c, moving=moving: self._start(c, moving))
+            at(uniform(t0, t1), lambda _e, c=c, moving=moving: self._start(c, moving))
 
     def _on_stay(self, c: Citizen, b: int, t0: float, t1: float) -> None:
         self._schedule(c, t0, t1, self.lu_rate[b], False)
@@ -142,8 +142,7 @@ class Connectivity:
             sid = self._sid = self._sid + 1
             self.sessions[sid] = (ap, demand)
             self.active[ap].add(sid)
-            ev = self.env.timeout(duration)
-            ev.callbacks.append(lambda _e, sid=sid: self._end(sid))
+            self.pop.cal.at(self.env.now + duration, lambda _e, sid=sid: self._end(sid))
         self.rec_t.append(self.env.now)
         self.rec_xy.append((x, y))
         self.rec_covered.append(covered)

@@ -1,8 +1,8 @@
 """Citizens: residents, commuting workers and visitors on daily activity schedules.
 
-Each citizen is a Mesa ``CellAgent`` on the street network (a cell per intersection) and a SimPy
-process that sleeps until its next departure, walks the shortest street path, and arrives: two
-events per trip, nothing per minute. Domains listen for stays and trips (to start data sessions,
+Each citizen is a Mesa ``CellAgent`` on the street network (a cell per intersection) whose day is
+a chain of scheduled callbacks: at its next departure it walks the shortest street path, and on
+arrival it schedules the departure after: two events per trip, nothing per minute. Domains listen for stays and trips (to start data sessions,
 accumulate exposure, count people near a pole) through :meth:`Population.listen`.
 """
 
@@ -21,6 +21,7 @@ from mesa.discrete_space import Cell, CellAgent, Network
 from ..district import District
 from ..rng import Streams
 from ..scenario import Scenario
+from .calendar import Calendar
 
 WALK_M_S = 1.3  # judgement: urban walking speed
 LAND_USE_VISIT = {"commercial": 1.0, "mixed": 0.7, "park": 0.6, "office": 0.15, "residential": 0.05, "industrial": 0.05}
@@ -40,6 +41,7 @@ class Citizen(CellAgent):
         self.x = self.y = 0.0
         self.trip: tuple[float, float, str, str] | None = None  # (t0, t1, from node, to node)
         self.stay_in_until = -1.0  # set when an alert tells the citizen to stay in
+        self.node: str | None = None  # street node where the citizen is (None when outside)
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,10 @@ class DistrictModel(Model):
 class Population:
     """Builds the citizens' plans, runs their days, and tells listeners where people are."""
 
-    def __init__(self, env: simpy.Environment, d: District, sc: Scenario, streams: Streams, model: DistrictModel) -> None:
+    def __init__(self, env: simpy.Environment, d: District, sc: Scenario, streams: Streams, model: DistrictModel,
+                 cal: Calendar | None = None) -> None:
         self.env, self.d, self.sc, self.model = env, d, sc, model
+        self.cal = cal or Calendar(env)
         self.rng = streams("population")
         self.blocks = d.blocks
         self.block_node = [b.node for b in d.blocks]
@@ -215,14 +219,15 @@ class Population:
             self.trip_listeners.append(on_trip)
 
     def start(self) -> None:
-        """Place residents at home and start every citizen's day."""
+        """Place residents at home and schedule every citizen's first departure."""
         for c in self.citizens:
             if c.start >= 0:
+                c.node = self.block_node[c.start]
                 self._arrive(c, c.start, next_leave=c.plan[0][0] if c.plan else self.sc.duration)
             else:
                 self.outside += 1
             if c.plan:
-                self.env.process(self._day(c))
+                self.cal.at(c.plan[0][0], lambda _e, c=c: self._depart(c, 0))
 
     def position_in(self, c: Citizen, b: int) -> tuple[float, float]:
         """Where in block ``b`` this citizen stands (a fixed offset per citizen)."""
@@ -246,40 +251,46 @@ class Population:
             hit = self._paths[node] = nx.single_source_dijkstra(self.d.graph, node, weight="length")
         return hit
 
-    def _day(self, c: Citizen):  # noqa: ANN202 - a SimPy process
+    def _depart(self, c: Citizen, k: int) -> None:
+        """Leg ``k`` of the plan starts now: walk the shortest street path to its destination."""
+        env = self.env
+        now = env.now
+        dest = c.plan[k][1]
+        if c.stay_in_until > now and c.block >= 0 and dest != -1:
+            self.cal.at(c.stay_in_until, lambda _e: self._depart(c, k))
+            return
+        node = c.node
+        if node is None:  # entering from outside through a gate
+            node = self.gates[c.unique_id % len(self.gates)]
+            self.outside -= 1
+        if c.block >= 0:
+            self.present[c.block] -= 1
+            c.block = -1
+        target = self.block_node[dest] if dest >= 0 else self.gates[(c.unique_id * 7) % len(self.gates)]
+        length = self.paths_from(node)[0].get(target, 0.0)
+        duration = length / WALK_M_S + 20.0
+        c.trip = (now, now + duration, node, target)
+        self.trips += 1
+        self.walk_m += length
+        for fn in self.trip_listeners:
+            fn(c, now, now + duration)
+        self.cal.at(now + duration, lambda _e: self._arrived(c, k, target))
+
+    def _arrived(self, c: Citizen, k: int, target: str) -> None:
         env = self.env
         plan = c.plan
-        node = self.block_node[c.start] if c.start >= 0 else None
-        for k, (depart, dest) in enumerate(plan):
-            if depart > env.now:
-                yield env.timeout(depart - env.now)
-            if c.stay_in_until > env.now and c.block >= 0 and dest != -1:
-                yield env.timeout(c.stay_in_until - env.now)
-            if node is None:  # entering from outside through a gate
-                node = self.gates[c.unique_id % len(self.gates)]
-                self.outside -= 1
-            if c.block >= 0:
-                self.present[c.block] -= 1
-                c.block = -1
-            target = self.block_node[dest] if dest >= 0 else self.gates[(c.unique_id * 7) % len(self.gates)]
-            dist, paths = self.paths_from(node)
-            length = dist.get(target, 0.0)
-            duration = length / WALK_M_S + 20.0
-            c.trip = (env.now, env.now + duration, node, target)
-            self.trips += 1
-            self.walk_m += length
-            for fn in self.trip_listeners:
-                fn(c, env.now, env.now + duration)
-            yield env.timeout(duration)
-            c.trip = None
-            node = target
-            if dest >= 0:
-                nxt = plan[k + 1][0] if k + 1 < len(plan) else self.sc.duration
-                self._arrive(c, dest, max(nxt, env.now))
-            else:
-                c.cell = None
-                node = None
-                self.outside += 1
+        c.trip = None
+        dest = plan[k][1]
+        if dest >= 0:
+            c.node = target
+            nxt = plan[k + 1][0] if k + 1 < len(plan) else self.sc.duration
+            self._arrive(c, dest, max(nxt, env.now))
+        else:
+            c.cell = None
+            c.node = None
+            self.outside += 1
+        if k + 1 < len(plan):
+            self.cal.at(max(plan[k + 1][0], env.now), lambda _e: self._depart(c, k + 1))
 
     def trip_position(self, c: Citizen, t: float) -> tuple[float, float]:
         """Where a travelling citizen is at time ``t`` (linear along the street path)."""
