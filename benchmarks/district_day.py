@@ -28,7 +28,7 @@ def _bare_simpy(n_events: int) -> float:
     env = simpy.Environment()
     per = 200
 
-    def proc(env: simpy.Environment, k: int):  # noqa: ANN202
+    def proc(env: simpy.Environment, k: int):
         for _ in range(k):
             yield env.timeout(1)
 
@@ -59,8 +59,19 @@ def main() -> int:
         from simulation.districtgen import make_district
 
         synth = Path(tmp) / "synthetic_20k"
-        make_district(synth, name="synthetic_20k", title="Synthetic 20k", origin_lat=37.55, origin_lon=126.99,
-                      width_m=1200, height_m=1200, residents=11000, workers=7000, visitors=2000, seed=1)
+        make_district(
+            synth,
+            name="synthetic_20k",
+            title="Synthetic 20k",
+            origin_lat=37.55,
+            origin_lon=126.99,
+            width_m=1200,
+            height_m=1200,
+            residents=11000,
+            workers=7000,
+            visitors=2000,
+            seed=1,
+        )
         cases = [
             (str(ROOT / "scenarios/sangam_baseline.yaml"), None),
             (str(ROOT / "scenarios/seongsu_baseline.yaml"), None),
@@ -72,11 +83,15 @@ def main() -> int:
             p.start()
             rows.append(q.get())
             p.join()
-    print(f"{'district':16s} {'citizens':>9s} {'events':>9s} {'wall s':>7s} {'events/s':>9s} {'peak MB':>8s} "
-          f"{'bare s':>7s} {'ratio':>6s}  status")
+    print(
+        f"{'district':16s} {'citizens':>9s} {'events':>9s} {'wall s':>7s} {'events/s':>9s} {'peak MB':>8s} "
+        f"{'bare s':>7s} {'ratio':>6s}  status"
+    )
     for name, citizens, events, wall, peak, bare, status in rows:
-        print(f"{name:16s} {citizens:9d} {events:9d} {wall:7.2f} {events / wall:9.0f} {peak:8.0f} "
-              f"{bare:7.2f} {wall / bare:6.1f}x  {status}")
+        print(
+            f"{name:16s} {citizens:9d} {events:9d} {wall:7.2f} {events / wall:9.0f} {peak:8.0f} "
+            f"{bare:7.2f} {wall / bare:6.1f}x  {status}"
+        )
     print("targets: 20k-citizen district-day < 10 s; ratio to bare SimPy < 10x")
     return 0
 

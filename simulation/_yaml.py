@@ -82,9 +82,7 @@ def validation_message(exc: ValidationError) -> tuple[str, str]:
 _BRANCHES: set[str] = set()
 
 
-def parse_model[M: BaseModel](
-    model: type[M], data: Any, path: Path | str, error: type[_InputError]
-) -> M:
+def parse_model[M: BaseModel](model: type[M], data: Any, path: Path | str, error: type[_InputError]) -> M:
     """Validate ``data`` against ``model``; raise ``error`` naming file and key path."""
     try:
         return model.model_validate(data)

@@ -10,14 +10,14 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
+
 from .errors import SandboxError
 
 __all__ = ["main"]
 
 
 def _t95(n: int) -> float:
-    from scipy import stats  # noqa: PLC0415
+    from scipy import stats
 
     return float(stats.t.ppf(0.975, n - 1)) if n > 1 else math.nan
 
@@ -47,39 +47,54 @@ def _fmt(v: float) -> str:
 
 # --------------------------------------------------------------------------- run
 def cmd_run(args: argparse.Namespace) -> int:
-    from rich.console import Console  # noqa: PLC0415
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
 
-    from .kpis import CATALOGUE  # noqa: PLC0415
-    from .results import replication_seeds  # noqa: PLC0415
-    from .runs import run_or_reuse  # noqa: PLC0415
-    from .scenario import load_scenario  # noqa: PLC0415
-    from .store import Store  # noqa: PLC0415
+    from .kpis import CATALOGUE
+    from .results import replication_seeds
+    from .runs import run_or_reuse
+    from .scenario import load_scenario
+    from .store import Store
 
     sc = load_scenario(args.scenario, seed=args.seed, replications=args.replications)
     store = Store(args.store)
     seeds = replication_seeds(sc.seed, sc.replications)
     err = Console(stderr=True)
     results = []
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[clock]}"),
-                  TextColumn("{task.completed:.0f}/{task.total:.0f} replications"), TimeElapsedColumn(),
-                  console=err, transient=args.json, disable=args.quiet) as prog:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[clock]}"),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} replications"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=args.json,
+        disable=args.quiet,
+    ) as prog:
         task = prog.add_task(sc.name, total=len(seeds), clock="")
         for k, seed in enumerate(seeds):
+
             def tick(frac: float, k: int = k) -> None:
-                prog.update(task, completed=k + frac, clock=f"seed {seeds[k]} · sim {frac * sc.duration / 3600:4.1f} h")
+                prog.update(task, completed=k + frac, clock=f"seed {seed} · sim {frac * sc.duration / 3600:4.1f} h")
+
             r, reused = run_or_reuse(sc, seed, store, progress=tick, force=args.force, allow_inline=args.allow_inline)
             results.append((r, reused))
             prog.update(task, completed=k + 1)
     if args.json:
-        doc = {"scenario": sc.name, "district": sc.district, "runs": [r.to_json() | {"reused": reused} for r, reused in results]}
+        doc = {
+            "scenario": sc.name,
+            "district": sc.district,
+            "runs": [r.to_json() | {"reused": reused} for r, reused in results],
+        }
         print(json.dumps(doc, indent=1, allow_nan=False, default=str))
         return 0 if all(r.status == "ok" for r, _ in results) else 1
     out = Console()
     reused = sum(1 for _, x in results if x)
-    table = Table(title=f"{sc.name} · {sc.district} · {len(seeds)} replications (seeds {seeds[0]}–{seeds[-1]})"
-                  + (f" · {reused} reused from the store" if reused else ""))
+    table = Table(
+        title=f"{sc.name} · {sc.district} · {len(seeds)} replications (seeds {seeds[0]}–{seeds[-1]})"
+        + (f" · {reused} reused from the store" if reused else "")
+    )
     for col in ("KPI", "unit", "mean", "95% CI ±", "better"):
         table.add_column(col, justify="left" if col in ("KPI", "unit", "better") else "right")
     ok = [r for r, _ in results if r.status == "ok"]
@@ -99,17 +114,31 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- districts, kpis
 def cmd_districts(args: argparse.Namespace) -> int:
-    from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    from rich.console import Console
+    from rich.table import Table
 
-    from .district import list_districts, load_district  # noqa: PLC0415
+    from .district import list_districts, load_district
 
     rows = [load_district(p).key_figures() for p in list_districts()]
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    cols = ["district", "area_km2", "residents", "jobs", "poles", "aps", "cameras", "ai_cameras", "sensors",
-            "small_cells", "ev_chargers", "drone_docks", "fibre_km", "integrated_centre"]
+    cols = [
+        "district",
+        "area_km2",
+        "residents",
+        "jobs",
+        "poles",
+        "aps",
+        "cameras",
+        "ai_cameras",
+        "sensors",
+        "small_cells",
+        "ev_chargers",
+        "drone_docks",
+        "fibre_km",
+        "integrated_centre",
+    ]
     t = Table(title="Districts")
     for c in cols:
         t.add_column(c.replace("_", " "), justify="left" if c == "district" else "right")
@@ -120,14 +149,21 @@ def cmd_districts(args: argparse.Namespace) -> int:
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
-    from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    from rich.console import Console
+    from rich.table import Table
 
-    from .kpis import CATALOGUE  # noqa: PLC0415
+    from .kpis import CATALOGUE
 
     if args.json:
-        print(json.dumps([{"name": k.name, "unit": k.unit, "better": k.better, "description": k.description}
-                          for k in CATALOGUE.values()], indent=1))
+        print(
+            json.dumps(
+                [
+                    {"name": k.name, "unit": k.unit, "better": k.better, "description": k.description}
+                    for k in CATALOGUE.values()
+                ],
+                indent=1,
+            )
+        )
         return 0
     t = Table(title="KPI catalogue")
     for c in ("KPI", "unit", "better", "description"):
@@ -139,7 +175,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
 
 def cmd_make_district(args: argparse.Namespace) -> int:
-    from . import districtgen  # noqa: PLC0415
+    from . import districtgen
 
     return int(districtgen.run(args))
 
@@ -153,8 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m simulation", description="Pilot District Sandbox: simulate smart-city pilot districts.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    r = sub.add_parser("run", help="run a scenario and print its KPIs (mean and 95%% CI over replications)",
-                       description="Run a scenario's replications (seeds SEED..SEED+R-1), store each run, print the KPIs.")
+    r = sub.add_parser(
+        "run",
+        help="run a scenario and print its KPIs (mean and 95%% CI over replications)",
+        description="Run a scenario's replications (seeds SEED..SEED+R-1), store each run, print the KPIs.",
+    )
     r.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file (or the name of one in scenarios/)")
     r.add_argument("--seed", type=int, help="base seed (default: the scenario's)")
     r.add_argument("--replications", "-r", type=int, help="number of replications (default: the scenario's)")
@@ -173,14 +212,17 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true")
     k.set_defaults(fn=cmd_kpis)
 
-    from . import districtgen  # noqa: PLC0415
+    from . import districtgen
 
-    m = sub.add_parser("make-district", help="generate a synthetic district of a given size and density",
-                       description="Generate a synthetic district (district.yaml + layout.geojson) for scale tests.")
+    m = sub.add_parser(
+        "make-district",
+        help="generate a synthetic district of a given size and density",
+        description="Generate a synthetic district (district.yaml + layout.geojson) for scale tests.",
+    )
     districtgen.add_arguments(m)
     m.set_defaults(fn=cmd_make_district)
 
-    import importlib  # noqa: PLC0415
+    import importlib
 
     for mod in COMMAND_MODULES:
         importlib.import_module(f"simulation.{mod}").register(sub)

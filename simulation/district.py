@@ -8,6 +8,7 @@ plane around the district's origin, which is what the simulation works in.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from collections.abc import Mapping
@@ -104,9 +105,7 @@ class ControlCentre(Strict):
     operators_day: int = Field(ge=1, description="operators on the 07:00-19:00 shift")
     operators_night: int = Field(ge=1, description="operators on the 19:00-07:00 shift")
     screens_per_operator: int = Field(default=16, ge=1)
-    integrated: bool = Field(
-        description="connected to the city's integrated centre and police/fire dispatch"
-    )
+    integrated: bool = Field(description="connected to the city's integrated centre and police/fire dispatch")
 
 
 class Population(Strict):
@@ -362,7 +361,7 @@ class _Reader:
             v = float(v)
         if typ is int and isinstance(v, float) and v.is_integer():
             v = int(v)
-        if not isinstance(v, typ) or isinstance(v, bool) and typ is not bool:
+        if not isinstance(v, typ) or (isinstance(v, bool) and typ is not bool):
             raise self.fail(f"{where}.{key}", f"must be {typ.__name__}; got {v!r}")
         if "ge" in bounds and v < bounds["ge"]:
             raise self.fail(f"{where}.{key}", f"must be >= {bounds['ge']}; got {v!r}")
@@ -466,9 +465,7 @@ def _load(folder: Path) -> District:
     return d
 
 
-def _build(
-    folder: Path, meta: DistrictMeta, cat: PoleCatalogue, gj: dict, geo: Path, digest: str
-) -> District:
+def _build(folder: Path, meta: DistrictMeta, cat: PoleCatalogue, gj: dict, geo: Path, digest: str) -> District:
     r = _Reader(geo)
     proj = _Projector(meta.origin.lat, meta.origin.lon)
     by_kind: dict[str, list[tuple[str, dict]]] = {}
@@ -496,7 +493,7 @@ def _build(
             old = nodes.setdefault(nid, p)
             if math.dist(old, p) > 1.0:
                 raise r.fail(where, f"node {nid!r} is at two places ({old} and {p}) in local metres")
-        length = sum(math.dist(a, b) for a, b in zip(xy, xy[1:], strict=False))
+        length = sum(math.dist(a, b) for a, b in itertools.pairwise(xy))
         streets.append(
             Street(
                 r.prop(f, where, "id", str),
@@ -614,7 +611,9 @@ def _build(
             if end not in endpoints:
                 raise DistrictError(geo, f"link {lk.id!r} ends at {end!r}, which is no pole or site")
         if lk.b in child_of:
-            raise DistrictError(geo, f"node {lk.b!r} has two uplinks ({child_of[lk.b]!r}, {lk.id!r}); backhaul is a tree")
+            raise DistrictError(
+                geo, f"node {lk.b!r} has two uplinks ({child_of[lk.b]!r}, {lk.id!r}); backhaul is a tree"
+            )
         child_of[lk.b] = lk.id
 
     poles = []
@@ -636,8 +635,21 @@ def _build(
             raise r.fail(where, f"modules draw {power:.0f} W but model {model_name!r} allows {pm.power_budget_w:.0f} W")
         x, y = proj(lon, lat)
         poles.append(
-            Pole(pid, x, y, lon, lat, model_name, r.choice(f, where, "road_class", ROAD_CLASSES),
-                 pm.slots, pm.power_budget_w, link, tuple(mods), used, power)
+            Pole(
+                pid,
+                x,
+                y,
+                lon,
+                lat,
+                model_name,
+                r.choice(f, where, "road_class", ROAD_CLASSES),
+                pm.slots,
+                pm.power_budget_w,
+                link,
+                tuple(mods),
+                used,
+                power,
+            )
         )
     if not poles:
         raise DistrictError(geo, "has no pole features")

@@ -75,8 +75,13 @@ class RunResult:
     def kpi_rows(self) -> pd.DataFrame:
         """Tidy rows: run_id, scenario, seed, kpi, value."""
         return pd.DataFrame(
-            {"run_id": self.run_id, "scenario": self.scenario, "seed": self.seed,
-             "kpi": list(self.kpis), "value": [float(v) for v in self.kpis.values()]}
+            {
+                "run_id": self.run_id,
+                "scenario": self.scenario,
+                "seed": self.seed,
+                "kpi": list(self.kpis),
+                "value": [float(v) for v in self.kpis.values()],
+            }
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -86,7 +91,9 @@ class RunResult:
             "seed": self.seed,
             "status": self.status,
             "error": self.error,
-            "kpis": {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v) for k, v in self.kpis.items()},
+            "kpis": {
+                k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v) for k, v in self.kpis.items()
+            },
             "services": {
                 n: {k: s.get(k) for k in ("status", "error", "actions", "rejected_actions", "isolation")}
                 for n, s in self.services.items()
@@ -99,14 +106,24 @@ def _spatial(w: Any) -> pd.DataFrame:
     if w.conn.rec_xy:
         xy = np.asarray(w.conn.rec_xy)
         gx, gy = np.floor(xy[:, 0] / GRID_M).astype(int), np.floor(xy[:, 1] / GRID_M).astype(int)
-        df = pd.DataFrame({"gx": gx, "gy": gy, "served": np.asarray(w.conn.rec_served, float),
-                           "covered": np.asarray(w.conn.rec_covered, float)})
-        agg = df.groupby(["gx", "gy"], sort=True).agg(n=("served", "size"), served=("served", "mean"), covered=("covered", "mean"))
+        df = pd.DataFrame(
+            {
+                "gx": gx,
+                "gy": gy,
+                "served": np.asarray(w.conn.rec_served, float),
+                "covered": np.asarray(w.conn.rec_covered, float),
+            }
+        )
+        agg = df.groupby(["gx", "gy"], sort=True).agg(
+            n=("served", "size"), served=("served", "mean"), covered=("covered", "mean")
+        )
         for (x, y), r in agg.iterrows():
             cx, cy = (x + 0.5) * GRID_M, (y + 0.5) * GRID_M
-            rows += [("connectivity.attempts", cx, cy, float(r.n)),
-                     ("connectivity.sessions_served_pct", cx, cy, 100 * float(r.served)),
-                     ("connectivity.coverage_pct", cx, cy, 100 * float(r.covered))]
+            rows += [
+                ("connectivity.attempts", cx, cy, float(r.n)),
+                ("connectivity.sessions_served_pct", cx, cy, 100 * float(r.served)),
+                ("connectivity.coverage_pct", cx, cy, 100 * float(r.covered)),
+            ]
     for i in w.safety.incidents:
         if i.responded_at is not None:
             rows.append(("safety.time_to_respond_s", round(i.x, 1), round(i.y, 1), i.responded_at - i.t))
@@ -124,7 +141,7 @@ def run_scenario(
     Bad input raises :class:`SandboxError`; a crash inside the simulation is returned as a
     result with ``status="failed"`` and the reason, so a batch or the app keeps going.
     """
-    from .world import World  # noqa: PLC0415 - keep import of the engine lazy for the CLI
+    from .world import World
 
     seed = scenario.seed if seed is None else int(seed)
     district = scenario_district(scenario)
@@ -147,7 +164,7 @@ def run_scenario(
         kpis = compute_kpis(world)
     except SandboxError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a crash of one run is recorded, not propagated
+    except Exception as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
         kpis = {}
     ts = world.series.frame()

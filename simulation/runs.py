@@ -23,8 +23,8 @@ def run_or_reuse(
 
     The second value says whether the run was reused.
     """
-    from .results import run_id_for, services_digest  # noqa: PLC0415
-    from .scenario import scenario_district  # noqa: PLC0415
+    from .results import run_id_for, services_digest
+    from .scenario import scenario_district
 
     district = scenario_district(sc)
     if not force and not any(not s.use.startswith("builtin:") for s in sc.services):

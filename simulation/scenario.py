@@ -33,7 +33,9 @@ __all__ = [
 ]
 
 SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-_DUR = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
+_DUR = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$"
+)
 
 
 def parse_duration(value: Any) -> float:
@@ -219,7 +221,11 @@ def _merge_services(base: Any, over: Any) -> Any:
         return over
 
     def key(s: Any) -> Any:
-        return (s.get("name") or str(s.get("use", "")).split(":", 1)[-1].rstrip("/").split("/")[-1]) if isinstance(s, dict) else None
+        return (
+            (s.get("name") or str(s.get("use", "")).split(":", 1)[-1].rstrip("/").split("/")[-1])
+            if isinstance(s, dict)
+            else None
+        )
 
     out = list(base)
     for s in over:
@@ -239,7 +245,9 @@ def _merge_services(base: Any, over: Any) -> Any:
 def _raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
-        raise ScenarioError(chain[-1], f"'extends' makes a cycle ({cycle}); a scenario cannot extend itself", key="extends")
+        raise ScenarioError(
+            chain[-1], f"'extends' makes a cycle ({cycle}); a scenario cannot extend itself", key="extends"
+        )
     data = read_yaml(path, ScenarioError)
     if data is None:
         data = {}
@@ -296,12 +304,15 @@ def check_against_district(sc: Scenario, d: District) -> None:
         if off >= sc.duration:
             raise ScenarioError(
                 where,
-                f"starts {_fmt_duration(off)} after the start, outside the run of {_fmt_duration(sc.duration)}; got {f.at!r}",
+                f"starts {_fmt_duration(off)} after the start, outside the run of {_fmt_duration(sc.duration)}; "
+                f"got {f.at!r}",
                 key=f"{key}.at",
             )
         if f.link is not None and f.link not in d.link_by_id:
             sample = ", ".join(lk.id for lk in d.links if lk.level == "trunk")
-            raise ScenarioError(where, f"no fibre link {f.link!r} in district {d.name!r} (trunk links: {sample})", key=f"{key}.link")
+            raise ScenarioError(
+                where, f"no fibre link {f.link!r} in district {d.name!r} (trunk links: {sample})", key=f"{key}.link"
+            )
         for pid in f.poles:
             if pid not in d.pole_by_id:
                 raise ScenarioError(where, f"no pole {pid!r} in district {d.name!r}", key=f"{key}.poles")

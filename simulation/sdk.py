@@ -28,12 +28,13 @@ __all__ = [
     "SDK_VERSION",
     "Action",
     "BlockInfo",
-    "DeviceInfo",
     "Deployment",
+    "DeviceInfo",
     "Dispatch",
     "EndSummary",
     "Feedback",
     "Flag",
+    "FleetUnit",
     "Install",
     "LinkInfo",
     "Notify",
@@ -58,6 +59,12 @@ FEEDS: Mapping[str, str] = {
     "wifi.load": "per operated AP: id, clients, mbps, up",
     "infra.status": "poles and links that changed state: id, kind, up",
     "lights.presence": "people counted near each pole (from WiFi probes): pole, people",
+    "sdot.readings": "S-DoT sensor readings (every 2 min) since the last tick, in the published S-DoT columns: "
+    "sensor, serial, time_s, measured_at (yyyymmddhhmm), pm25, pm10, temperature_c, humidity_pct, wind and gust, "
+    "illuminance_lux, uv_index, noise_db, vibration_*, black_globe_temperature_c, pm25_corrected, pm10_corrected",
+    "logistics.requests": "delivery requests routed to this service since the last tick: id, kind, origin, "
+    "origin_x, origin_y, dest, dest_x, dest_y, created_s, deadline_s, value_krw, weight_kg",
+    "ev.chargers": "every EV charger and drone dock: id, kind, pole, x, y, up, pads, busy, queue, reserved",
 }
 
 
@@ -136,6 +143,7 @@ class SiteView:
     control_centre: Mapping[str, Any]
     tick_s: float
     duration_s: float
+    no_fly: tuple[Mapping[str, Any], ...] = ()  # drone no-fly zones: id, x, y, radius_m, reason
 
     def devices_of(self, kind: str) -> tuple[DeviceInfo, ...]:
         """Installed devices of one kind (``"camera"``, ``"ap"``, ...)."""
@@ -153,12 +161,36 @@ class Install:
 
 
 @dataclass(frozen=True, slots=True)
+class FleetUnit:
+    """A group of identical vehicles a service brings (the manifest's ``fleet`` block).
+
+    ``kind`` is ``"drone"`` (flies straight, charges at drone docks), ``"robot"`` (sidewalk robot on
+    streets) or ``"van"`` (on streets); both charge at S-Pole EV chargers. ``home`` names the dock,
+    charger or hub where the units start and charge (empty: the world picks). Units are named
+    ``<service>:<kind>-<n>`` in ``Observation.fleet`` and in ``Dispatch``.
+    """
+
+    kind: str
+    units: int
+    speed_m_s: float
+    battery_min: float
+    home: str = ""
+    capex_krw_per_unit: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Deployment:
-    """What a service asks for at start: modules to mount, devices it operates, feeds it reads."""
+    """What a service asks for at start: modules to mount, devices it operates, feeds it reads.
+
+    A service with a ``fleet`` gets ``market_share`` (0..1) of the district's delivery requests
+    through the ``logistics.requests`` feed; ``None`` takes the share from its ``market_share`` param.
+    """
 
     installs: tuple[Install, ...] = ()
     operates: tuple[str, ...] = ()
     feeds: tuple[str, ...] = ()
+    fleet: tuple[FleetUnit, ...] = ()
+    market_share: float | None = None
 
 
 # --------------------------------------------------------------------------- observation
@@ -184,6 +216,7 @@ class Observation:
     feeds: Mapping[str, tuple[Mapping[str, Any], ...]]
     modules: tuple[Mapping[str, Any], ...] = ()
     feedback: tuple[Feedback, ...] = ()
+    fleet: tuple[Mapping[str, Any], ...] = ()  # own units: id, kind, state, x, y, battery_min, request, home
 
     def feed(self, name: str) -> tuple[Mapping[str, Any], ...]:
         """Items of one subscribed feed since the last tick (empty if none)."""
@@ -300,8 +333,25 @@ class Service:
 _TYPES: dict[str, type] = {
     c.__name__: c
     for c in (
-        PoleInfo, DeviceInfo, LinkInfo, SiteInfo, BlockInfo, SiteView, Install, Deployment,
-        Feedback, Observation, EndSummary, Flag, View, SetLight, Notify, Dispatch, Reserve, Transmit,
+        PoleInfo,
+        DeviceInfo,
+        LinkInfo,
+        SiteInfo,
+        BlockInfo,
+        SiteView,
+        Install,
+        FleetUnit,
+        Deployment,
+        Feedback,
+        Observation,
+        EndSummary,
+        Flag,
+        View,
+        SetLight,
+        Notify,
+        Dispatch,
+        Reserve,
+        Transmit,
     )
 }
 _ACTIONS = {c.__name__ for c in (Flag, View, SetLight, Notify, Dispatch, Reserve, Transmit)}

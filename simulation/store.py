@@ -65,10 +65,19 @@ class Store:
         tmp.mkdir()
         try:
             meta = {
-                "run_id": r.run_id, "scenario": r.scenario, "district": r.district, "seed": r.seed,
-                "status": r.status, "error": r.error, "kpis": r.kpis, "services": r.services,
-                "provenance": r.provenance, "wall_s": r.wall_s, "sim_events": r.sim_events,
-                "meta": r.meta, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "run_id": r.run_id,
+                "scenario": r.scenario,
+                "district": r.district,
+                "seed": r.seed,
+                "status": r.status,
+                "error": r.error,
+                "kpis": r.kpis,
+                "services": r.services,
+                "provenance": r.provenance,
+                "wall_s": r.wall_s,
+                "sim_events": r.sim_events,
+                "meta": r.meta,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
             (tmp / "run.json").write_text(json.dumps(_clean(meta), indent=1, sort_keys=True, default=str))
             r.kpi_rows().to_parquet(tmp / "kpis.parquet", index=False)
@@ -120,8 +129,10 @@ class Store:
                 if p.parent.name.startswith("."):
                     continue
                 m = json.loads(p.read_text())
-                rows.append({k: m.get(k) for k in ("run_id", "scenario", "district", "seed", "status", "created", "wall_s")}
-                            | {"scenario_digest": m.get("provenance", {}).get("scenario_digest")})
+                rows.append(
+                    {k: m.get(k) for k in ("run_id", "scenario", "district", "seed", "status", "created", "wall_s")}
+                    | {"scenario_digest": m.get("provenance", {}).get("scenario_digest")}
+                )
         cols = ["run_id", "scenario", "district", "seed", "status", "created", "wall_s", "scenario_digest"]
         return pd.DataFrame(rows, columns=cols)
 
@@ -133,7 +144,9 @@ class Store:
             if any(self.runs_dir.glob(f"[!.]*/{t}.parquet")):
                 con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{base}/[!.]*/{t}.parquet', filename=true)")
         if any(self.runs_dir.glob("[!.]*/run.json")):
-            con.execute(f"CREATE VIEW runs AS SELECT * FROM read_json_auto('{base}/[!.]*/run.json', union_by_name=true)")
+            con.execute(
+                f"CREATE VIEW runs AS SELECT * FROM read_json_auto('{base}/[!.]*/run.json', union_by_name=true)"
+            )
         return con
 
     def table(self, name: str, run_ids: list[str] | tuple[str, ...]) -> pd.DataFrame:
@@ -160,9 +173,19 @@ class Store:
         m = self.meta(run_id)
         d = self.runs_dir / run_id
         return RunResult(
-            run_id=m["run_id"], scenario=m["scenario"], district=m["district"], seed=m["seed"], status=m["status"],
-            kpis={k: (math.nan if v is None else v) for k, v in m["kpis"].items()}, services=m["services"],
-            timeseries=pd.read_parquet(d / "timeseries.parquet"), events=pd.read_parquet(d / "events.parquet"),
-            spatial=pd.read_parquet(d / "spatial.parquet"), provenance=m["provenance"], error=m.get("error"),
-            wall_s=m.get("wall_s", 0.0), sim_events=m.get("sim_events", 0), meta=m.get("meta", {}),
+            run_id=m["run_id"],
+            scenario=m["scenario"],
+            district=m["district"],
+            seed=m["seed"],
+            status=m["status"],
+            kpis={k: (math.nan if v is None else v) for k, v in m["kpis"].items()},
+            services=m["services"],
+            timeseries=pd.read_parquet(d / "timeseries.parquet"),
+            events=pd.read_parquet(d / "events.parquet"),
+            spatial=pd.read_parquet(d / "spatial.parquet"),
+            provenance=m["provenance"],
+            error=m.get("error"),
+            wall_s=m.get("wall_s", 0.0),
+            sim_events=m.get("sim_events", 0),
+            meta=m.get("meta", {}),
         )

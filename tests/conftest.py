@@ -16,8 +16,19 @@ ROOT = Path(__file__).resolve().parent.parent
 def tiny_district(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 500 m × 500 m district with ~2,000 people: small enough for many runs per test."""
     out = tmp_path_factory.mktemp("districts") / "tiny"
-    make_district(out, name="tiny", title="Tiny test district", origin_lat=37.55, origin_lon=126.99,
-                  width_m=500, height_m=500, residents=1200, workers=600, visitors=200, seed=7)
+    make_district(
+        out,
+        name="tiny",
+        title="Tiny test district",
+        origin_lat=37.55,
+        origin_lon=126.99,
+        width_m=500,
+        height_m=500,
+        residents=1200,
+        workers=600,
+        visitors=200,
+        seed=7,
+    )
     return out
 
 
@@ -34,7 +45,15 @@ BASE_SERVICES = [{"use": "builtin:cctv_monitoring"}, {"use": "builtin:public_wif
 @pytest.fixture
 def tiny_scenario(tiny_district: Path, tmp_path: Path) -> Path:
     """A 6-hour baseline of the tiny district with the city's reference services."""
-    return write_scenario(tmp_path, "tiny_base", {
-        "district": str(tiny_district), "start": "2026-05-12T16:00", "duration": "6h", "seed": 1,
-        "replications": 2, "services": BASE_SERVICES,
-    })
+    return write_scenario(
+        tmp_path,
+        "tiny_base",
+        {
+            "district": str(tiny_district),
+            "start": "2026-05-12T16:00",
+            "duration": "6h",
+            "seed": 1,
+            "replications": 2,
+            "services": BASE_SERVICES,
+        },
+    )

@@ -11,7 +11,9 @@ from tests.conftest import ROOT, write_scenario
 
 
 def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simulation", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "simulation", *args], capture_output=True, text=True, cwd=cwd, timeout=300, check=False
+    )
 
 
 def test_run_json_document(tiny_scenario, tmp_path):
@@ -52,7 +54,7 @@ def test_bad_scenario_exits_2_without_traceback_and_writes_nothing(tiny_district
 
 def test_unknown_option_exits_2():
     p = cli("run", "--colour", "x")
-    assert p.returncode == 2 and "unrecognized arguments" in p.stderr or "required" in p.stderr
+    assert (p.returncode == 2 and "unrecognized arguments" in p.stderr) or "required" in p.stderr
 
 
 def test_districts_lists_both_shipped_districts():

@@ -18,7 +18,7 @@ from simulation.district import District, load_district
 from simulation.districtgen import add_arguments, make_district, run
 from simulation.errors import DistrictError
 
-SMALL = dict(
+SMALL: dict[str, Any] = dict(
     name="small",
     title="Small test district",
     origin_lat=37.55,
@@ -35,7 +35,7 @@ SMALL = dict(
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 400 m x 400 m generated district, made once for this module."""
-    return make_district(tmp_path_factory.mktemp("gen") / "small", **SMALL)  # type: ignore[arg-type]
+    return make_district(tmp_path_factory.mktemp("gen") / "small", **SMALL)
 
 
 # --------------------------------------------------------------------------- shipped districts
@@ -55,13 +55,13 @@ def test_only_sangam_is_linked_to_the_integrated_centre() -> None:
 
 # --------------------------------------------------------------------------- the generator
 def test_same_arguments_give_identical_bytes(small: Path, tmp_path: Path) -> None:
-    again = make_district(tmp_path / "again", **SMALL)  # type: ignore[arg-type]
+    again = make_district(tmp_path / "again", **SMALL)
     for f in ("district.yaml", "layout.geojson"):
         assert (again / f).read_bytes() == (small / f).read_bytes(), f
 
 
 def test_another_seed_gives_another_layout(small: Path, tmp_path: Path) -> None:
-    other = make_district(tmp_path / "other", **{**SMALL, "seed": 12})  # type: ignore[arg-type]
+    other = make_district(tmp_path / "other", **{**SMALL, "seed": 12})
     assert (other / "layout.geojson").read_bytes() != (small / "layout.geojson").read_bytes()
 
 
@@ -92,7 +92,7 @@ def test_every_device_is_within_two_metres_of_its_pole(small: Path) -> None:
 
 def test_generator_rejects_an_unknown_land_use(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown land use 'farm'"):
-        make_district(tmp_path / "x", **{**SMALL, "land_use_mix": {"farm": 1.0}})  # type: ignore[arg-type]
+        make_district(tmp_path / "x", **{**SMALL, "land_use_mix": {"farm": 1.0}})
 
 
 # --------------------------------------------------------------------------- loader error paths

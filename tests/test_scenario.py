@@ -24,11 +24,28 @@ def test_durations():
 
 
 def test_extends_merges_and_services_merge_by_name(tiny_district, tmp_path):
-    write_scenario(tmp_path, "parent", {"district": str(tiny_district), "duration": "3h", "seed": 4,
-                                        "services": [{"use": "builtin:public_wifi"}, {"use": "builtin:streetlights"}]})
-    child = write_scenario(tmp_path, "child", {"extends": "parent.yaml", "duration": "1h",
-                                               "services": [{"use": "builtin:streetlights", "params": {"night_level": 0.5}},
-                                                            {"use": "builtin:public_wifi", "remove": True}]})
+    write_scenario(
+        tmp_path,
+        "parent",
+        {
+            "district": str(tiny_district),
+            "duration": "3h",
+            "seed": 4,
+            "services": [{"use": "builtin:public_wifi"}, {"use": "builtin:streetlights"}],
+        },
+    )
+    child = write_scenario(
+        tmp_path,
+        "child",
+        {
+            "extends": "parent.yaml",
+            "duration": "1h",
+            "services": [
+                {"use": "builtin:streetlights", "params": {"night_level": 0.5}},
+                {"use": "builtin:public_wifi", "remove": True},
+            ],
+        },
+    )
     sc = load_scenario(child)
     assert sc.seed == 4 and sc.duration == 3600 and sc.name == "child"
     assert [(s.key, s.params) for s in sc.services] == [("streetlights", {"night_level": 0.5})]
@@ -50,20 +67,36 @@ def test_digest_ignores_source_but_not_content(base, tmp_path):
         ({"replications": 0}, r"at replications: .*greater than or equal to 1; got 0"),
         ({"district": "atlantis"}, r"at district: no such district; known districts: .*got 'atlantis'"),
         ({"demand": {"safety": {"incidents_per_day": -3}}}, r"at demand.safety.incidents_per_day: .*got -3"),
-        ({"demand": {"safety": {"handling": "gamma"}}}, r"at demand.safety.handling: .*'exponential' or 'lognormal'; got 'gamma'"),
-        ({"faults": [{"kind": "fibre_cut", "link": "T-nowhere", "at": "01:00", "duration": "10m"}]},
-         r"at faults\[0\].link: no fibre link 'T-nowhere' in district 'tiny'"),
-        ({"faults": [{"kind": "power_outage", "poles": ["P-nowhere"], "at": "01:00", "duration": "10m"}]},
-         r"at faults\[0\].poles: no pole 'P-nowhere'"),
-        ({"faults": [{"kind": "heavy_rain", "at": "05:00", "duration": "1h"}]},
-         r"at faults\[0\].at: starts 5h after the start, outside the run of 2h; got '05:00'"),
+        (
+            {"demand": {"safety": {"handling": "gamma"}}},
+            r"at demand.safety.handling: .*'exponential' or 'lognormal'; got 'gamma'",
+        ),
+        (
+            {"faults": [{"kind": "fibre_cut", "link": "T-nowhere", "at": "01:00", "duration": "10m"}]},
+            r"at faults\[0\].link: no fibre link 'T-nowhere' in district 'tiny'",
+        ),
+        (
+            {"faults": [{"kind": "power_outage", "poles": ["P-nowhere"], "at": "01:00", "duration": "10m"}]},
+            r"at faults\[0\].poles: no pole 'P-nowhere'",
+        ),
+        (
+            {"faults": [{"kind": "heavy_rain", "at": "05:00", "duration": "1h"}]},
+            r"at faults\[0\].at: starts 5h after the start, outside the run of 2h; got '05:00'",
+        ),
         ({"faults": [{"kind": "fibre_cut", "at": "01:00", "duration": "1h"}]}, r"a fibre_cut needs 'link'"),
-        ({"faults": [{"kind": "earthquake", "at": "01:00", "duration": "1h"}]}, r"at faults\[0\].kind: .*got 'earthquake'"),
+        (
+            {"faults": [{"kind": "earthquake", "at": "01:00", "duration": "1h"}]},
+            r"at faults\[0\].kind: .*got 'earthquake'",
+        ),
         ({"services": [{"use": "builtin:teleporter"}]}, r"no built-in service 'teleporter'"),
-        ({"services": [{"use": "builtin:streetlights", "params": {"night_level": 3}}]},
-         r"at services.streetlights.params.night_level: must be a number from 0.0 to 1.0; got 3"),
-        ({"services": [{"use": "builtin:streetlights", "params": {"colour": 3}}]},
-         r"service 'streetlights' has no param 'colour' \(params: night_level\)"),
+        (
+            {"services": [{"use": "builtin:streetlights", "params": {"night_level": 3}}]},
+            r"at services.streetlights.params.night_level: must be a number from 0.0 to 1.0; got 3",
+        ),
+        (
+            {"services": [{"use": "builtin:streetlights", "params": {"colour": 3}}]},
+            r"service 'streetlights' has no param 'colour' \(params: night_level\)",
+        ),
     ],
 )
 def test_bad_scenarios_name_file_key_value_and_allowed(base, tmp_path, patch, message):

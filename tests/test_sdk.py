@@ -11,17 +11,29 @@ from simulation import sdk
 
 
 def test_every_action_round_trips_through_json():
-    actions = [sdk.Flag("D1", 2), sdk.View(("c1", "c2")), sdk.SetLight(("p1",), 0.5),
-               sdk.Notify("air_quality", "stay in", 1.0, 2.0, 300.0), sdk.Dispatch("u1", "r1"),
-               sdk.Reserve("ch1", "u1", 60.0, 30.0), sdk.Transmit("m1", 4.0)]
+    actions = [
+        sdk.Flag("D1", 2),
+        sdk.View(("c1", "c2")),
+        sdk.SetLight(("p1",), 0.5),
+        sdk.Notify("air_quality", "stay in", 1.0, 2.0, 300.0),
+        sdk.Dispatch("u1", "r1"),
+        sdk.Reserve("ch1", "u1", 60.0, 30.0),
+        sdk.Transmit("m1", 4.0),
+    ]
     for a in actions:
         assert sdk.from_data(json.loads(json.dumps(sdk.to_data(a)))) == a
 
 
 def test_observation_round_trips():
-    obs = sdk.Observation(60.0, "2026-05-12T00:01:00", 1, False, {"rain_mm_h": 0.0},
-                          {"cctv.detections": ({"id": "D1", "confidence": 0.9},)},
-                          feedback=(sdk.Feedback(0, "Flag", False, "no detection"),))
+    obs = sdk.Observation(
+        60.0,
+        "2026-05-12T00:01:00",
+        1,
+        False,
+        {"rain_mm_h": 0.0},
+        {"cctv.detections": ({"id": "D1", "confidence": 0.9},)},
+        feedback=(sdk.Feedback(0, "Flag", False, "no detection"),),
+    )
     assert sdk.from_data(json.loads(json.dumps(sdk.to_data(obs)))) == obs
 
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from simulation import load_scenario, run_scenario
-from simulation import sdk
+from simulation import load_scenario, run_scenario, sdk
 from simulation.queueing import mmc_mean_wait
 from simulation.services.builtin import BUILTINS, BuiltinService
 from tests.conftest import BASE_SERVICES, write_scenario
@@ -54,15 +53,22 @@ def extra_builtins(monkeypatch):
 def test_noop_service_changes_no_kpi(tiny_district, tmp_path, extra_builtins):
     base = {"district": str(tiny_district), "duration": "6h", "start": "2026-05-12T16:00", "services": BASE_SERVICES}
     plain = load_scenario(write_scenario(tmp_path, "plain", base))
-    with_noop = load_scenario(write_scenario(tmp_path, "noop", base | {"services": [*BASE_SERVICES, {"use": "builtin:noop"}]}))
+    with_noop = load_scenario(
+        write_scenario(tmp_path, "noop", base | {"services": [*BASE_SERVICES, {"use": "builtin:noop"}]})
+    )
     a, b = run_scenario(plain, seed=5), run_scenario(with_noop, seed=5)
     assert a.kpis == pytest.approx(b.kpis, nan_ok=True, rel=0, abs=0)
     assert b.services["noop"]["status"] == "ok"
 
 
 def test_invalid_actions_are_rejected_with_reasons(tiny_district, tmp_path, extra_builtins):
-    sc = load_scenario(write_scenario(tmp_path, "chatty", {
-        "district": str(tiny_district), "duration": "10m", "services": [{"use": "builtin:chatty"}]}))
+    sc = load_scenario(
+        write_scenario(
+            tmp_path,
+            "chatty",
+            {"district": str(tiny_district), "duration": "10m", "services": [{"use": "builtin:chatty"}]},
+        )
+    )
     r = run_scenario(sc, seed=1)
     s = r.services["chatty"]
     assert s["status"] == "ok"
@@ -73,8 +79,13 @@ def test_rejection_reasons_reach_the_service(tiny_district, tmp_path, extra_buil
     from simulation.scenario import scenario_district
     from simulation.world import World
 
-    sc = load_scenario(write_scenario(tmp_path, "chatty", {
-        "district": str(tiny_district), "duration": "3m", "services": [{"use": "builtin:chatty"}]}))
+    sc = load_scenario(
+        write_scenario(
+            tmp_path,
+            "chatty",
+            {"district": str(tiny_district), "duration": "3m", "services": [{"use": "builtin:chatty"}]},
+        )
+    )
     w = World(scenario_district(sc), sc, 1)
     w.run()
     service = w.host.services[0].runner.service  # type: ignore[attr-defined]
@@ -89,8 +100,13 @@ def test_fibre_cut_degrades_connectivity_and_safety(tiny_district, tmp_path):
     from simulation.district import load_district
 
     trunks = [lk.id for lk in load_district(tiny_district).links if lk.level == "trunk"]
-    base = {"district": str(tiny_district), "duration": "8h", "start": "2026-05-12T10:00",
-            "demand": {"safety": {"incidents_per_day": 600}}, "services": BASE_SERVICES}
+    base = {
+        "district": str(tiny_district),
+        "duration": "8h",
+        "start": "2026-05-12T10:00",
+        "demand": {"safety": {"incidents_per_day": 600}},
+        "services": BASE_SERVICES,
+    }
     cut = base | {"faults": [{"kind": "fibre_cut", "link": t, "at": "11:00", "duration": "6h"} for t in trunks]}
     a = run_scenario(load_scenario(write_scenario(tmp_path, "base", base)), seed=2)
     b = run_scenario(load_scenario(write_scenario(tmp_path, "cut", cut)), seed=2)
@@ -104,9 +120,19 @@ def test_power_outage_darkens_poles(tiny_district, tmp_path):
     from simulation.district import load_district
 
     poles = [p.id for p in load_district(tiny_district).poles]
-    sc = load_scenario(write_scenario(tmp_path, "dark", {
-        "district": str(tiny_district), "duration": "4h", "start": "2026-05-12T20:00", "services": BASE_SERVICES,
-        "faults": [{"kind": "power_outage", "poles": poles, "at": "21:00", "duration": "1h"}]}))
+    sc = load_scenario(
+        write_scenario(
+            tmp_path,
+            "dark",
+            {
+                "district": str(tiny_district),
+                "duration": "4h",
+                "start": "2026-05-12T20:00",
+                "services": BASE_SERVICES,
+                "faults": [{"kind": "power_outage", "poles": poles, "at": "21:00", "duration": "1h"}],
+            },
+        )
+    )
     r = run_scenario(sc, seed=1)
     assert r.kpis["infra.poles_up_min_pct"] == 0
     full = run_scenario(sc.with_(faults=[]), seed=1)
@@ -114,11 +140,29 @@ def test_power_outage_darkens_poles(tiny_district, tmp_path):
 
 
 def _theory(tiny_district, tmp_path, c: int, lam_per_day: float, handling_s: float):
-    return load_scenario(write_scenario(tmp_path, f"mmc{c}", {
-        "district": str(tiny_district), "duration": "20d", "population_scale": 0.01, "tick": "1h",
-        "demand": {"safety": {"arrival": "poisson", "handling": "exponential", "all_to_queue": True,
-                              "operators": c, "incidents_per_day": lam_per_day, "handling_time_s": handling_s,
-                              "false_alarms_per_ai_camera_per_day": 0}}}))
+    return load_scenario(
+        write_scenario(
+            tmp_path,
+            f"mmc{c}",
+            {
+                "district": str(tiny_district),
+                "duration": "20d",
+                "population_scale": 0.01,
+                "tick": "1h",
+                "demand": {
+                    "safety": {
+                        "arrival": "poisson",
+                        "handling": "exponential",
+                        "all_to_queue": True,
+                        "operators": c,
+                        "incidents_per_day": lam_per_day,
+                        "handling_time_s": handling_s,
+                        "false_alarms_per_ai_camera_per_day": 0,
+                    }
+                },
+            },
+        )
+    )
 
 
 @pytest.mark.slow
@@ -145,9 +189,18 @@ def test_erlang_c_formula_known_value():
 
 
 def test_kpis_are_nan_not_zero_without_data(tiny_district, tmp_path):
-    sc = load_scenario(write_scenario(tmp_path, "empty", {
-        "district": str(tiny_district), "duration": "30m", "start": "2026-05-12T03:00",
-        "demand": {"safety": {"incidents_per_day": 0}}}))
+    sc = load_scenario(
+        write_scenario(
+            tmp_path,
+            "empty",
+            {
+                "district": str(tiny_district),
+                "duration": "30m",
+                "start": "2026-05-12T03:00",
+                "demand": {"safety": {"incidents_per_day": 0}},
+            },
+        )
+    )
     r = run_scenario(sc, seed=1)
     assert math.isnan(r.kpis["safety.time_to_respond_s"])
     assert r.kpis["safety.incidents"] == 0

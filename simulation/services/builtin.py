@@ -87,7 +87,9 @@ BUILTINS: Mapping[str, BuiltinService] = {
     ),
     "public_wifi": BuiltinService(PublicWifi, "The district's installed public WiFi (S-Net APs)", "connectivity"),
     "streetlights": BuiltinService(
-        Streetlights, "Streetlights on the fixed city schedule (sunset to sunrise)", "energy",
+        Streetlights,
+        "Streetlights on the fixed city schedule (sunset to sunrise)",
+        "energy",
         {"night_level": (1.0, 0.0, 1.0)},
     ),
 }

@@ -34,7 +34,7 @@ class Calendar:
         else:
             self.buckets.setdefault(int(t // self.h), []).append((t, fn))
 
-    def _pump(self):  # noqa: ANN202 - a SimPy process
+    def _pump(self):
         env, h = self.env, self.h
         k = int(env.now // h)
         while True:

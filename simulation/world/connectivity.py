@@ -24,8 +24,34 @@ from .population import Citizen, Population
 from .spatial import CoverageIndex
 
 # Sessions per hour of day, relative (judgement shaped like mobile-traffic daily profiles).
-HOURLY = np.array([0.3, 0.2, 0.15, 0.1, 0.1, 0.2, 0.5, 0.9, 1.2, 1.1, 1.1, 1.2,
-                   1.5, 1.3, 1.1, 1.1, 1.2, 1.4, 1.6, 1.7, 1.7, 1.5, 1.0, 0.6])
+HOURLY = np.array(
+    [
+        0.3,
+        0.2,
+        0.15,
+        0.1,
+        0.1,
+        0.2,
+        0.5,
+        0.9,
+        1.2,
+        1.1,
+        1.1,
+        1.2,
+        1.5,
+        1.3,
+        1.1,
+        1.1,
+        1.2,
+        1.4,
+        1.6,
+        1.7,
+        1.7,
+        1.5,
+        1.0,
+        0.6,
+    ]
+)
 LAND_USE_RATE = {"commercial": 1.3, "office": 1.2, "mixed": 1.1, "residential": 1.0, "park": 0.7, "industrial": 0.8}
 DEMAND_MBPS = {"web": 0.5, "sd_video": 3.0, "hd_video": 5.0, "uhd_video": 25.0}  # FACTS.md
 
@@ -33,8 +59,15 @@ DEMAND_MBPS = {"web": 0.5, "sd_video": 3.0, "hd_video": 5.0, "uhd_video": 25.0} 
 class Connectivity:
     """The WiFi domain: session generation, AP admission, throughput, drops, KPIs' raw data."""
 
-    def __init__(self, env: simpy.Environment, d: District, sc: Scenario, streams: Streams,
-                 infra: Infrastructure, pop: Population) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        d: District,
+        sc: Scenario,
+        streams: Streams,
+        infra: Infrastructure,
+        pop: Population,
+    ) -> None:
         self.env, self.sc, self.infra, self.pop = env, sc, infra, pop
         # stdlib generator seeded from the named stream: scalar draws at ~50 ns each
         self.rng = random.Random(int(streams("connectivity").integers(2**63)))
@@ -46,7 +79,9 @@ class Connectivity:
         self.clients = [0] * len(self.aps)
         self.load = [0.0] * len(self.aps)
         self.operated = [False] * len(self.aps)
-        self.index = CoverageIndex([a.x for a in self.aps], [a.y for a in self.aps], [float(a.get("range_m", 60.0)) for a in self.aps])
+        self.index = CoverageIndex(
+            [a.x for a in self.aps], [a.y for a in self.aps], [float(a.get("range_m", 60.0)) for a in self.aps]
+        )
         self.active: list[set[int]] = [set() for _ in self.aps]
         self.sessions: dict[int, tuple[int, float]] = {}  # live session id -> (ap, mbps on the path)
         self._sid = 0

@@ -31,8 +31,14 @@ class World:
     the citizens on the street network and is moved by SimPy processes, never the other way round.
     """
 
-    def __init__(self, district: District, scenario: Scenario, seed: int,
-                 services: tuple[ServiceSpec, ...] | None = None, allow_inline: bool = False) -> None:
+    def __init__(
+        self,
+        district: District,
+        scenario: Scenario,
+        seed: int,
+        services: tuple[ServiceSpec, ...] | None = None,
+        allow_inline: bool = False,
+    ) -> None:
         self.d, self.sc, self.seed = district, scenario, int(seed)
         self.env = simpy.Environment()
         self.streams = Streams(self.seed)
@@ -83,7 +89,7 @@ class World:
         self.safety.finish()
         self.energy_kwh = self.lights.finish()
 
-    def _sampler(self):  # noqa: ANN202 - a SimPy process
+    def _sampler(self):
         env = self.env
         while True:
             t = env.now

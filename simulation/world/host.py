@@ -58,7 +58,7 @@ class InlineRunner:
         self.service.random = random.Random(seed)
         try:
             dep = self.service.deploy(sdk.from_data(site), params)
-        except Exception as exc:  # noqa: BLE001 - a service's bug is data, not our crash
+        except Exception as exc:
             raise ServiceFailure("deploy_error", f"{type(exc).__name__}: {exc}") from None
         if not isinstance(dep, sdk.Deployment):
             raise ServiceFailure("garbage", f"deploy returned {type(dep).__name__}, not a Deployment")
@@ -67,7 +67,7 @@ class InlineRunner:
     def tick(self, obs: dict) -> list:
         try:
             actions = self.service.on_tick(sdk.from_data(obs))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ServiceFailure("exception", f"{type(exc).__name__}: {exc}") from None
         if not isinstance(actions, list | tuple):
             raise ServiceFailure("garbage", f"on_tick returned {type(actions).__name__}, not a list of actions")
@@ -76,7 +76,7 @@ class InlineRunner:
     def end(self, summary: dict) -> None:
         try:
             self.service.on_end(sdk.from_data(summary))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ServiceFailure("exception", f"on_end: {type(exc).__name__}: {exc}") from None
 
     def close(self) -> None:
@@ -89,15 +89,18 @@ def check_params(name: str, given: Mapping[str, Any], spec: Mapping[str, tuple[A
     for k in given:
         if k not in spec:
             allowed = ", ".join(sorted(spec)) or "none"
-            raise ScenarioError(where, f"service {name!r} has no param {k!r} (params: {allowed})", key=f"services.{name}.params")
+            raise ScenarioError(
+                where, f"service {name!r} has no param {k!r} (params: {allowed})", key=f"services.{name}.params"
+            )
     for k, (default, lo, hi) in spec.items():
         v = given.get(k, default)
         if isinstance(default, bool):
             if not isinstance(v, bool):
                 raise ScenarioError(where, f"must be true or false; got {v!r}", key=f"services.{name}.params.{k}")
-        else:
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not lo <= v <= hi:
-                raise ScenarioError(where, f"must be a number from {lo} to {hi}; got {v!r}", key=f"services.{name}.params.{k}")
+        elif isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not lo <= v <= hi:
+            raise ScenarioError(
+                where, f"must be a number from {lo} to {hi}; got {v!r}", key=f"services.{name}.params.{k}"
+            )
         out[k] = v
     return out
 
@@ -108,13 +111,17 @@ def make_runner(spec: ServiceSpec, where: str, allow_inline: bool = False) -> tu
         name = spec.use.split(":", 1)[1]
         b = BUILTINS.get(name)
         if b is None:
-            raise ScenarioError(where, f"no built-in service {name!r} (built-ins: {', '.join(sorted(BUILTINS))})", key="services.use")
+            raise ScenarioError(
+                where, f"no built-in service {name!r} (built-ins: {', '.join(sorted(BUILTINS))})", key="services.use"
+            )
         params = check_params(spec.key, spec.params, b.params, where)
         return InlineRunner(b.cls()), params, {"use": spec.use, "category": b.category, "code": f"builtin:{name}"}
     try:
-        from ..plugins import load_runner  # noqa: PLC0415 - optional until plugins are installed
+        from ..plugins import load_runner
     except ImportError:
-        raise ScenarioError(where, f"only built-in services ('builtin:NAME') are available; got {spec.use!r}", key="services.use") from None
+        raise ScenarioError(
+            where, f"only built-in services ('builtin:NAME') are available; got {spec.use!r}", key="services.use"
+        ) from None
     return load_runner(spec, where, allow_inline=allow_inline)
 
 
@@ -181,12 +188,22 @@ class ServiceHost:
     def site_view(self) -> sdk.SiteView:
         d, infra = self.w.d, self.w.infra
         poles = tuple(
-            sdk.PoleInfo(p.id, round(p.x, 1), round(p.y, 1), p.model, p.road_class, p.modules,
-                         p.free_slots - infra.extra_slots[p.id],
-                         round(p.power_budget_w - p.base_power_w - infra.extra_power[p.id], 1), p.link)
+            sdk.PoleInfo(
+                p.id,
+                round(p.x, 1),
+                round(p.y, 1),
+                p.model,
+                p.road_class,
+                p.modules,
+                p.free_slots - infra.extra_slots[p.id],
+                round(p.power_budget_w - p.base_power_w - infra.extra_power[p.id], 1),
+                p.link,
+            )
             for p in d.poles
         )
-        devices = tuple(sdk.DeviceInfo(x.id, x.kind, x.pole, round(x.x, 1), round(x.y, 1), dict(x.props)) for x in d.devices)
+        devices = tuple(
+            sdk.DeviceInfo(x.id, x.kind, x.pole, round(x.x, 1), round(x.y, 1), dict(x.props)) for x in d.devices
+        )
         cc = d.meta.control_centre
         return sdk.SiteView(
             district=d.name,
@@ -194,7 +211,9 @@ class ServiceHost:
             devices=devices,
             links=tuple(sdk.LinkInfo(lk.id, lk.a, lk.b, lk.capacity_mbps, lk.level) for lk in d.links),
             sites=tuple(sdk.SiteInfo(s.id, s.kind, round(s.x, 1), round(s.y, 1)) for s in d.sites),
-            blocks=tuple(sdk.BlockInfo(b.id, b.land_use, b.residents, b.jobs, round(b.x, 1), round(b.y, 1)) for b in d.blocks),
+            blocks=tuple(
+                sdk.BlockInfo(b.id, b.land_use, b.residents, b.jobs, round(b.x, 1), round(b.y, 1)) for b in d.blocks
+            ),
             module_types={k: v.model_dump() for k, v in d.catalogue.modules.items()},
             control_centre=cc.model_dump(),
             tick_s=self.w.sc.tick,
@@ -221,7 +240,9 @@ class ServiceHost:
                 continue
             for feed in dep.feeds:
                 if feed not in sdk.FEEDS:
-                    s.feedback.append(sdk.Feedback(-1, "subscribe", False, f"no feed {feed!r}; feeds: {', '.join(sorted(sdk.FEEDS))}"))
+                    s.feedback.append(
+                        sdk.Feedback(-1, "subscribe", False, f"no feed {feed!r}; feeds: {', '.join(sorted(sdk.FEEDS))}")
+                    )
             s.feeds = tuple(f for f in dep.feeds if f in sdk.FEEDS)
             for dev in dep.operates:
                 if dev == "lights" or dev in device_ids:
@@ -241,7 +262,7 @@ class ServiceHost:
             self.w.on_deployed(s)
 
     # ---------------------------------------------------------------- ticks
-    def run(self):  # noqa: ANN201 - a SimPy process
+    def run(self):
         env, dt = self.w.env, self.w.sc.tick
         while True:
             self.tick()
@@ -264,7 +285,9 @@ class ServiceHost:
                     self.safe_state(s)
                 continue
             if len(raw) > MAX_ACTIONS_PER_TICK:
-                s.fail(w.env.now, "garbage", f"returned {len(raw)} actions in one tick (at most {MAX_ACTIONS_PER_TICK})")
+                s.fail(
+                    w.env.now, "garbage", f"returned {len(raw)} actions in one tick (at most {MAX_ACTIONS_PER_TICK})"
+                )
                 raw = raw[:MAX_ACTIONS_PER_TICK]
             for i, item in enumerate(raw):
                 s.actions += 1
@@ -297,7 +320,12 @@ class ServiceHost:
             elif f == "lights.presence":
                 feeds[f] = tuple(w.presence_by_pole())
         modules = tuple(
-            {"id": mid, "pole": w.infra.installed[mid][0], "module": w.infra.installed[mid][1], "up": w.infra.up(w.infra.installed[mid][0])}
+            {
+                "id": mid,
+                "pole": w.infra.installed[mid][0],
+                "module": w.infra.installed[mid][1],
+                "up": w.infra.up(w.infra.installed[mid][0]),
+            }
             for mid in s.installed
         )
         return sdk.Observation(

@@ -47,9 +47,7 @@ class Infrastructure:
 
     def _recompute(self) -> None:
         before = self.connected
-        self.connected = {
-            p for p, on in self.powered.items() if on and all(self.link_up[lk] for lk in self.path[p])
-        }
+        self.connected = {p for p, on in self.powered.items() if on and all(self.link_up[lk] for lk in self.path[p])}
         down, back = before - self.connected, self.connected - before
         self._restream()
         for fn in self.listeners:
@@ -75,8 +73,7 @@ class Infrastructure:
 
     def _peak(self, lk: str) -> None:
         u = (self.static_load[lk] + self.dynamic_load[lk]) / self.capacity[lk]
-        if u > self.peak_util[lk]:
-            self.peak_util[lk] = u
+        self.peak_util[lk] = max(self.peak_util[lk], u)
 
     def add_session_load(self, pole: str, mbps: float) -> float:
         """Add a session's load on the pole's path; return the share of it the path can carry."""
@@ -88,8 +85,7 @@ class Infrastructure:
             if total > cap:
                 share = min(share, cap / total)
             u = total / cap
-            if u > self.peak_util[lk]:
-                self.peak_util[lk] = u
+            self.peak_util[lk] = max(self.peak_util[lk], u)
         return share
 
     def remove_session_load(self, pole: str, mbps: float) -> None:
@@ -131,7 +127,7 @@ class Infrastructure:
         for f in scenario.faults:
             self.env.process(self._fault(f, scenario.fault_offset(f), on_event))
 
-    def _fault(self, f: FaultSpec, at: float, on_event: Callable[[FaultSpec, bool], None]):  # noqa: ANN202
+    def _fault(self, f: FaultSpec, at: float, on_event: Callable[[FaultSpec, bool], None]):
         yield self.env.timeout(at)
         self._apply(f, True)
         on_event(f, True)

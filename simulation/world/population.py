@@ -2,12 +2,14 @@
 
 Each citizen is a Mesa ``CellAgent`` on the street network (a cell per intersection) whose day is
 a chain of scheduled callbacks: at its next departure it walks the shortest street path, and on
-arrival it schedules the departure after: two events per trip, nothing per minute. Domains listen for stays and trips (to start data sessions,
-accumulate exposure, count people near a pole) through :meth:`Population.listen`.
+arrival it schedules the departure after: two events per trip, nothing per minute. Domains listen
+for stays and trips (to start data sessions, accumulate exposure, count people near a pole)
+through :meth:`Population.listen`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +36,15 @@ KIND_NAMES = ("resident", "worker", "visitor")
 class Citizen(CellAgent):
     """A person in (or passing through) the district."""
 
-    def __init__(self, model: Model, kind: int, group: int, plan: list[tuple[float, int]], start: int, jitter: tuple[float, float]) -> None:
+    def __init__(
+        self,
+        model: Model,
+        kind: int,
+        group: int,
+        plan: list[tuple[float, int]],
+        start: int,
+        jitter: tuple[float, float],
+    ) -> None:
         super().__init__(model)
         self.kind, self.group, self.plan, self.start, self.jitter = kind, group, plan, start, jitter
         self.block = -1  # block index where the citizen is, -1 when travelling or outside
@@ -94,8 +104,15 @@ class DistrictModel(Model):
 class Population:
     """Builds the citizens' plans, runs their days, and tells listeners where people are."""
 
-    def __init__(self, env: simpy.Environment, d: District, sc: Scenario, streams: Streams, model: DistrictModel,
-                 cal: Calendar | None = None) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        d: District,
+        sc: Scenario,
+        streams: Streams,
+        model: DistrictModel,
+        cal: Calendar | None = None,
+    ) -> None:
         self.env, self.d, self.sc, self.model = env, d, sc, model
         self.cal = cal or Calendar(env)
         self.rng = streams("population")
@@ -127,7 +144,9 @@ class Population:
         n_res, n_wrk, n_vis = (round(v * scale) for v in (pop.residents, pop.workers, pop.visitors))
         res_w = np.array([b.residents for b in self.blocks], float)
         job_w = np.array([b.jobs for b in self.blocks], float)
-        visit_w = np.array([LAND_USE_VISIT.get(b.land_use, 0.1) * (1 + math.sqrt(b.area_m2) / 100) for b in self.blocks])
+        visit_w = np.array(
+            [LAND_USE_VISIT.get(b.land_use, 0.1) * (1 + math.sqrt(b.area_m2) / 100) for b in self.blocks]
+        )
         school_w = np.array([1.0 if b.land_use in ("residential", "mixed") else 0.0 for b in self.blocks])
         rng, end = self.rng, self.sc.duration
         day0 = self.sc.start.hour * 3600 + self.sc.start.minute * 60  # clock seconds at t=0
@@ -200,7 +219,9 @@ class Population:
             uf = rng.random((n, 2))
             for i in range(n):
                 arrive = t0 + 1800 * uf[i, 0] - 900
-                self._add(VISITOR, ADULT, [(max(0.0, arrive), int(targets[i])), (t0 + f.duration + 1800 * uf[i, 1], -1)], -1)
+                self._add(
+                    VISITOR, ADULT, [(max(0.0, arrive), int(targets[i])), (t0 + f.duration + 1800 * uf[i, 1], -1)], -1
+                )
 
         # drop legs beyond the end of the run; keep order by time
         for c in self.citizens:
@@ -313,7 +334,7 @@ class Population:
         if hit is None:
             pts = [self.d.nodes[n] for n in self.paths_from(src)[1][dst]]
             cum, acc = [0.0], 0.0
-            for a, b in zip(pts, pts[1:], strict=False):
+            for a, b in itertools.pairwise(pts):
                 acc += math.dist(a, b)
                 cum.append(acc)
             hit = self._lines[key] = (pts, cum)

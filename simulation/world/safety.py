@@ -28,10 +28,110 @@ from .spatial import CoverageIndex
 
 # Relative incident rate by hour (judgement: night-time crime, rush-hour accidents).
 HOURLY = {
-    "crime": [1.6, 1.5, 1.3, 1.0, 0.6, 0.4, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7],
-    "accident": [0.4, 0.3, 0.3, 0.3, 0.4, 0.6, 1.0, 1.6, 1.8, 1.2, 1.0, 1.0, 1.1, 1.0, 1.0, 1.1, 1.3, 1.7, 1.9, 1.5, 1.1, 0.9, 0.7, 0.5],
-    "fall": [0.3, 0.2, 0.2, 0.2, 0.3, 0.5, 0.8, 1.1, 1.3, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4, 1.4, 1.3, 1.3, 1.2, 1.1, 0.9, 0.7, 0.5, 0.4],
-    "fire": [0.7, 0.6, 0.6, 0.6, 0.6, 0.7, 0.9, 1.0, 1.0, 1.0, 1.1, 1.2, 1.3, 1.3, 1.2, 1.1, 1.1, 1.2, 1.3, 1.3, 1.2, 1.1, 0.9, 0.8],
+    "crime": [
+        1.6,
+        1.5,
+        1.3,
+        1.0,
+        0.6,
+        0.4,
+        0.4,
+        0.5,
+        0.6,
+        0.7,
+        0.8,
+        0.9,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+        1.1,
+        1.2,
+        1.3,
+        1.4,
+        1.5,
+        1.6,
+        1.7,
+    ],
+    "accident": [
+        0.4,
+        0.3,
+        0.3,
+        0.3,
+        0.4,
+        0.6,
+        1.0,
+        1.6,
+        1.8,
+        1.2,
+        1.0,
+        1.0,
+        1.1,
+        1.0,
+        1.0,
+        1.1,
+        1.3,
+        1.7,
+        1.9,
+        1.5,
+        1.1,
+        0.9,
+        0.7,
+        0.5,
+    ],
+    "fall": [
+        0.3,
+        0.2,
+        0.2,
+        0.2,
+        0.3,
+        0.5,
+        0.8,
+        1.1,
+        1.3,
+        1.4,
+        1.4,
+        1.4,
+        1.4,
+        1.4,
+        1.4,
+        1.4,
+        1.3,
+        1.3,
+        1.2,
+        1.1,
+        0.9,
+        0.7,
+        0.5,
+        0.4,
+    ],
+    "fire": [
+        0.7,
+        0.6,
+        0.6,
+        0.6,
+        0.6,
+        0.7,
+        0.9,
+        1.0,
+        1.0,
+        1.0,
+        1.1,
+        1.2,
+        1.3,
+        1.3,
+        1.2,
+        1.1,
+        1.1,
+        1.2,
+        1.3,
+        1.3,
+        1.2,
+        1.1,
+        0.9,
+        0.8,
+    ],
 }
 HOTSPOT_LAND_USE = {
     "crime": {"commercial": 2.0, "mixed": 1.5, "park": 1.3, "residential": 0.8, "office": 0.6, "industrial": 0.7},
@@ -40,8 +140,10 @@ HOTSPOT_LAND_USE = {
     "fire": {"residential": 1.2, "industrial": 1.6, "mixed": 1.1, "commercial": 1.0, "office": 0.7, "park": 0.2},
 }
 # Probability that a camera within range detects an incident in good light (judgement).
-P_DETECT = {"ai": {"crime": 0.85, "accident": 0.92, "fall": 0.8, "fire": 0.9},
-            "plain": {"crime": 0.7, "accident": 0.8, "fall": 0.6, "fire": 0.8}}
+P_DETECT = {
+    "ai": {"crime": 0.85, "accident": 0.92, "fall": 0.8, "fire": 0.9},
+    "plain": {"crime": 0.7, "accident": 0.8, "fall": 0.6, "fire": 0.8},
+}
 DARK_FACTOR = {"ai": 0.6, "plain": 0.3}  # unlit at night (judgement; IR helps AI cameras)
 P_NOTICE = 0.35  # operator notices an incident on a wall screen (judgement: 16 screens each)
 RAIN_FACTOR = 0.75
@@ -79,22 +181,33 @@ class Incident:
 class Safety:
     """Incidents, detections, the operator queue and responders."""
 
-    def __init__(self, env: simpy.Environment, d: District, sc: Scenario, streams: Streams,
-                 infra: Infrastructure, lights: Lighting, pop: Population, log: EventLog) -> None:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        d: District,
+        sc: Scenario,
+        streams: Streams,
+        infra: Infrastructure,
+        lights: Lighting,
+        pop: Population,
+        log: EventLog,
+    ) -> None:
         self.env, self.d, self.sc, self.infra, self.lights, self.pop, self.log = env, d, sc, infra, lights, pop, log
         self.cfg = sc.demand.safety
         cc = d.meta.control_centre
         self.integrated = cc.integrated
         self.screens_per_op = cc.screens_per_operator
         if self.cfg.operators:
-            self.shift = lambda h: self.cfg.operators  # noqa: E731
+            self.shift = lambda h: self.cfg.operators
         else:
-            self.shift = lambda h: cc.operators_day if 7 <= h < 19 else cc.operators_night  # noqa: E731
+            self.shift = lambda h: cc.operators_day if 7 <= h < 19 else cc.operators_night
         self.seats = self.cfg.operators or max(cc.operators_day, cc.operators_night)
         self.ops = simpy.PriorityResource(env, capacity=self.seats)
         self.cams = d.devices_of("camera")
         self.cam_kind = [str(c.get("camera_type", "plain")) for c in self.cams]
-        self.cam_index = CoverageIndex([c.x for c in self.cams], [c.y for c in self.cams], [float(c.get("range_m", 40.0)) for c in self.cams])
+        self.cam_index = CoverageIndex(
+            [c.x for c in self.cams], [c.y for c in self.cams], [float(c.get("range_m", 40.0)) for c in self.cams]
+        )
         self.wall: set[str] = set()
         self.pending: list[dict] = []  # AI detections not yet handed to services
         self.detections: dict[str, dict] = {}
@@ -162,7 +275,9 @@ class Safety:
             else:
                 sigma = 0.5
                 handling = float(rng.lognormal(math.log(cfg.handling_time_s) - sigma**2 / 2, sigma))
-            call_at = t + float(rng.exponential(cfg.call_delay_min * 60)) if u[MAX_CAMS + 2] < cfg.call_probability else None
+            call_at = (
+                t + float(rng.exponential(cfg.call_delay_min * 60)) if u[MAX_CAMS + 2] < cfg.call_probability else None
+            )
             pole = min(self._pole_xy, key=lambda p: (self._pole_xy[p][0] - x) ** 2 + (self._pole_xy[p][1] - y) ** 2)
             out.append(Incident(f"I{j:04d}", kind, t, float(x), float(y), b.node, pole, u, handling, call_at))
         return out
@@ -220,7 +335,7 @@ class Safety:
         if not self.cfg.operators:
             self.env.process(self._shifts())
 
-    def _shifts(self):  # noqa: ANN202 - a SimPy process
+    def _shifts(self):
         env = self.env
         while True:
             on = self.shift(self._hour(env.now))
@@ -229,7 +344,7 @@ class Safety:
                 env.process(self._off_duty())
             yield env.timeout(3600 - (env.now + self.sc.start.minute * 60) % 3600)
 
-    def _off_duty(self):  # noqa: ANN202 - holds one seat for an hour, before queued work
+    def _off_duty(self):
         with self.ops.request(priority=-10) as req:
             yield req
             yield self.env.timeout(max(1.0, 3600 - (self.env.now + self.sc.start.minute * 60) % 3600 - 1e-6))
@@ -241,7 +356,9 @@ class Safety:
 
     def _visible(self, inc: Incident) -> list[tuple[int, float]]:
         """Cameras that could see the incident: in range and up, nearest first."""
-        return [(i, dist) for i, dist in self.cam_index.query(inc.x, inc.y) if self.infra.up(self.cams[i].pole)][:MAX_CAMS]
+        return [(i, dist) for i, dist in self.cam_index.query(inc.x, inc.y) if self.infra.up(self.cams[i].pole)][
+            :MAX_CAMS
+        ]
 
     def _p(self, cam: int, dist: float, inc: Incident) -> float:
         kind = self.cam_kind[cam]
@@ -265,9 +382,15 @@ class Safety:
             p = self._p(cam, dist, inc)
             if self.cam_kind[cam] == "ai" and u[k] < p:
                 delay = 5 + 25 * u[MAX_CAMS]
-                det = {"id": f"D-{inc.id}-{k}", "camera": self.cams[cam].id, "time_s": round(inc.t + delay, 1),
-                       "label": inc.kind, "confidence": round(0.6 + 0.4 * u[MAX_CAMS + 1], 3),
-                       "x": round(inc.x, 1), "y": round(inc.y, 1)}
+                det = {
+                    "id": f"D-{inc.id}-{k}",
+                    "camera": self.cams[cam].id,
+                    "time_s": round(inc.t + delay, 1),
+                    "label": inc.kind,
+                    "confidence": round(0.6 + 0.4 * u[MAX_CAMS + 1], 3),
+                    "x": round(inc.x, 1),
+                    "y": round(inc.y, 1),
+                }
                 self.detections[det["id"]] = {**det, "_incident": inc, "_handling": inc.handling_s}
                 ev = self.env.timeout(delay)
                 ev.callbacks.append(lambda _e, det=det: self.pending.append(det))
@@ -280,8 +403,15 @@ class Safety:
     def _false(self, k: int, cam: int, conf: float, handling: float) -> None:
         if not self.infra.up(self.cams[cam].pole):
             return
-        det = {"id": f"F{k:05d}", "camera": self.cams[cam].id, "time_s": round(self.env.now, 1), "label": "crime",
-               "confidence": round(conf, 3), "x": round(self.cams[cam].x, 1), "y": round(self.cams[cam].y, 1)}
+        det = {
+            "id": f"F{k:05d}",
+            "camera": self.cams[cam].id,
+            "time_s": round(self.env.now, 1),
+            "label": "crime",
+            "confidence": round(conf, 3),
+            "x": round(self.cams[cam].x, 1),
+            "y": round(self.cams[cam].y, 1),
+        }
         self.detections[det["id"]] = {**det, "_incident": None, "_handling": handling}
         self.pending.append(det)
 
@@ -324,7 +454,7 @@ class Safety:
             inc.detected_at, inc.detected_by = self.env.now, by
         inc.cctv = True
 
-    def _handle(self, job: str, handling: float, prio: int, inc: Incident | None):  # noqa: ANN202
+    def _handle(self, job: str, handling: float, prio: int, inc: Incident | None):
         env = self.env
         t0 = env.now
         with self.ops.request(priority=prio) as req:
