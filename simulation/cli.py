@@ -123,8 +123,8 @@ def cmd_districts(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    cols = [
-        "district",
+    figures = [
+        "title",
         "area_km2",
         "residents",
         "jobs",
@@ -133,17 +133,20 @@ def cmd_districts(args: argparse.Namespace) -> int:
         "cameras",
         "ai_cameras",
         "sensors",
+        "gateways",
         "small_cells",
         "ev_chargers",
         "drone_docks",
         "fibre_km",
+        "streets_km",
         "integrated_centre",
     ]
-    t = Table(title="Districts")
-    for c in cols:
-        t.add_column(c.replace("_", " "), justify="left" if c == "district" else "right")
+    t = Table(title="Districts (--json for machine-readable figures)")
+    t.add_column("")
     for r in rows:
-        t.add_row(*[str(r[c]) for c in cols])
+        t.add_column(r["district"], justify="right")
+    for f in figures:
+        t.add_row(f.replace("_", " "), *[str(r[f]) for r in rows])
     Console().print(t)
     return 0
 
@@ -230,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules under ``simulation`` that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["batch_cli", "compare_cli", "decide_cli"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import networkx as nx
 from pydantic import Field
+from scipy.spatial import cKDTree
 
 from ._yaml import Strict, parse_model, read_yaml
 from .errors import DistrictError
@@ -397,6 +398,8 @@ class _Reader:
         ring = c[0]
         if len(ring) < 4 or not all(map(_is_pos, ring)):
             raise self.fail(f"{where}.geometry", "a Polygon ring needs at least 4 [lon, lat] positions")
+        if list(ring[0][:2]) != list(ring[-1][:2]):
+            raise self.fail(f"{where}.geometry", "a Polygon ring must be closed (last position = first, RFC 7946)")
         return [(float(p[0]), float(p[1])) for p in ring[:-1]]
 
 
@@ -513,11 +516,10 @@ def _build(folder: Path, meta: DistrictMeta, cat: PoleCatalogue, gj: dict, geo: 
         raise DistrictError(geo, f"the street graph is in {parts} pieces; it must be connected")
 
     node_ids = list(nodes)
-    node_xy = [nodes[n] for n in node_ids]
+    tree = cKDTree([nodes[n] for n in node_ids])
 
     def nearest_node(x: float, y: float) -> str:
-        best = min(range(len(node_xy)), key=lambda k: (node_xy[k][0] - x) ** 2 + (node_xy[k][1] - y) ** 2)
-        return node_ids[best]
+        return node_ids[int(tree.query((x, y))[1])]
 
     blocks = []
     for where, f in by_kind.get("block", []):
@@ -615,13 +617,31 @@ def _build(folder: Path, meta: DistrictMeta, cat: PoleCatalogue, gj: dict, geo: 
                 geo, f"node {lk.b!r} has two uplinks ({child_of[lk.b]!r}, {lk.id!r}); backhaul is a tree"
             )
         child_of[lk.b] = lk.id
+    # every uplink chain must end at a control centre (no cycles, no stranded cabinets)
+    link_a = {lk.id: lk.a for lk in links}
+    roots = {s.id for s in sites if s.kind == "control_centre"}
+    reaches: dict[str, bool] = {}
+    for start in child_of:
+        chain, node = [], start
+        while node not in reaches and node in child_of and node not in chain:
+            chain.append(node)
+            node = link_a[child_of[node]]
+        ok = reaches.get(node, node in roots)
+        if node in chain:
+            raise DistrictError(geo, f"the backhaul has a cycle through {node!r}; links must form a tree")
+        if not ok:
+            raise DistrictError(
+                geo, f"node {start!r} has no fibre path to a control centre (its uplinks stop at {node!r})"
+            )
+        reaches.update(dict.fromkeys(chain, True))
+    link_ids = set(link_a)
 
     poles = []
     for where, f, lon, lat, model_name in pole_rows:
         pm = cat.models[model_name]
         pid = f["properties"]["id"]
         link = r.prop(f, where, "link", str)
-        if link not in {lk.id for lk in links} or child_of.get(pid) != link:
+        if link not in link_ids or child_of.get(pid) != link:
             raise r.fail(f"{where}.link", f"{link!r} is not a fibre link whose end 'b' is this pole")
         mods = ["light", *sorted(mounted[pid])]
         for m in mods:

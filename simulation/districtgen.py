@@ -53,7 +53,7 @@ HALF_WIDTH_M = {"arterial": 16.0, "collector": 9.0, "local": 4.5, "pedestrian": 
 POLE_SPACING_M = {"arterial": 40.0, "collector": 45.0, "local": 90.0, "pedestrian": 60.0}  # nominal
 POLES_PER_KM2 = 125.0  # of the generated rectangle (~165 per km² of blocks): spacings are scaled to it
 SMALL_CELLS_PER_KM2 = 32.0  # FACTS: 25-45 per km² for street coverage
-CAMERA_SHARE, SENSOR_SHARE = 0.42, 0.10  # of poles
+CAMERA_SHARE, SENSOR_SHARE = 0.8, 0.10  # of poles (judgement: Seoul averages ~260 cameras per km², FACTS)
 AP_PEAK_MBPS = 17.0  # busy-hour backhaul per AP; the baseline day of world/connectivity.py gives 11-22
 CAMERA_MBPS = 2.4  # FACTS: 1080p H.264 ~2 Mbps + 20% overhead
 TRUNK_TARGET_PEAK = 0.45  # size each trunk so its expected busy-hour peak is ~45% of it...
@@ -514,7 +514,7 @@ class _Gen:
         ai = {ai_ok[int(k)] for k in rng.choice(len(ai_ok), size=n_ai, replace=False)} if n_ai else set()
         for k, p in enumerate(chosen):
             kind = "ai" if k in ai else "plain"
-            rng_m = int(rng.integers(40, 61)) if kind == "ai" else int(rng.integers(30, 51))
+            rng_m = int(rng.integers(50, 81)) if kind == "ai" else int(rng.integers(40, 71))
             mount(
                 "camera",
                 "ai_camera" if kind == "ai" else "camera",

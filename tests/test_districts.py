@@ -231,3 +231,33 @@ def test_make_district_rejects_density_out_of_range(tmp_path: Path, capsys: pyte
     assert run(_args("dense", "--out", str(tmp_path / "dense"), "--density", "500000")) == 2
     assert "--density must be between 100 and 100000 people per km²; got 500000" in capsys.readouterr().err
     assert not (tmp_path / "dense").exists()
+
+
+def test_loader_rejects_a_backhaul_cycle(small: Path, tmp_path: Path) -> None:
+    def edit(fs: list[dict[str, Any]]) -> None:
+        trunk = _first(fs, "link")
+        assert trunk["properties"]["level"] == "trunk"
+        cabinet = trunk["properties"]["b"]
+        access = next(f for f in fs if f["properties"]["kind"] == "link" and f["properties"]["a"] == cabinet)
+        trunk["properties"]["a"] = access["properties"]["b"]  # the cabinet now hangs below its own pole
+
+    with pytest.raises(DistrictError, match=r"the backhaul has a cycle through '.*'; links must form a tree"):
+        load_district(_edit_geojson(small, tmp_path, edit))
+
+
+def test_loader_rejects_a_cabinet_without_a_trunk(small: Path, tmp_path: Path) -> None:
+    def edit(fs: list[dict[str, Any]]) -> None:
+        trunk = _first(fs, "link")
+        fs.remove(trunk)
+
+    with pytest.raises(DistrictError, match=r"has no fibre path to a control centre \(its uplinks stop at 'cab-"):
+        load_district(_edit_geojson(small, tmp_path, edit))
+
+
+def test_loader_rejects_an_unclosed_ring(small: Path, tmp_path: Path) -> None:
+    def edit(fs: list[dict[str, Any]]) -> None:
+        ring = _first(fs, "block")["geometry"]["coordinates"][0]
+        ring[-1] = [ring[-1][0] + 0.001, ring[-1][1]]
+
+    with pytest.raises(DistrictError, match=r"a Polygon ring must be closed \(last position = first, RFC 7946\)"):
+        load_district(_edit_geojson(small, tmp_path, edit))
