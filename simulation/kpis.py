@@ -157,6 +157,105 @@ def camera_minutes(w: World) -> float:
     return float(w.safety.camera_minutes_viewed)
 
 
+# --------------------------------------------------------------------------- World II: environment
+@kpi("environment.mean_exposure", "µg/m³·h", "lower", "PM2.5 dose per person while in the district (stays and trips)")
+def mean_exposure(w: World) -> float:
+    return w.environment.exposure.get("mean", math.nan)
+
+
+@kpi("environment.vulnerable_exposure", "µg/m³·h", "lower", "PM2.5 dose per child or elderly resident")
+def vulnerable_exposure(w: World) -> float:
+    return w.environment.exposure.get("vulnerable", math.nan)
+
+
+@kpi("environment.sensor_availability_pct", "%", "higher", "S-DoT readings delivered over readings scheduled")
+def sensor_availability(w: World) -> float:
+    return w.environment.availability()
+
+
+@kpi("environment.alert_precision_pct", "%", "higher", "air-quality alerts where PM2.5 truly exceeded the threshold")
+def alert_precision(w: World) -> float:
+    return w.environment.alert_scores()[0]
+
+
+@kpi("environment.alert_recall_pct", "%", "higher", "cell-hours over the PM2.5 threshold covered by an alert")
+def alert_recall(w: World) -> float:
+    return w.environment.alert_scores()[1]
+
+
+# --------------------------------------------------------------------------- World II: logistics, mobility
+@kpi("logistics.requests", "requests", "none", "delivery requests (parcels and food)")
+def requests(w: World) -> float:
+    return w.logistics.outcome()["requests"]
+
+
+@kpi("logistics.completed_pct", "%", "higher", "requests due in the run that were delivered")
+def completed(w: World) -> float:
+    o = w.logistics.outcome()
+    return _pct(o["completed"], o["due"])
+
+
+@kpi("logistics.delivery_time_min", "min", "lower", "request to delivery, delivered requests")
+def delivery_time(w: World) -> float:
+    return w.logistics.outcome()["time_min"]
+
+
+@kpi(
+    "logistics.late_deliveries",
+    "requests",
+    "lower",
+    "requests due in the run delivered after the deadline or not at all",
+)
+def late(w: World) -> float:
+    return w.logistics.outcome()["late"]
+
+
+@kpi("logistics.vehicle_km", "km", "lower", "road vehicle-km of vans and couriers (conventional and fleets)")
+def vehicle_km(w: World) -> float:
+    return w.logistics.outcome()["vehicle_km"]
+
+
+@kpi("logistics.charge_wait_min", "min", "lower", "fleet units' wait for a dock or charger pad")
+def charge_wait(w: World) -> float:
+    return _mean(w.mobility.fleet_waits) / 60
+
+
+@kpi("mobility.cruising_time_min", "min", "lower", "time arriving drivers spend looking for parking")
+def cruising(w: World) -> float:
+    return _mean(w.mobility.cruise_min)
+
+
+@kpi("mobility.charger_utilisation_pct", "%", "none", "S-Pole EV charger time spent charging")
+def charger_utilisation(w: World) -> float:
+    return w.mobility.utilisation("ev_charger")
+
+
+@kpi("mobility.ev_unserved", "drivers", "lower", "EV drivers who wanted to charge and found no free charger")
+def ev_unserved(w: World) -> float:
+    return float(w.mobility.ev_unserved + w.mobility.ev_no_charger)
+
+
+# --------------------------------------------------------------------------- World II: energy, infra
+@kpi("energy.total_kwh", "kWh", "lower", "energy drawn by every module on every pole, lights and charging")
+def total_kwh(w: World) -> float:
+    return w.energy.total_kwh
+
+
+@kpi("energy.kwh_per_pole", "kWh", "lower", "total energy over poles")
+def kwh_per_pole(w: World) -> float:
+    return w.energy.total_kwh / max(1, len(w.d.poles))
+
+
+@kpi("energy.lit_where_people_pct", "%", "higher", "people present at night near a lit pole")
+def lit_where_people(w: World) -> float:
+    return w.energy.lit_where_people_pct
+
+
+@kpi("infra.power_overruns", "events", "lower", "times a pole drew more than its power budget")
+def power_overruns(w: World) -> float:
+    return float(w.energy.overruns)
+
+
 def compute_kpis(w: World) -> dict[str, float]:
     """Every catalogue KPI for a finished world, in catalogue order."""
     return {name: float(k.fn(w)) for name, k in CATALOGUE.items()}

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -68,15 +70,25 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 
 
 # --------------------------------------------------------------------------- demand
+def _check_mix(mix: Mapping[Any, float]) -> None:
+    if any(v < 0 for v in mix.values()) or sum(mix.values()) <= 0:
+        raise ValueError(f"mix weights must be >= 0 with a positive sum; got {dict(mix)}")
+
+
 class ConnectivityDemand(Strict):
     """Citizens' data sessions (defaults: FACTS.md per-user demand; rates are judgement)."""
 
     sessions_per_person_per_day: float = Field(default=6.0, ge=0)
     mean_session_min: float = Field(default=10.0, gt=0)
     mix: dict[Literal["web", "sd_video", "hd_video", "uhd_video"], float] = Field(
-        default_factory=lambda: {"web": 0.6, "sd_video": 0.25, "hd_video": 0.13, "uhd_video": 0.02}
+        default_factory=lambda: {"web": 0.6, "sd_video": 0.25, "hd_video": 0.13, "uhd_video": 0.02}  # type: ignore[arg-type]
     )
     wifi_preference: Fraction = Field(default=0.6, description="share of sessions that try WiFi")
+
+    @model_validator(mode="after")
+    def _mix(self) -> ConnectivityDemand:
+        _check_mix(self.mix)
+        return self
 
 
 class SafetyDemand(Strict):
@@ -85,7 +97,7 @@ class SafetyDemand(Strict):
     incidents_per_day: float = Field(default=36.0, ge=0)
     arrival: Literal["by_hour", "poisson"] = "by_hour"
     mix: dict[Literal["crime", "accident", "fall", "fire"], float] = Field(
-        default_factory=lambda: {"crime": 0.45, "accident": 0.3, "fall": 0.2, "fire": 0.05}
+        default_factory=lambda: {"crime": 0.45, "accident": 0.3, "fall": 0.2, "fire": 0.05}  # type: ignore[arg-type]
     )
     handling_time_s: float = Field(default=150.0, gt=0)
     handling: Literal["exponential", "lognormal"] = "lognormal"
@@ -97,19 +109,142 @@ class SafetyDemand(Strict):
     call_delay_min: float = Field(default=6.0, gt=0, description="mean time until a citizen reports it")
     call_probability: Fraction = 0.7
 
+    @model_validator(mode="after")
+    def _mix(self) -> SafetyDemand:
+        _check_mix(self.mix)
+        return self
+
+
+LandUseMap = dict[Literal["residential", "commercial", "office", "industrial", "mixed", "park"], float]
+
+
+class EnvironmentDemand(Strict):
+    """Air quality, heat and noise fields, S-DoT sensors, exposure and alerts (judgement unless noted)."""
+
+    grid_m: float = Field(default=100.0, ge=25, le=500, description="field grid spacing, m")
+    step_min: float = Field(default=10.0, ge=1, le=60, description="field time step, min")
+    background_pm25: float = Field(default=18.0, gt=0, description="urban background PM2.5, µg/m³")
+    pm10_ratio: float = Field(default=1.7, ge=1, description="PM10 / PM2.5 away from roads")
+    traffic_pm25: float = Field(default=4.0, ge=0, description="PM2.5 added at an arterial kerb, µg/m³ (traffic 1)")
+    land_use_pm25: LandUseMap = Field(
+        default_factory=lambda: {"industrial": 4.0, "commercial": 1.5, "mixed": 0.8, "park": -2.0},  # type: ignore[arg-type]
+        description="PM2.5 added by a land use over its blocks, µg/m³",
+    )
+    spatial_sd: float = Field(default=0.12, ge=0, le=1, description="sd of the log of the correlated PM field")
+    correlation_m: float = Field(default=300.0, gt=0, description="correlation length of that field, m")
+    day_sd: float = Field(default=0.25, ge=0, le=1.5, description="sd of the log of the day's background")
+    temperature_mean_c: float | None = Field(default=None, description="daily mean; None: Seoul normal of the month")
+    temperature_amplitude_c: float = Field(default=5.0, ge=0, description="half the day's range, °C")
+    humidity_mean_pct: float = Field(default=60.0, ge=5, le=100)
+    heat_wave_delta_c: float = Field(default=7.0, ge=0, description="a heat wave adds this to the temperature, °C")
+    heat_wave_pm_factor: float = Field(default=1.25, ge=1, description="secondary (ozone-ish) PM in a heat wave")
+    washout_mm_h_half: float = Field(default=20.0, gt=0, description="rain that halves PM in an hour, mm/h")
+    recovery_h: float = Field(default=4.0, gt=0, description="time constant of PM recovery after rain, h")
+    indoor_factor: Fraction = Field(default=0.6, description="indoor / outdoor PM2.5 ratio")
+    shelter_factor: Fraction = Field(default=0.35, description="indoor ratio when sheltering after an alert")
+    comply_probability: Fraction = Field(default=0.5, description="share of people alerted who comply")
+    shelter_min: float = Field(default=120.0, gt=0, description="how long a complying person stays in, min")
+    alert_threshold_pm25: float = Field(
+        default=35.0, gt=0, description="PM2.5 above which an alert is warranted, µg/m³ (Korean 'bad' from 36)"
+    )
+    sensor_noise_pct: float = Field(default=15.0, ge=0, description="grade-2 dust sensor noise, % of reading")
+    sensor_drift_per_day: float = Field(default=2.0, ge=0, description="sd of each sensor's PM drift, µg/m³ per day")
+    sensor_outages_per_day: float = Field(default=0.3, ge=0, description="random outages per sensor per day")
+    sensor_outage_mean_min: float = Field(default=90.0, gt=0)
+
+
+class LogisticsDemand(Strict):
+    """Parcels and food deliveries, the conventional vans and couriers, and fleets' rules (judgement)."""
+
+    parcels_per_resident_per_day: float = Field(default=0.25, ge=0, description="~5 bn parcels/yr in Korea")
+    parcels_per_job_per_day: float = Field(default=0.08, ge=0)
+    food_per_person_per_day: float = Field(default=0.03, ge=0, description="food orders per person present")
+    parcel_deadline_h: float = Field(default=8.0, gt=0)
+    food_deadline_min: float = Field(default=45.0, gt=0)
+    parcel_value_krw: float = Field(default=3000.0, ge=0, description="delivery fee")
+    food_value_krw: float = Field(default=3500.0, ge=0, description="delivery fee")
+    van_waves: tuple[str, ...] = Field(default=("09:00", "13:00", "17:00"), description="van departures from hubs")
+    van_capacity: int = Field(default=120, ge=1, description="parcels per van tour")
+    van_speed_m_s: float = Field(default=5.5, gt=0, description="20 km/h in town, stops excluded")
+    van_stop_min: float = Field(default=3.0, ge=0, description="park, walk, hand over")
+    courier_speed_m_s: float = Field(default=6.0, gt=0, description="motorbike food courier")
+    food_prep_min: float = Field(default=12.0, ge=0)
+    handover_min: float = Field(default=2.0, ge=0)
+    rain_speed_factor: Fraction = Field(default=0.85, description="road speeds in heavy rain")
+    rain_food_factor: float = Field(default=1.3, ge=0, description="food orders in heavy rain, relative")
+    festival_orders_per_visitor: float = Field(default=0.05, ge=0, description="extra food orders per festival visitor")
+    fallback_min: float = Field(default=20.0, gt=0, description="a request a fleet leaves undispatched goes to vans")
+    no_fly_radius_m: float = Field(default=150.0, ge=0, description="no-fly circle around control centre and police")
+    no_fly_blocks: tuple[str, ...] = Field(default=(), description="blocks drones may not overfly")
+    drone_max_rain_mm_h: float = Field(default=5.0, ge=0, description="rain above this grounds drones")
+    drone_charge_min: float = Field(default=40.0, gt=0, description="empty to full at a dock")
+    robot_charge_min: float = Field(default=90.0, gt=0, description="empty to full at an EV charger")
+    stop_min: float = Field(default=1.0, ge=0, description="a fleet unit's pick-up or drop-off")
+
+    @model_validator(mode="after")
+    def _waves(self) -> LogisticsDemand:
+        for w in self.van_waves:
+            m = re.fullmatch(r"(\d{1,2}):(\d{2})", w.strip())
+            if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+                raise ValueError(f"van_waves must be clock times 'HH:MM'; got {w!r}")
+        return self
+
+
+class MobilityDemand(Strict):
+    """Arriving cars: parking search and EV charging at S-Pole chargers (judgement unless noted)."""
+
+    drive_share_workers: Fraction = 0.35
+    drive_share_visitors: Fraction = 0.3
+    spaces_per_ha: LandUseMap = Field(
+        default_factory=lambda: {  # type: ignore[arg-type]
+            "commercial": 60.0,
+            "office": 80.0,
+            "mixed": 40.0,
+            "residential": 30.0,
+            "industrial": 40.0,
+            "park": 10.0,
+        },
+        description="kerb, public and building parking open to arriving drivers, spaces per hectare of block",
+    )
+    base_occupancy: Fraction = Field(default=0.4, description="spaces taken by residents and others all day")
+    search_min_per_block: float = Field(default=0.6, gt=0, description="cruising time to check one block, min")
+    ev_share: Fraction = Field(default=0.08, description="arriving cars that are electric")
+    ev_charge_share: Fraction = Field(default=0.35, description="EVs that want to charge here")
+    ev_session_min: float = Field(default=45.0, gt=0, description="mean session (FACTS: a charge in under an hour)")
+    charger_walk_m: float = Field(default=400.0, gt=0, description="farthest charger a driver will use")
+    visitors_drop_in_heavy_rain: Fraction = Field(default=0.3, description="visitors who stay away in heavy rain")
+
+
+class EnergyDemand(Strict):
+    """Energy accounting and the safety cost of darkness (judgement unless noted)."""
+
+    lit_threshold: Fraction = Field(default=0.3, description="light level that counts as lit")
+    lit_radius_m: float = Field(default=80.0, gt=0, description="poles within this of a block light it")
+    dark_incident_uplift: float = Field(
+        default=0.25,
+        ge=0,
+        le=2,
+        description="extra crime and accidents where unlit at night (cf. ~21% less crime "
+        "with better lighting, Welsh & Farrington 2008)",
+    )
+
 
 class Demand(Strict):
     """Demand per domain; every field has a documented default."""
 
     connectivity: ConnectivityDemand = Field(default_factory=ConnectivityDemand)
     safety: SafetyDemand = Field(default_factory=SafetyDemand)
+    environment: EnvironmentDemand = Field(default_factory=EnvironmentDemand)
+    logistics: LogisticsDemand = Field(default_factory=LogisticsDemand)
+    mobility: MobilityDemand = Field(default_factory=MobilityDemand)
+    energy: EnergyDemand = Field(default_factory=EnergyDemand)
 
 
 # --------------------------------------------------------------------------- faults
 class FaultSpec(Strict):
     """A fault or event at a clock time (``"14:30"``) or offset (``"+2h"``) for a duration."""
 
-    kind: Literal["fibre_cut", "power_outage", "heavy_rain", "heat_wave", "festival_crowd"]
+    kind: Literal["fibre_cut", "power_outage", "heavy_rain", "heat_wave", "festival_crowd", "pollution_episode"]
     at: str
     duration: Duration
     link: str | None = None
@@ -117,6 +252,8 @@ class FaultSpec(Strict):
     intensity_mm_h: float | None = Field(default=None, gt=0)
     extra_visitors: int | None = Field(default=None, ge=1)
     block: str | None = None
+    pm25_ug_m3: float | None = Field(default=None, gt=0, description="pollution_episode: PM2.5 it adds at its peak")
+    radius_m: float | None = Field(default=None, gt=0, description="pollution_episode at a block: its reach")
 
     @model_validator(mode="after")
     def _targets(self) -> FaultSpec:
@@ -180,8 +317,12 @@ class Scenario(Strict):
 
     @property
     def digest(self) -> str:
-        """Hash of the resolved scenario (without its source path)."""
-        payload = self.model_dump(mode="json", exclude={"source"})
+        """Hash of what a run of this scenario depends on.
+
+        Leaves out the source path, the description, and ``seed``/``replications``: a run is
+        identified by its own seed, so asking for more replications reuses the runs already made.
+        """
+        payload = self.model_dump(mode="json", exclude={"source", "description", "seed", "replications"})
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     def with_(self, **changes: Any) -> Scenario:
@@ -261,7 +402,21 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     ppath = (path.parent / parent).resolve()
     if not ppath.is_file():
         raise ScenarioError(path, f"no scenario file {parent!r} next to this one", key="extends")
-    return _merge(_raw(ppath, (*chain, path)), data)
+    inherited = _raw(ppath, (*chain, path))
+    if ppath.parent != path.parent:
+        _rebase_uses(inherited, ppath.parent, path.parent)
+    return _merge(inherited, data)
+
+
+def _rebase_uses(data: dict[str, Any], src: Path, dst: Path) -> None:
+    """Plugin folders named relative to a parent file stay pointing at the same folder."""
+    services = data.get("services")
+    if not isinstance(services, list):
+        return
+    for s in services:
+        use = s.get("use") if isinstance(s, dict) else None
+        if isinstance(use, str) and ":" not in use and not Path(use).is_absolute() and (src / use).exists():
+            s["use"] = os.path.relpath((src / use).resolve(), dst)
 
 
 def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
@@ -318,6 +473,10 @@ def check_against_district(sc: Scenario, d: District) -> None:
                 raise ScenarioError(where, f"no pole {pid!r} in district {d.name!r}", key=f"{key}.poles")
         if f.block is not None and f.block not in {b.id for b in d.blocks}:
             raise ScenarioError(where, f"no block {f.block!r} in district {d.name!r}", key=f"{key}.block")
+    blocks = {b.id for b in d.blocks}
+    for b in sc.demand.logistics.no_fly_blocks:
+        if b not in blocks:
+            raise ScenarioError(where, f"no block {b!r} in district {d.name!r}", key="demand.logistics.no_fly_blocks")
 
 
 def list_scenarios(root: Path | None = None) -> list[Path]:

@@ -357,8 +357,13 @@ _TYPES: dict[str, type] = {
 _ACTIONS = {c.__name__ for c in (Flag, View, SetLight, Notify, Dispatch, Reserve, Transmit)}
 
 
+_SCALARS = frozenset((str, int, float, bool))
+
+
 def to_data(obj: Any) -> Any:
     """A message as plain data (dicts with a ``"type"`` key, lists, str, numbers, bools, None)."""
+    if obj is None or type(obj) in _SCALARS:  # fast path: feeds are mostly numbers and strings
+        return obj
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out: dict[str, Any] = {"type": type(obj).__name__}
         for f in dataclasses.fields(obj):

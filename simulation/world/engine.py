@@ -14,10 +14,14 @@ from ..district import District
 from ..rng import Streams
 from ..scenario import FaultSpec, Scenario, ServiceSpec
 from .connectivity import Connectivity
+from .energy import DarkIncidents, Energy
+from .environment import Environment
 from .host import ServiceHost, ServiceState
 from .infrastructure import Infrastructure
 from .lighting import Lighting
 from .log import EventLog, Series
+from .logistics import Logistics
+from .mobility import Mobility
 from .population import DistrictModel, Population
 from .safety import Safety
 
@@ -50,10 +54,18 @@ class World:
         self.lights = Lighting(self.env, district, scenario.start, self.infra)
         self.conn = Connectivity(self.env, district, scenario, self.streams, self.infra, self.pop)
         self.safety = Safety(self.env, district, scenario, self.streams, self.infra, self.lights, self.pop, self.log)
+        # World II: environment, energy, mobility and logistics (each draws from its own named streams)
+        cal = self.pop.cal
+        self.environment = Environment(self.env, district, scenario, self.streams, self.infra, self.pop, self.lights)
+        self.energy = Energy(self.env, district, scenario, self.infra, self.lights, self.pop, self.log)
+        self.dark = DarkIncidents(self.env, district, scenario, self.streams, self.safety, self.lights, cal)
+        self.mobility = Mobility(self.env, district, scenario, self.streams, self.infra, self.pop, self.energy, cal)
+        self.logistics = Logistics(self.env, district, scenario, self.streams, self.pop, self.mobility, cal, self.log)
         self.views: dict[str, set[str]] = {}
         self.infra_changes: list[dict] = []
         self.notifications = 0
         self.infra.listeners.append(self._on_poles)
+        self.infra.before_power.append(self.lights.power_changed)
         for cam in district.devices_of("camera"):
             self.infra.streams[f"camera:{cam.id}"] = (cam.pole, float(cam.get("bitrate_mbps", 2.4)))
         for sensor in district.devices_of("sensor"):
@@ -69,6 +81,9 @@ class World:
         self.safety.start()
         self.infra.schedule_faults(self.sc, self._on_fault)
         self.host.deploy()
+        self.logistics.start()
+        self.mobility.start()
+        self.dark.start()
         env.process(self.host.run())
         env.process(self._sampler())
         # Tens of thousands of long-lived agents make the cyclic GC rescan them all the time;
@@ -88,6 +103,10 @@ class World:
         self.host.end()
         self.safety.finish()
         self.energy_kwh = self.lights.finish()
+        self.environment.finish()
+        self.mobility.finish()
+        self.energy.finish(self.energy_kwh)
+        self.log.add(env.now, "state.final", "world", **self.final_state())
 
     def _sampler(self):
         env = self.env
@@ -98,6 +117,10 @@ class World:
             self.safety.sample(self.series, t)
             self.lights.sample(self.series, t)
             self.series.add(t, "population.in_district", self.pop.in_district)
+            self.environment.sample(self.series, t)
+            self.energy.sample(self.series, t, SAMPLE_S)
+            self.mobility.sample(self.series, t)
+            self.logistics.sample(self.series, t)
             yield env.timeout(SAMPLE_S)
             self.safety.view_minutes(SAMPLE_S)
 
@@ -106,9 +129,11 @@ class World:
             self.safety.rain = (f.intensity_mm_h or 20.0) if start else 0.0
         elif f.kind == "heat_wave":
             self.safety.heat = start
+        self.energy.on_fault(f, start)
+        self.mobility.on_fault(f, start)
+        self.logistics.on_fault(f, start)
 
     def _on_poles(self, down: set[str], back: set[str]) -> None:
-        self.lights.power_changed(down | back)
         now = round(self.env.now, 1)
         self.infra_changes.extend({"id": p, "kind": "pole", "up": False, "time_s": now} for p in sorted(down))
         self.infra_changes.extend({"id": p, "kind": "pole", "up": True, "time_s": now} for p in sorted(back))
@@ -121,6 +146,18 @@ class World:
         for dev in s.operates:
             if dev in ap_ids:
                 self.conn.operated[ap_ids[dev]] = True
+        if s.fleet:
+            self._deploy_fleet(s)
+
+    def _deploy_fleet(self, s: ServiceState) -> None:
+        share = s.market_share if s.market_share is not None else s.params.get("market_share", 0.0)
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            s.reject(-1, "fleet", f"market_share must be from 0 to 1; got {share!r}")
+            share = 0.0
+        for reason in self.logistics.register(s.name, s.fleet, float(share)):
+            s.reject(-1, "fleet", reason)
+        if s.name in self.logistics.fleets and "logistics.requests" not in s.feeds:
+            s.feeds = (*s.feeds, "logistics.requests")
 
     def apply(self, s: ServiceState, a: sdk.Action) -> str | None:
         """Validate and apply one action; return why it was rejected, or None."""
@@ -162,12 +199,21 @@ class World:
             self.infra.set_stream(f"transmit:{a.device}", pole, float(a.mbps))
             return None
         if isinstance(a, sdk.Notify):
-            if not (a.radius_m > 0 and math.isfinite(a.x) and math.isfinite(a.y)):
+            nums = (a.x, a.y, a.radius_m)
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in nums):
+                return f"x, y and radius_m must be finite numbers; got {nums!r}"
+            if a.radius_m <= 0:
                 return f"radius_m must be > 0; got {a.radius_m!r}"
+            if not isinstance(a.topic, str) or not isinstance(a.message, str):
+                return "topic and message must be text"
             self.notifications += 1
-            return None
+            return self.environment.notify(a)
         if isinstance(a, sdk.Dispatch | sdk.Reserve):
-            return "this service has no fleet in this world"
+            if s.name not in self.logistics.fleets:
+                return "this service has no fleet (declare one in Deployment.fleet)"
+            if isinstance(a, sdk.Dispatch):
+                return self.logistics.dispatch(s.name, a, self.safety.rain)
+            return self.logistics.reserve(s.name, a)
         return f"unknown action {type(a).__name__}"
 
     # ---------------------------------------------------------------- views
@@ -177,7 +223,18 @@ class World:
 
     def weather(self) -> dict:
         """Weather now, as services see it."""
-        return {"rain_mm_h": self.safety.rain, "heat_wave": self.safety.heat}
+        grounded = self.safety.rain > self.sc.demand.logistics.drone_max_rain_mm_h
+        return {"rain_mm_h": self.safety.rain, "heat_wave": self.safety.heat, "drones_grounded": grounded}
+
+    def final_state(self) -> dict:
+        """Device state at the end of the run, kept in the event log (for ``export --format ngsi-ld``)."""
+        lv = self.lights.level
+        return {
+            "lights": {p: round(v, 3) for p, v in lv.items() if v != 0},
+            "poles_down": sorted(p for p in self.infra.powered if not self.infra.up(p)),
+            "ap_clients": {a["id"]: a["clients"] for a in self.conn.ap_status() if a["clients"]},
+            "chargers": {c["id"]: {"busy": c["busy"], "up": c["up"]} for c in self.mobility.status()},
+        }
 
     def presence_by_pole(self) -> list[dict]:
         """People at each block, attributed to the block's nearest pole."""

@@ -145,6 +145,9 @@ class ServiceState:
     delivered: set[str] = field(default_factory=set)
     lights: set[str] = field(default_factory=set)
     tick_no: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    fleet: tuple[sdk.FleetUnit, ...] = ()  # World II: vehicles the service brings
+    market_share: float | None = None
 
     @property
     def active(self) -> bool:
@@ -157,6 +160,13 @@ class ServiceState:
         elif self.status == "ok":
             self.status = "degraded"
 
+    def reject(self, index: int, action: str, reason: str) -> None:
+        """Refuse one action (or install, subscription, fleet): feedback next tick, counted by reason."""
+        self.feedback.append(sdk.Feedback(index, action, False, reason))
+        self.rejected += 1
+        key = f"{action}: {reason}"[:160]
+        self.reasons[key] = self.reasons.get(key, 0) + 1
+
     def summary(self) -> dict:
         """The per-service block of a run result."""
         return {
@@ -165,6 +175,7 @@ class ServiceState:
             "errors": self.errors,
             "actions": self.actions,
             "rejected_actions": self.rejected,
+            "rejections": dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:20]),
             "isolation": self.runner.isolation,
             "installed": list(self.installed),
             **{k: v for k, v in self.info.items() if k in ("use", "category")},
@@ -183,6 +194,7 @@ class ServiceHost:
             seed = int(stream(world.seed, f"service:{spec.key}").integers(2**31))
             self.services.append(ServiceState(spec.key, runner, params, info, seed))
         self.light_owner: dict[str, str] = {}
+        self._readings: list[dict] = []
 
     # ---------------------------------------------------------------- site view
     def site_view(self) -> sdk.SiteView:
@@ -218,6 +230,7 @@ class ServiceHost:
             control_centre=cc.model_dump(),
             tick_s=self.w.sc.tick,
             duration_s=self.w.sc.duration,
+            no_fly=tuple(self.w.logistics.no_fly),
         )
 
     # ---------------------------------------------------------------- deploy
@@ -226,7 +239,7 @@ class ServiceHost:
         device_ids = {x.id for x in self.w.d.devices}
         for s in self.services:
             try:
-                raw = s.runner.deploy(site, s.params, s.seed)
+                raw = s.runner.deploy(site or {}, s.params, s.seed)
                 dep = sdk.from_data(raw)
                 if not isinstance(dep, sdk.Deployment):
                     raise ServiceFailure("garbage", f"deploy returned a {type(dep).__name__}, not a Deployment")
@@ -248,17 +261,16 @@ class ServiceHost:
                 if dev == "lights" or dev in device_ids:
                     s.operates.add(dev)
                 else:
-                    s.feedback.append(sdk.Feedback(-1, "operate", False, f"no device {dev!r} in this district"))
-                    s.rejected += 1
+                    s.reject(-1, "operate", f"no device {dev!r} in this district")
             for k, inst in enumerate(dep.installs):
                 mid = inst.id or f"{s.name}:{inst.module}:{k}"
                 reason = self.w.infra.mount(mid, inst.pole, inst.module, s.name)
                 if reason:
-                    s.feedback.append(sdk.Feedback(k, "install", False, reason))
-                    s.rejected += 1
+                    s.reject(k, "install", reason)
                 else:
                     s.installed.append(mid)
                     s.feedback.append(sdk.Feedback(k, "install", True))
+            s.fleet, s.market_share = tuple(dep.fleet), dep.market_share
             self.w.on_deployed(s)
 
     # ---------------------------------------------------------------- ticks
@@ -271,6 +283,9 @@ class ServiceHost:
     def tick(self) -> None:
         w = self.w
         detections = w.safety.drain()
+        # S-DoT readings are built only when someone reads them (~14k items a district-day)
+        wanted = any(s.active and "sdot.readings" in s.feeds for s in self.services)
+        self._readings = w.environment.drain() if wanted else []
         for s in self.services:
             if not s.active:
                 continue
@@ -294,14 +309,16 @@ class ServiceHost:
                 try:
                     action = sdk.from_data(item, actions_only=True)
                 except (ValueError, TypeError) as exc:
-                    reason = f"not a valid action: {exc}"
+                    reason: str | None = f"not a valid action: {exc}"
                     name = str(item.get("type")) if isinstance(item, dict) else type(item).__name__
                 else:
                     name = type(action).__name__
-                    reason = w.apply(s, action)
+                    try:
+                        reason = w.apply(s, action)
+                    except (TypeError, ValueError, AttributeError, KeyError) as exc:  # wrong types inside an action
+                        reason = f"malformed {name}: {type(exc).__name__}: {exc}"[:300]
                 if reason:
-                    s.rejected += 1
-                    s.feedback.append(sdk.Feedback(i, name, False, reason))
+                    s.reject(i, name, reason)
                 else:
                     s.feedback.append(sdk.Feedback(i, name, True))
 
@@ -319,6 +336,12 @@ class ServiceHost:
                 feeds[f] = tuple(w.infra_changes)
             elif f == "lights.presence":
                 feeds[f] = tuple(w.presence_by_pole())
+            elif f == "sdot.readings":
+                feeds[f] = tuple(self._readings)
+            elif f == "logistics.requests":
+                feeds[f] = tuple(w.logistics.drain(s.name))
+            elif f == "ev.chargers":
+                feeds[f] = tuple(w.mobility.status())
         modules = tuple(
             {
                 "id": mid,
@@ -337,6 +360,7 @@ class ServiceHost:
             feeds=feeds,
             modules=modules,
             feedback=tuple(s.feedback),
+            fleet=w.logistics.fleet_state(s.name),
         )
 
     def safe_state(self, s: ServiceState) -> None:

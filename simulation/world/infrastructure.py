@@ -33,6 +33,7 @@ class Infrastructure:
         self.peak_util = dict.fromkeys(self.capacity, 0.0)
         self.streams: dict[str, tuple[str, float]] = {}  # stream id -> (pole, mbps)
         self.listeners: list[Listener] = []
+        self.before_power: list[Callable[[set[str]], None]] = []  # told before poles' power flips
         self.connected: set[str] = set(self.powered)
         # modules mounted during the run by services: id -> (pole, module, owner)
         self.installed: dict[str, tuple[str, str, str]] = {}
@@ -142,6 +143,8 @@ class Infrastructure:
             self.link_up[f.link] = not start
             self._recompute()
         elif f.kind == "power_outage":
+            for fn in self.before_power:
+                fn(set(f.poles))
             for p in f.poles:
                 self.powered[p] = not start
             self._recompute()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 
 import simpy
@@ -60,7 +61,7 @@ class Lighting:
             self.level[pole] = level
             self.changes += 1
 
-    def power_changed(self, poles: set[str]) -> None:
+    def power_changed(self, poles: AbstractSet[str]) -> None:
         """Account energy before a power outage starts or ends on ``poles``."""
         for p in poles:
             self._account(p)

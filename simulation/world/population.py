@@ -88,7 +88,7 @@ class StreetCell(Cell):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._agents = _Members()  # type: ignore[assignment]
+        self._agents = _Members()  # type: ignore[assignment,misc]
 
 
 class DistrictModel(Model):
@@ -132,6 +132,7 @@ class Population:
         self.trips = 0
         self.walk_m = 0.0
         self._build()
+        self._rain_keeps_visitors_away(streams("population.rain"))
 
     # ---------------------------------------------------------------- plans
     def _pick_blocks(self, weights: np.ndarray, n: int) -> np.ndarray:
@@ -226,6 +227,17 @@ class Population:
         # drop legs beyond the end of the run; keep order by time
         for c in self.citizens:
             c.plan = [(t, b) for t, b in c.plan if t < end]
+
+    def _rain_keeps_visitors_away(self, rng: np.random.Generator) -> None:
+        """World II: a share of visitors due to arrive in heavy rain stays away (own stream; dry days draw nothing)."""
+        drop = self.sc.demand.mobility.visitors_drop_in_heavy_rain
+        spans = [(self.sc.fault_offset(f), f.duration) for f in self.sc.faults if f.kind == "heavy_rain"]
+        if not spans or drop <= 0:
+            return
+        for c in self.citizens:
+            due = c.kind == VISITOR and c.plan and any(a <= c.plan[0][0] < a + d for a, d in spans)
+            if due and rng.random() < drop:
+                c.plan = []
 
     def _add(self, kind: int, group: int, plan: list[tuple[float, int]], start: int) -> None:
         jit = (float(self.rng.uniform(-1, 1)), float(self.rng.uniform(-1, 1)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import simpy
@@ -197,8 +198,9 @@ class Safety:
         cc = d.meta.control_centre
         self.integrated = cc.integrated
         self.screens_per_op = cc.screens_per_operator
-        if self.cfg.operators:
-            self.shift = lambda h: self.cfg.operators
+        fixed = self.cfg.operators
+        if fixed:
+            self.shift = lambda h: fixed
         else:
             self.shift = lambda h: cc.operators_day if 7 <= h < 19 else cc.operators_night
         self.seats = self.cfg.operators or max(cc.operators_day, cc.operators_night)
@@ -231,6 +233,13 @@ class Safety:
         self.false_alarms = self._false_alarms(streams)
 
     # ---------------------------------------------------------------- generation
+    def add_incident(self, inc: Incident) -> None:
+        """Another domain adds an incident as it happens (World II: crime and accidents in the dark)."""
+        self.incidents.append(inc)
+        self._occur(inc)
+        if inc.call_at is not None and inc.call_at < self.sc.duration:
+            self.env.timeout(max(0.0, inc.call_at - self.env.now)).callbacks.append(lambda _e: self._called(inc))
+
     def _hour(self, t: float) -> int:
         return int(((t + self.sc.start.hour * 3600 + self.sc.start.minute * 60) // 3600) % 24)
 
@@ -315,7 +324,7 @@ class Safety:
         ai = [i for i, k in enumerate(self.cam_kind) if k == "ai"]
         n = rng.poisson(self.cfg.false_alarms_per_ai_camera_per_day * len(ai) * self.sc.duration / 86400) if ai else 0
         ts = np.sort(rng.uniform(0, self.sc.duration, n))
-        cams = rng.choice(ai, size=n) if n else []
+        cams: Any = rng.choice(ai, size=n) if n else []
         conf = rng.uniform(0.2, 0.8, n)
         handling = rng.exponential(0.4 * self.cfg.handling_time_s, n)
         return [(float(t), int(c), float(cf), float(h)) for t, c, cf, h in zip(ts, cams, conf, handling, strict=True)]
@@ -412,7 +421,7 @@ class Safety:
             "x": round(self.cams[cam].x, 1),
             "y": round(self.cams[cam].y, 1),
         }
-        self.detections[det["id"]] = {**det, "_incident": None, "_handling": handling}
+        self.detections[str(det["id"])] = {**det, "_incident": None, "_handling": handling}
         self.pending.append(det)
 
     def drain(self) -> list[dict]:

@@ -1,0 +1,85 @@
+"""``python -m simulation export DISTRICT|RUN --format ngsi-ld``: city-platform shaped data.
+
+A district name (or folder) exports its poles and devices; a run id found in ``--store`` exports
+the district with the run's final device state and its S-DoT readings (the 15-minute sample the run
+keeps; ``--all-samples`` for every one of them, the last one otherwise). Output is one JSON array
+of NGSI-LD entities (FIWARE Smart Data Models), validated before it is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from .errors import DistrictError, SandboxError, StoreError
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``export`` subcommand."""
+    p = sub.add_parser(
+        "export",
+        help="export a district or a stored run as FIWARE Smart Data Models entities (NGSI-LD)",
+        description="Export a district's devices, or a stored run's device state and S-DoT readings, as NGSI-LD "
+        "entities (Streetlight, AccessPoint, Camera, Device, EVChargingStation, AirQualityObserved, "
+        "NoiseLevelObserved).",
+    )
+    p.add_argument("target", metavar="DISTRICT|RUN", help="a district name or folder, or a run id in --store")
+    p.add_argument("--format", default="ngsi-ld", choices=["ngsi-ld"], help="output format (default: ngsi-ld)")
+    p.add_argument("--store", default="results", metavar="DIR", help="results folder to look runs up in")
+    p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--all-samples", action="store_true", help="one observation entity per stored sample")
+    p.set_defaults(fn=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Build, validate and write the entities."""
+    from .district import list_districts, load_district
+    from .export import check_all, district_entities, run_entities
+    from .store import Store
+
+    store = Store(args.store)
+    if store.has(args.target):
+        run = store.load(args.target)
+        ref = run.provenance.get("scenario_resolved", {}).get("district") or run.district
+        try:
+            d = load_district(ref)
+        except DistrictError as exc:
+            raise StoreError(
+                f"run {args.target!r} was made in district {ref!r}, which is not available: {exc}"
+            ) from None
+        entities = run_entities(d, run, all_samples=args.all_samples)
+    else:
+        try:
+            d = load_district(args.target)
+        except DistrictError:
+            known = ", ".join(p.name for p in list_districts()) or "(none)"
+            raise SandboxError(
+                f"{args.target!r} is neither a district (known: {known}) nor a run in {store.root}/runs/"
+            ) from None
+        entities = district_entities(d)
+    check_all(entities)
+    text = json.dumps(entities, indent=1, ensure_ascii=False)
+    counts = Counter(e["type"] for e in entities)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        print(f"wrote {len(entities)} NGSI-LD entities to {out} ({summary})", file=sys.stderr)
+    else:
+        print(text)
+    return 0
