@@ -1,0 +1,139 @@
+"""Host side of the sandbox protocol: length-prefixed msgpack on pipes, every wait with a deadline.
+
+The host never blocks on a service: writes and reads are non-blocking and polled together with the
+service's log pipe (which is drained meanwhile, so a chatty service cannot stall on a full pipe).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+__all__ = ["HEADER", "Deadline", "Eof", "Overrun", "check_plain", "pack", "recv", "send"]
+
+HEADER = struct.Struct(">I")
+MAX_DEPTH = 32
+
+
+class Deadline(Exception):
+    """The service did not answer in time."""
+
+
+class Eof(Exception):
+    """The service's end of the pipe closed (the process ended)."""
+
+
+class Overrun(Exception):
+    """The service announced a message larger than the cap, or sent bytes that are not msgpack."""
+
+
+def _plain(obj: Any) -> Any:
+    item = getattr(obj, "item", None)  # numpy scalars the world may hand out
+    if callable(item):
+        v = item()
+        if isinstance(v, int | float | bool | str):
+            return v
+    raise TypeError(f"cannot send a {type(obj).__name__}")
+
+
+def pack(msg: Any) -> bytes:
+    """One framed message."""
+    data = msgpack.packb(msg, use_bin_type=True, default=_plain)
+    return HEADER.pack(len(data)) + data
+
+
+def _wait(fd: int, events: int, deadline: float, drain: Callable[[], None] | None, log_fd: int | None) -> None:
+    poller = select.poll()
+    poller.register(fd, events)
+    if log_fd is not None:
+        poller.register(log_fd, select.POLLIN)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Deadline
+        ready = poller.poll(min(left, 3600.0) * 1000)
+        hit = False
+        for rfd, ev in ready:
+            if rfd == log_fd:
+                if drain:
+                    drain()
+                if ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN:
+                    poller.unregister(log_fd)
+            else:
+                hit = True
+        if hit:
+            return
+
+
+def send(
+    fd: int, data: bytes, deadline: float, drain: Callable[[], None] | None = None, log_fd: int | None = None
+) -> None:
+    """Write all of ``data`` before ``deadline`` (``fd`` is non-blocking)."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+            view = view[n:]
+            continue
+        except BlockingIOError:
+            pass
+        except (BrokenPipeError, OSError) as exc:
+            raise Eof from exc
+        _wait(fd, select.POLLOUT, deadline, drain, log_fd)
+
+
+def _read(fd: int, n: int, deadline: float, drain: Callable[[], None] | None, log_fd: int | None) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        try:
+            chunk = os.read(fd, min(n - len(buf), 1 << 20))
+        except BlockingIOError:
+            _wait(fd, select.POLLIN, deadline, drain, log_fd)
+            continue
+        if not chunk:
+            raise Eof
+        buf += chunk
+    return bytes(buf)
+
+
+def recv(
+    fd: int, max_bytes: int, deadline: float, drain: Callable[[], None] | None = None, log_fd: int | None = None
+) -> Any:
+    """Read one framed message before ``deadline``; raise Overrun if it is too big or not msgpack."""
+    (n,) = HEADER.unpack(_read(fd, HEADER.size, deadline, drain, log_fd))
+    if n > max_bytes:
+        raise Overrun(f"announced a reply of {n:,} bytes; the cap is {max_bytes:,}")
+    data = _read(fd, n, deadline, drain, log_fd)
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+    except Exception as exc:
+        raise Overrun(f"sent {n:,} bytes that are not valid msgpack ({type(exc).__name__})") from None
+
+
+def check_plain(value: Any, depth: int = 0) -> str | None:
+    """Why ``value`` is not plain message data (dict/list/str/int/float/bool/None), or None."""
+    if depth > MAX_DEPTH:
+        return f"nested deeper than {MAX_DEPTH} levels"
+    if value is None or isinstance(value, bool | str):
+        return None
+    if isinstance(value, int | float):  # NaN and inf pass here; the world rejects them per action
+        return None
+    if isinstance(value, list):
+        for v in value:
+            why = check_plain(v, depth + 1)
+            if why:
+                return why
+        return None
+    if isinstance(value, dict):
+        for v in value.values():
+            why = check_plain(v, depth + 1)
+            if why:
+                return why
+        return None
+    return f"holds a {type(value).__name__}, which is not plain data"
