@@ -1,0 +1,167 @@
+"""``python -m simulation compare BASELINE CANDIDATE [MORE...]``: paired comparison of scenarios.
+
+Each argument is a scenario file (or the name of one in ``scenarios/``). The runs come from the
+store; missing replications are run first (``run_or_reuse``). Every scenario runs with the
+baseline's seeds, so the runs pair seed by seed (common random numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cmd_compare", "register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``compare`` subcommand."""
+    p = subparsers.add_parser(
+        "compare",
+        help="compare scenarios run by run (paired by seed) with 95%% confidence intervals",
+        description="Compare a baseline scenario with one or more candidates. Runs missing from the store are "
+        "run first; every scenario uses the baseline's seeds so that runs pair by seed.",
+    )
+    p.add_argument("baseline", metavar="BASELINE", help="the baseline scenario file (or name in scenarios/)")
+    p.add_argument("candidates", metavar="CANDIDATE", nargs="+", help="candidate scenario files")
+    p.add_argument("--store", default="results", metavar="DIR", help="results folder (default: results)")
+    p.add_argument("--seed", type=int, help="base seed for every scenario (default: the baseline's)")
+    p.add_argument("--replications", "-r", type=int, help="replications of every scenario (default: the baseline's)")
+    p.add_argument("--csv", metavar="FILE", help="write the comparison table as CSV")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of tables")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument("--allow-inline", action="store_true", help="let third-party services run inline (debugging only)")
+    p.set_defaults(fn=cmd_compare)
+
+
+def _runs(scenarios: list[Any], store: Any, args: argparse.Namespace) -> tuple[dict[str, list[str]], int]:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .results import replication_seeds
+    from .runs import run_or_reuse
+
+    groups: dict[str, list[str]] = {}
+    failed = 0
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f}/{task.total:.0f} replications"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=args.quiet,
+    ) as prog:
+        for sc in scenarios:
+            seeds = replication_seeds(sc.seed, sc.replications)
+            task = prog.add_task(sc.name, total=len(seeds))
+            label = sc.name
+            n = 2
+            while label in groups:
+                label, n = f"{sc.name} ({n})", n + 1
+            ids = []
+            for k, seed in enumerate(seeds):
+
+                def tick(frac: float, k: int = k, task: Any = task) -> None:
+                    prog.update(task, completed=k + frac)
+
+                r, _ = run_or_reuse(sc, seed, store, progress=tick, allow_inline=args.allow_inline)
+                ids.append(r.run_id)
+                failed += r.status != "ok"
+                prog.update(task, completed=k + 1)
+            groups[label] = ids
+    return groups, failed
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Load the scenarios, make sure their runs are in the store, compare, print and export."""
+    from .compare import compare, hourly_means
+    from .scenario import load_scenario
+    from .store import Store
+
+    base = load_scenario(args.baseline, seed=args.seed, replications=args.replications)
+    seed, reps = base.seed, base.replications
+    scenarios = [base]
+    for path in args.candidates:
+        sc = load_scenario(path)
+        if (sc.seed, sc.replications) != (seed, reps):
+            sc = load_scenario(path, seed=seed, replications=reps)  # pair with the baseline's seeds
+        scenarios.append(sc)
+    store = Store(args.store)
+    groups, failed = _runs(scenarios, store, args)
+    cmp = compare(store, groups)
+    if args.csv:
+        _write(args.csv, cmp.table.to_csv(index=False))
+    if args.html:
+        from .report import render_report
+
+        _write(args.html, render_report(cmp, series=hourly_means(store, cmp), store_root=str(store.root)))
+    if args.json:
+        rows = [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in cmp.table.to_dict(orient="records")
+        ]
+        doc = {
+            "baseline": cmp.baseline,
+            "candidates": cmp.candidates,
+            "runs": {lb: {str(s): r for s, r in g.items()} for lb, g in cmp.groups.items()},
+            "notes": list(cmp.notes),
+            "rows": rows,
+        }
+        print(json.dumps(doc, indent=1, allow_nan=False, default=str))
+    else:
+        _print(cmp, store)
+    return 1 if failed else 0
+
+
+def _write(path: str, text: str) -> None:
+    from .errors import SandboxError
+
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(p)
+    except OSError as exc:
+        raise SandboxError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _print(cmp: Any, store: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .report import fmt_value
+
+    style = {"better": "green", "worse": "red", "no significant change": "dim", "n/a": "dim"}
+    out = Console()
+    for c in cmp.candidates:
+        t = cmp.table[cmp.table["candidate"] == c]
+        seeds = cmp.pair_seeds(c)
+        table = Table(
+            title=f"{c} vs {cmp.baseline} · {len(seeds)} pairs (seeds {seeds[0]}–{seeds[-1]}) · 95% paired-t CI"
+        )
+        for col in ("KPI", "unit", "better", cmp.baseline, c, "difference", "95% CI", "verdict"):
+            table.add_column(col, justify="right" if col not in ("KPI", "unit", "better", "verdict") else "left")
+        for r in t.itertuples(index=False):
+            ci = "—" if math.isnan(r.ci_low) else f"[{fmt_value(r.ci_low)}, {fmt_value(r.ci_high)}]"
+            verdict = "≈ not significant" if r.verdict == "no significant change" else r.verdict
+            table.add_row(
+                r.kpi,
+                r.unit,
+                r.better,
+                fmt_value(r.baseline_mean),
+                fmt_value(r.candidate_mean),
+                fmt_value(r.diff_mean, signed=True),
+                ci,
+                f"[{style[r.verdict]}]{verdict}[/]",
+            )
+        out.print(table)
+    for n in cmp.notes:
+        out.print(f"[yellow]note:[/yellow] {n}")
+    out.print(f"runs: {store.root}/runs/ ({sum(len(g) for g in cmp.groups.values())} runs)")

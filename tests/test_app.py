@@ -1,0 +1,275 @@
+"""The web app's pages through Streamlit's AppTest, against a temporary store (``PILOT_STORE``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import BASE_SERVICES, ROOT, write_scenario
+from streamlit.testing.v1 import AppTest
+
+from simulation.cli import main
+from simulation.compare import compare, latest_runs
+from simulation.district import load_district
+from simulation.results import replication_seeds
+from simulation.runs import run_or_reuse
+from simulation.scenario import load_scenario
+from simulation.store import Store
+
+SERVED = "connectivity.sessions_served_pct"
+
+
+def district_page() -> None:
+    from webapp.district import page
+
+    page()
+
+
+def run_page() -> None:
+    from webapp.run import page
+
+    page()
+
+
+def compare_page() -> None:
+    from webapp.compare import page
+
+    page()
+
+
+@pytest.fixture(scope="module")
+def folders(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Scenarios (a baseline, a candidate without public WiFi, a broken one) and a store with their runs."""
+    root = tmp_path_factory.mktemp("app")
+    sc_dir = root / "scenarios"
+    sc_dir.mkdir()
+    common = {
+        "district": str(tiny_district),
+        "start": "2026-05-12T17:00",
+        "duration": "1h",
+        "seed": 1,
+        "replications": 2,
+    }
+    write_scenario(sc_dir, "tiny_base", common | {"services": BASE_SERVICES})
+    write_scenario(sc_dir, "tiny_nowifi", common | {"services": [BASE_SERVICES[0], BASE_SERVICES[2]]})
+    write_scenario(sc_dir, "tiny_other_seeds", common | {"seed": 50, "services": BASE_SERVICES[:1]})
+    (sc_dir / "zz_broken.yaml").write_text(f"district: {tiny_district}\nreplications: 0\n")
+    store = Store(root / "store")
+    for name in ("tiny_base", "tiny_nowifi", "tiny_other_seeds"):
+        sc = load_scenario(sc_dir / f"{name}.yaml")
+        for seed in replication_seeds(sc.seed, sc.replications):
+            run_or_reuse(sc, seed, store)
+    return {"scenarios": sc_dir, "store": store.root, "districts": tiny_district.parent, "root": root}
+
+
+@pytest.fixture
+def env(folders, monkeypatch):
+    monkeypatch.setenv("PILOT_STORE", str(folders["store"]))
+    monkeypatch.setenv("PILOT_SCENARIOS", str(folders["scenarios"]))
+    monkeypatch.setenv("PILOT_DISTRICTS", str(folders["districts"]))
+    return folders
+
+
+def deck_spec(at: AppTest, i: int = 0) -> dict:
+    return json.loads(at.get("deck_gl_json_chart")[i].proto.json)
+
+
+# --------------------------------------------------------------------------- app shell
+def test_the_app_opens_on_the_district_page(env):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "District"
+    assert str(env["store"]) in at.sidebar.caption[0].value
+
+
+def test_pages_import_no_plugin_code_and_no_simulation_engine(env):
+    # In a fresh interpreter: render every page, then look at what got imported.
+    code = """
+import sys
+from streamlit.testing.v1 import AppTest
+for mod in ("district", "run", "compare"):
+    at = AppTest.from_string(f"from webapp.{mod} import page\\npage()", default_timeout=60).run()
+    assert not at.exception, at.exception
+bad = [m for m, v in sys.modules.items() if m.startswith("simulation.world") or m.startswith("simulation.plugins")
+       or "plugins/" in str(getattr(v, "__file__", "") or "")]
+print(bad)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+# --------------------------------------------------------------------------- district
+def test_district_page_shows_map_layers_and_key_figures(env, tiny_district):
+    at = AppTest.from_function(district_page, default_timeout=30).run()
+    at.selectbox(key="district_pick").set_value(str(tiny_district.resolve())).run()
+    assert not at.exception and not at.error
+    ids = [layer["id"] for layer in deck_spec(at)["layers"]]
+    assert ids[:2] == ["blocks", "streets"] and "poles" in ids and "population" not in ids
+    assert "mapStyle" not in deck_spec(at) or deck_spec(at)["mapStyle"] == "__MAP_STYLE__"  # no basemap
+    figures = load_district(tiny_district).key_figures()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["S-Poles"] == str(figures["poles"]) and metrics["Residents"] == f"{figures['residents']:,}"
+
+
+def test_layer_toggles_change_the_map(env, tiny_district):
+    at = AppTest.from_function(district_page, default_timeout=30).run()
+    at.selectbox(key="district_pick").set_value(str(tiny_district.resolve())).run()
+    at.checkbox(key="layer_poles").uncheck().run()
+    at.checkbox(key="layer_population").check().run()
+    at.number_input(key="per_dot").set_value(10).run()
+    layers = {layer["id"]: layer for layer in deck_spec(at)["layers"]}
+    assert "poles" not in layers
+    d = load_district(tiny_district)
+    assert len(layers["population"]["data"]) == sum((b.residents + b.jobs) // 10 for b in d.blocks)
+
+
+def test_a_broken_district_shows_its_error(env, tmp_path, monkeypatch):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "district.yaml").write_text("name: bad\n")
+    monkeypatch.setenv("PILOT_DISTRICTS", str(bad))
+    at = AppTest.from_function(district_page, default_timeout=30).run()
+    at.selectbox(key="district_pick").set_value(str(bad.resolve())).run()
+    assert not at.exception
+    assert "district.yaml" in at.error[0].value and "required key is missing" in at.error[0].value
+
+
+# --------------------------------------------------------------------------- run
+def test_a_broken_scenario_shows_the_cli_message(env, capsys):
+    broken = env["scenarios"] / "zz_broken.yaml"
+    at = AppTest.from_function(run_page, default_timeout=30).run()
+    at.selectbox(key="run_scenario").set_value(str(broken.resolve())).run()
+    assert not at.exception
+    assert main(["run", str(broken), "--store", str(env["root"] / "unused")]) == 2
+    cli = capsys.readouterr().err.strip()
+    assert cli == f"error: {at.error[0].value}"
+    assert "replications" in cli and "Traceback" not in at.error[0].value
+
+
+def test_derived_scenario_names_what_changed(env):
+    from webapp.run import derive
+
+    sc = load_scenario(env["scenarios"] / "tiny_base.yaml")
+    d = derive(
+        sc, seed=3, replications=4, population_scale=0.5, services=["cctv_monitoring", "streetlights"], faults=[]
+    )
+    assert d.name == "tiny_base (population ×0.5; without public_wifi)"
+    assert (d.seed, d.replications, d.population_scale) == (3, 4, 0.5)
+    assert [s.key for s in d.services] == ["cctv_monitoring", "streetlights"]
+    same = derive(sc, seed=9, replications=5, population_scale=1.0, services=[s.key for s in sc.services], faults=[])
+    assert same.name == "tiny_base"  # other seeds of the same scenario pool with it
+
+
+def wait_for(at: AppTest, done, timeout: float = 90.0) -> AppTest:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        at.run()
+        if done(at):
+            return at
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; page says: {[e.value for e in at.main.children.values() if hasattr(e, 'value')]}")
+
+
+def test_run_page_runs_in_a_worker_and_reuses_stored_runs(env, tmp_path, monkeypatch):
+    store = tmp_path / "fresh"
+    monkeypatch.setenv("PILOT_STORE", str(store))
+    at = AppTest.from_function(run_page, default_timeout=30).run()
+    at.selectbox(key="run_scenario").set_value(str((env["scenarios"] / "tiny_nowifi.yaml").resolve())).run()
+    assert "0 of 2 runs are already in the store" in at.caption[-1].value
+    at.button(key="run_start").click().run()
+    job = at.session_state["jobs"][0]
+    assert (store / "jobs" / job / "progress.json").is_file()
+    wait_for(at, lambda a: any("in the store" in s.value for s in a.success))
+    assert "2 runs in the store (2 new, 0 reused)" in at.success[-1].value
+    assert len(Store(store).runs()) == 2 and not at.exception
+    at.run()
+    # (Run ids include a hash of the simulation package's code: this holds unless it changes mid-test.)
+    assert any("all 2 runs are already in the store and will be reused" in s.value for s in at.success)
+
+
+def test_a_failing_run_shows_why(env, tiny_district, tmp_path, monkeypatch):
+    path = write_scenario(
+        tmp_path,
+        "zz_plugin",
+        {
+            "district": str(tiny_district),
+            "duration": "1h",
+            "replications": 1,
+            "services": [{"use": "plugins/does_not_exist"}],
+        },
+    )
+    monkeypatch.setenv("PILOT_SCENARIOS", str(tmp_path))
+    monkeypatch.setenv("PILOT_STORE", str(tmp_path / "s"))
+    at = AppTest.from_function(run_page, default_timeout=30).run()
+    at.selectbox(key="run_scenario").set_value(str(path.resolve())).run()
+    at.button(key="run_start").click().run()
+    wait_for(at, lambda a: bool(a.error))
+    assert "no plugin folder" in at.error[0].value and "does_not_exist" in at.error[0].value
+
+
+# --------------------------------------------------------------------------- compare
+def test_compare_page_shows_the_numbers_of_the_store(env):
+    at = AppTest.from_function(compare_page, default_timeout=30).run()
+    at.multiselect(key="cmp_pick").set_value(["tiny_base", "tiny_nowifi"]).run()
+    assert not at.exception and not at.error
+    table = next(m.value for m in at.markdown if '<table class="kpi-table"' in m.value)
+    row = re.search(rf'<tr data-kpi="{re.escape(SERVED)}" data-verdict="([^"]+)">(.*?)</tr>', table).group(1, 2)
+    values = dict(re.findall(r'data-col="(\w+)" data-value="([^"]*)"', row[1]))
+    store = Store(env["store"])
+    kp = store.kpis([*latest_runs(store, "tiny_base").values(), *latest_runs(store, "tiny_nowifi").values()])
+    means = kp[kp.kpi == SERVED].groupby("scenario")["value"].mean()
+    assert float(values["baseline_mean"]) == pytest.approx(means["tiny_base"])
+    assert float(values["candidate_mean"]) == pytest.approx(means["tiny_nowifi"]) == 0.0
+    assert row[0] == "worse"
+    assert len(at.get("deck_gl_json_chart")) == 3  # baseline, candidate, difference
+    assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download HTML report"]
+
+
+def test_compare_page_reports_runs_that_do_not_pair(env):
+    at = AppTest.from_function(compare_page, default_timeout=30).run()
+    at.multiselect(key="cmp_pick").set_value(["tiny_base", "tiny_other_seeds"]).run()
+    store = Store(env["store"])
+    with pytest.raises(Exception) as exc:
+        compare(
+            store,
+            {
+                "tiny_base": list(latest_runs(store, "tiny_base").values()),
+                "tiny_other_seeds": list(latest_runs(store, "tiny_other_seeds").values()),
+            },
+        )
+    assert at.error[0].value == str(exc.value)
+    assert "do not pair: no seed in common" in at.error[0].value
+
+
+def test_compare_page_without_runs_says_where_to_start(env, tmp_path, monkeypatch):
+    monkeypatch.setenv("PILOT_STORE", str(tmp_path / "empty"))
+    at = AppTest.from_function(compare_page, default_timeout=30).run()
+    assert "No runs in the store" in at.info[0].value
+
+
+def test_two_sessions_see_only_their_own_runs(env, tmp_path, monkeypatch):
+    monkeypatch.setenv("PILOT_STORE", str(tmp_path / "shared"))
+    monkeypatch.setenv("PILOT_JOB_ABANDON_S", "600")
+    alice = AppTest.from_function(run_page, default_timeout=30).run()
+    bob = AppTest.from_function(run_page, default_timeout=30).run()
+    for at in (alice, bob):
+        at.selectbox(key="run_scenario").set_value(str((env["scenarios"] / "tiny_base.yaml").resolve())).run()
+    alice.button(key="run_start").click().run()
+    bob.run()
+    assert len(alice.session_state["jobs"]) == 1
+    assert bob.session_state["jobs"] == []
+    assert not bob.button(key="run_start").disabled  # Alice's run does not block Bob
+    assert [h.value for h in bob.subheader] == []  # no "Runs started here" for Bob
+    bob.button(key="run_start").click().run()
+    assert alice.session_state["jobs"] != bob.session_state["jobs"]
+    for at in (alice, bob):
+        wait_for(at, lambda a: any("in the store" in s.value for s in a.success))
+    assert len(Store(tmp_path / "shared").runs()) == 2  # the same two runs (identical inputs, identical ids)

@@ -1,0 +1,313 @@
+"""Paired comparison: pairing by seed, the paired-t interval, verdicts, errors, CLI and report."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import BASE_SERVICES, write_scenario
+
+from simulation.cli import main
+from simulation.compare import (
+    TABLE_COLUMNS,
+    compare,
+    hourly_means,
+    latest_runs,
+    paired_t,
+    run_index,
+    scenario_groups,
+    spatial_means,
+)
+from simulation.errors import SandboxError, StoreError
+from simulation.report import kpi_table_html, render_report
+from simulation.results import RunResult
+from simulation.store import Store
+
+RESPOND = "safety.time_to_respond_s"  # better = lower
+SERVED = "connectivity.sessions_served_pct"  # better = higher
+INCIDENTS = "safety.incidents"  # better = none
+
+
+def put(
+    store: Store,
+    scenario: str,
+    seed: int,
+    kpis: dict[str, float],
+    status: str = "ok",
+    district: str = "tiny",
+    error: str | None = None,
+    variant: str = "a",
+    services: dict | None = None,
+) -> str:
+    """Store a hand-made run (no simulation) and return its id."""
+    rid = f"{scenario}-{seed}-{uuid.uuid4().hex[:6]}"
+    resolved = {
+        "name": scenario,
+        "district": district,
+        "start": "2026-05-12T16:00:00",
+        "duration": "2h",
+        "seed": seed,
+        "replications": 4,
+        "variant": variant,
+    }
+    store.put(
+        RunResult(
+            run_id=rid,
+            scenario=scenario,
+            district=district,
+            seed=seed,
+            status=status,
+            kpis=kpis,
+            error=error,
+            services=services or {"cctv": {"status": "ok", "error": None, "rejected_actions": 0}},
+            timeseries=pd.DataFrame(
+                {"t": [0.0, 3600.0], "metric": [RESPOND, RESPOND], "value": [kpis.get(RESPOND, 0.0)] * 2}
+            ),
+            events=pd.DataFrame({"t": [0.0], "kind": ["x"], "subject": ["y"], "detail": ["{}"]}),
+            spatial=pd.DataFrame(
+                {
+                    "metric": [SERVED, SERVED],
+                    "x": [50.0, 150.0],
+                    "y": [50.0, 50.0],
+                    "value": [kpis.get(SERVED, 0.0), 10.0],
+                }
+            ),
+            provenance={"scenario_digest": f"dig-{scenario}-{variant}", "scenario_resolved": resolved},
+        )
+    )
+    return rid
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "store")
+
+
+def two_groups(store: Store, base: list[float], cand: list[float], kpi: str = RESPOND, seeds: list[int] | None = None):
+    seeds = seeds or list(range(1, len(base) + 1))
+    b = [put(store, "base", s, {kpi: v}) for s, v in zip(seeds, base, strict=True)]
+    c = [put(store, "cand", s, {kpi: v}) for s, v in zip(seeds, cand, strict=True)]
+    return {"base": b, "cand": c}
+
+
+# --------------------------------------------------------------------------- statistics
+def test_paired_t_matches_a_hand_computed_interval():
+    # d = 1, 2, 3, 4: mean 2.5, sd 1.29099, se 0.645497, t(0.975, 3) = 3.182446 -> half-width 2.054260
+    mean, low, high = paired_t([1.0, 2.0, 3.0, 4.0])
+    assert mean == pytest.approx(2.5)
+    assert low == pytest.approx(2.5 - 2.054260, abs=1e-6)
+    assert high == pytest.approx(2.5 + 2.054260, abs=1e-6)
+
+
+def test_paired_t_needs_two_differences():
+    mean, low, high = paired_t([3.0])
+    assert mean == 3.0 and math.isnan(low) and math.isnan(high)
+
+
+def test_compare_uses_differences_of_pairs_not_of_means(store):
+    # Baselines vary a lot between seeds, the paired change is steady: the paired CI is narrow.
+    groups = two_groups(store, [100.0, 300.0, 500.0, 700.0], [99.0, 298.0, 497.0, 696.0])
+    row = compare(store, groups).table.iloc[0]
+    assert list(row[["baseline_mean", "candidate_mean", "diff_mean"]]) == pytest.approx([400.0, 397.5, -2.5])
+    assert (row.ci_low, row.ci_high) == pytest.approx((-2.5 - 2.054260, -2.5 + 2.054260), abs=1e-6)
+    assert row.n_pairs == 4 and bool(row.significant)
+
+
+def test_runs_pair_by_seed_whatever_order_they_are_given_in(store):
+    groups = two_groups(store, [10.0, 20.0, 30.0], [11.0, 22.0, 33.0])
+    shuffled = {"base": groups["base"], "cand": groups["cand"][::-1]}
+    assert compare(store, shuffled).table.iloc[0].diff_mean == pytest.approx(2.0)
+
+
+def test_table_has_exactly_the_contracted_columns(store):
+    table = compare(store, two_groups(store, [1.0, 2.0], [1.0, 2.0])).table
+    assert tuple(table.columns) == TABLE_COLUMNS
+    assert table["significant"].dtype == bool and table["n_pairs"].dtype.kind == "i"
+
+
+# --------------------------------------------------------------------------- verdicts
+@pytest.mark.parametrize(
+    ("kpi", "base", "cand", "verdict"),
+    [
+        (RESPOND, [300.0, 310.0, 320.0], [250.0, 262.0, 268.0], "better"),  # lower is better, it fell
+        (RESPOND, [300.0, 310.0, 320.0], [350.0, 362.0, 368.0], "worse"),
+        (SERVED, [50.0, 60.0, 70.0], [40.0, 49.0, 61.0], "worse"),  # higher is better, it fell
+        (SERVED, [50.0, 60.0, 70.0], [55.0, 66.0, 74.0], "better"),
+        (SERVED, [50.0, 60.0, 70.0], [51.0, 59.0, 70.5], "no significant change"),
+        (INCIDENTS, [5.0, 6.0, 7.0], [8.0, 9.0, 10.0], "n/a"),  # a context figure: changed, but no direction
+        (SERVED, [50.0, 60.0, 70.0], [50.0, 60.0, 70.0], "no significant change"),  # common random numbers: exactly 0
+    ],
+)
+def test_verdict_follows_the_kpi_direction(store, kpi, base, cand, verdict):
+    row = compare(store, two_groups(store, base, cand, kpi=kpi)).table.iloc[0]
+    assert row.verdict == verdict
+    assert bool(row.significant) == (verdict in ("better", "worse") or kpi == INCIDENTS)
+
+
+def test_a_kpi_without_value_in_a_run_is_left_out_of_that_pair(store):
+    groups = two_groups(store, [300.0, math.nan, 320.0, 330.0], [250.0, 260.0, 270.0, 280.0])
+    row = compare(store, groups).table.iloc[0]
+    assert row.n_pairs == 3
+    assert row.candidate_mean == pytest.approx(265.0)  # each side averages its own values
+    assert row.diff_mean == pytest.approx(-50.0)
+
+
+# --------------------------------------------------------------------------- errors
+def test_fewer_than_two_pairs_is_a_clear_error(store):
+    groups = two_groups(store, [1.0, 2.0], [1.0, 2.0], seeds=[1, 2])
+    groups["cand"] = [put(store, "cand2", 2, {RESPOND: 1.0}), put(store, "cand2", 9, {RESPOND: 1.0})]
+    with pytest.raises(
+        StoreError, match=r"pair on only 1 seed \(2\); a 95% confidence interval needs at least 2 pairs"
+    ):
+        compare(store, groups)
+
+
+def test_runs_without_common_seeds_do_not_pair(store):
+    groups = {
+        "base": [put(store, "base", s, {RESPOND: 1.0}) for s in (1, 2)],
+        "cand": [put(store, "cand", s, {RESPOND: 1.0}) for s in (11, 12)],
+    }
+    with pytest.raises(
+        StoreError, match=r"do not pair: no seed in common \(seeds of 'base': 1, 2; of 'cand': 11, 12\)"
+    ):
+        compare(store, groups)
+
+
+def test_two_runs_with_one_seed_in_a_group_is_an_error(store):
+    groups = two_groups(store, [1.0, 2.0], [1.0, 2.0])
+    groups["cand"].append(put(store, "cand", 1, {RESPOND: 5.0}))
+    with pytest.raises(StoreError, match=r"scenario 'cand' has two runs with seed 1 .*pass one run per seed"):
+        compare(store, groups)
+
+
+def test_a_run_missing_from_the_store_is_named(store):
+    groups = two_groups(store, [1.0, 2.0], [1.0, 2.0])
+    groups["cand"].append("nope")
+    with pytest.raises(StoreError, match=r"scenario 'cand' lists run 'nope', which is not in the store"):
+        compare(store, groups)
+
+
+def test_a_comparison_needs_two_groups(store):
+    with pytest.raises(
+        SandboxError, match=r"needs a baseline and at least one candidate; got 1 scenario\(s\) \('base'\)"
+    ):
+        compare(store, {"base": two_groups(store, [1.0, 2.0], [1.0, 2.0])["base"]})
+
+
+def test_groups_of_different_districts_do_not_pair(store):
+    groups = two_groups(store, [1.0, 2.0], [1.0, 2.0])
+    groups["cand"] = [put(store, "cand", s, {RESPOND: 1.0}, district="other") for s in (1, 2)]
+    with pytest.raises(StoreError, match=r"'cand' ran in district 'other' but baseline 'base' in 'tiny'"):
+        compare(store, groups)
+
+
+def test_failed_runs_are_left_out_with_their_reason(store):
+    groups = two_groups(store, [1.0, 2.0, 3.0], [1.5, 2.5, 3.5])
+    groups["cand"].append(put(store, "cand", 4, {}, status="failed", error="RuntimeError: boom\ntraceback"))
+    cmp = compare(store, groups)
+    assert cmp.table.iloc[0].n_pairs == 3
+    assert any("(seed 4) failed and is left out: RuntimeError: boom" in n for n in cmp.notes)
+
+
+def test_a_group_whose_runs_all_failed_says_why(store):
+    groups = two_groups(store, [1.0, 2.0], [1.0, 2.0])
+    groups["cand"] = [put(store, "cand", 1, {}, status="failed", error="ValueError: bad")]
+    with pytest.raises(StoreError, match=r"every run of scenario 'cand' failed; first reason: ValueError: bad"):
+        compare(store, groups)
+
+
+# --------------------------------------------------------------------------- the store's runs
+def test_latest_runs_takes_the_newest_complete_run_per_seed(store):
+    old = put(store, "base", 1, {RESPOND: 1.0})
+    new = put(store, "base", 1, {RESPOND: 2.0})
+    put(store, "base", 1, {}, status="failed")
+    other = put(store, "base", 2, {RESPOND: 1.0}, variant="b")
+    idx = run_index(store)
+    assert latest_runs(store, "base", index=idx) == {1: new, 2: other}
+    assert old not in latest_runs(store, "base").values()
+    assert latest_runs(store, "base", digest="dig-base-b") == {2: other}
+    assert latest_runs(store, "base", seeds=[2]) == {2: other}
+
+
+def test_scenario_groups_separate_variants_of_one_name(store):
+    put(store, "base", 1, {RESPOND: 1.0}, variant="a")
+    put(store, "base", 1, {RESPOND: 1.0}, variant="b")
+    put(store, "cand", 1, {RESPOND: 1.0})
+    g = scenario_groups(run_index(store))
+    assert sorted(g["scenario"]) == ["base", "base", "cand"]
+    assert g["label"].is_unique and "cand" in set(g["label"])
+
+
+def test_hourly_and_spatial_means_average_over_runs(store):
+    cmp = compare(store, two_groups(store, [100.0, 200.0], [110.0, 230.0], kpi=RESPOND))
+    h = hourly_means(store, cmp, [RESPOND])
+    assert h[(h.label == "cand") & (h.t == 0)]["mean"].item() == pytest.approx(170.0)
+    sp = spatial_means(store, cmp, SERVED, cell_m=200)  # both points fall in the cell (0, 0) of 200 m
+    assert sp[sp.label == "base"]["value"].item() == pytest.approx(5.0)
+    assert sp[sp.label == "base"]["n"].item() == 2
+
+
+# --------------------------------------------------------------------------- report
+def test_report_is_self_contained_and_takes_extra_sections(store):
+    cmp = compare(store, two_groups(store, [300.0, 310.0, 320.0], [250.0, 262.0, 268.0]))
+    doc = render_report(cmp, extra_sections=[("Scorecard", "<p id='score'>42</p>")], series=hourly_means(store, cmp))
+    assert doc.startswith("<!DOCTYPE html>") and "<p id='score'>42</p>" in doc and "<h2>Scorecard</h2>" in doc
+    assert "<script" not in doc and "<link" not in doc and "src=" not in doc and "url(" not in doc
+    assert "http" not in doc.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "<svg" in doc and "▲ better" in doc
+
+
+def test_kpi_table_cells_carry_the_exact_values(store):
+    cmp = compare(store, two_groups(store, [300.0, 310.0, 320.0], [250.0, 262.0, 268.0]))
+    html = kpi_table_html(cmp)
+    assert f'data-kpi="{RESPOND}" data-verdict="better"' in html
+    assert 'data-col="diff_mean" data-value="-50.0"' in html
+
+
+# --------------------------------------------------------------------------- CLI on real runs
+def test_cli_compare_runs_missing_replications_and_exports(tiny_district, tmp_path, capsys):
+    common = {
+        "district": str(tiny_district),
+        "start": "2026-05-12T16:00",
+        "duration": "1h",
+        "seed": 1,
+        "replications": 2,
+    }
+    base = write_scenario(tmp_path, "base", common | {"services": BASE_SERVICES})
+    cand = write_scenario(tmp_path, "cand", common | {"seed": 7, "services": BASE_SERVICES[:1] + BASE_SERVICES[2:]})
+    out = tmp_path / "out"
+    code = main(
+        [
+            "compare",
+            str(base),
+            str(cand),
+            "--store",
+            str(tmp_path / "s"),
+            "--json",
+            "-q",
+            "--csv",
+            str(out / "c.csv"),
+            "--html",
+            str(out / "r.html"),
+        ]
+    )
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["baseline"] == "base" and set(doc["runs"]["cand"]) == {
+        "1",
+        "2",
+    }  # the candidate took the baseline's seeds
+    served = next(r for r in doc["rows"] if r["kpi"] == SERVED)
+    assert served["candidate_mean"] == 0.0 and served["verdict"] == "worse"  # no public WiFi, nothing served
+    assert tuple(pd.read_csv(out / "c.csv").columns) == TABLE_COLUMNS
+    assert '<table class="kpi-table"' in (out / "r.html").read_text()
+
+
+def test_cli_compare_with_one_replication_exits_2_with_the_reason(tiny_scenario, tmp_path, capsys):
+    code = main(["compare", str(tiny_scenario), str(tiny_scenario), "-r", "1", "--store", str(tmp_path / "s"), "-q"])
+    assert code == 2
+    assert "needs at least 2 pairs" in capsys.readouterr().err

@@ -1,0 +1,272 @@
+"""Compare page: two or more scenarios from the store, paired by seed, with 95% confidence intervals.
+
+Everything shown is computed by ``simulation.compare`` from runs in the store (the run ids are
+listed at the bottom), and the KPI table is the same HTML the exported report contains.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from simulation.compare import Comparison, hourly_means, spatial_means, spatial_metrics
+from simulation.errors import SandboxError
+from simulation.kpis import CATALOGUE
+from simulation.report import PALETTE, fmt_value, kpi_table_html, render_report, services_summary
+from simulation.store import Store
+
+from . import maps
+from .common import cached_compare, get_district, group_runs, groups, index, store_root, store_version
+
+
+def page() -> None:
+    """Render the Compare page."""
+    st.title("Compare")
+    g = groups()
+    if g.empty:
+        st.info(
+            f"No runs in the store `{store_root()}` yet: start one on the **Run** page "
+            "(or `python -m simulation run SCENARIO`)."
+        )
+        return
+    labels = g["label"].tolist()
+    info = g.set_index("label")
+    picked = st.multiselect(
+        "Scenarios to compare (two or more)",
+        labels,
+        default=labels[:2][::-1],
+        key="cmp_pick",
+        format_func=lambda lb: f"{lb} · {info.loc[lb, 'runs']} runs",
+        help="Runs pair by seed (common random numbers).",
+    )
+    if len(picked) < 2:
+        st.info("Pick at least two scenarios: a baseline and a candidate.")
+        return
+    # Keyed on the selection: picking other scenarios makes the first of them the baseline again.
+    base = st.selectbox("Baseline", picked, key=f"cmp_base:{'|'.join(picked)}")
+    order = [base, *[p for p in picked if p != base]]
+    runs = group_runs(order)
+    idx = index()
+    seed_of = dict(zip(idx["run_id"], idx["seed"], strict=True))
+    seeds = sorted({int(seed_of[r]) for ids in runs.values() for r in ids})
+    with st.expander(f"Runs: seeds {seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else f"Runs: seed {seeds[0]}"):
+        keep = st.multiselect(
+            "Seeds to include (a seed's runs pair across scenarios)", seeds, default=seeds, key="cmp_seeds"
+        )
+    runs = {lb: [r for r in ids if seed_of[r] in keep] for lb, ids in runs.items()}
+    try:
+        cmp = cached_compare(runs)
+    except SandboxError as exc:
+        st.error(str(exc))
+        return
+    for note in cmp.notes:
+        st.warning(note)
+    _kpis(cmp)
+    _series(cmp)
+    _maps(cmp)
+    _services(cmp)
+    _export(cmp)
+    with st.expander(f"Runs in this comparison ({len(cmp.run_ids())})"):
+        st.dataframe(
+            pd.DataFrame(
+                [{"scenario": lb, "seed": s, "run_id": r} for lb, gr in cmp.groups.items() for s, r in gr.items()]
+            ),
+            hide_index=True,
+        )
+
+
+def _key(cmp: Comparison) -> tuple:
+    return tuple((lb, tuple(cmp.run_ids(lb))) for lb in cmp.labels)
+
+
+# --------------------------------------------------------------------------- KPIs
+def _kpis(cmp: Comparison) -> None:
+    st.header("KPIs")
+    st.caption(
+        "Difference = candidate − baseline, averaged over runs paired by seed, with a 95% paired-t confidence "
+        "interval. **≈ not significant**: the interval includes 0. Better/worse follows each KPI's direction."
+    )
+    only = st.checkbox("Only significant changes", key="cmp_only_sig")
+    for c in cmp.candidates:
+        t = cmp.table[cmp.table["candidate"] == c]
+        vc = t["verdict"].value_counts()
+        st.subheader(f"{c} vs {cmp.baseline}")
+        m = st.columns(4)
+        m[0].metric("pairs (seeds)", len(cmp.pair_seeds(c)))
+        m[1].metric("better", int(vc.get("better", 0)))
+        m[2].metric("worse", int(vc.get("worse", 0)))
+        m[3].metric("not significant", int(vc.get("no significant change", 0)))
+        st.markdown(kpi_table_html(cmp, c, only_significant=only), unsafe_allow_html=True)
+
+
+# --------------------------------------------------------------------------- over the day
+@st.cache_data(show_spinner=False, max_entries=16)
+def _hourly(root: str, key: tuple, version: tuple) -> pd.DataFrame:
+    return hourly_means(Store(root), cached_compare({lb: list(ids) for lb, ids in key}))
+
+
+def _series(cmp: Comparison) -> None:
+    st.header("Over the day")
+    root = store_root()
+    s = _hourly(str(root), _key(cmp), store_version(root))
+    kpis = [k for k in CATALOGUE if k in set(s["kpi"])]
+    if not kpis:
+        st.caption("These runs have no hourly KPI series.")
+        return
+    chosen = st.multiselect("KPIs", kpis, default=kpis[:2], key="cmp_series")
+    start = _start(cmp)
+    for k in chosen:
+        d = s[s["kpi"] == k].pivot_table(index="t", columns="label", values="mean")
+        d = d[[lb for lb in cmp.labels if lb in d.columns]]
+        d.index = [start + timedelta(seconds=float(t)) for t in d.index]
+        d.index.name = "time"
+        unit = CATALOGUE[k].unit
+        st.markdown(f"**{k}** ({unit}) · {CATALOGUE[k].description}")
+        st.line_chart(d, x_label="simulated time", y_label=unit, color=list(PALETTE[: len(d.columns)]), height=260)
+
+
+def _start(cmp: Comparison) -> datetime:
+    try:
+        return datetime.fromisoformat(str(cmp.meta[cmp.baseline].get("start")))
+    except ValueError:
+        return datetime(2026, 1, 1)
+
+
+# --------------------------------------------------------------------------- maps
+@st.cache_data(show_spinner=False, max_entries=32)
+def _cells(root: str, key: tuple, version: tuple, metric: str, cell_m: float) -> pd.DataFrame:
+    return spatial_means(Store(root), cached_compare({lb: list(ids) for lb, ids in key}), metric, cell_m)
+
+
+def _maps(cmp: Comparison) -> None:
+    st.header("Where it changed")
+    root = store_root()
+    metrics = spatial_metrics(Store(root), cmp.run_ids())
+    if not metrics:
+        st.caption("These runs have no spatial data.")
+        return
+    c1, c2, c3 = st.columns(3)
+    metric = c1.selectbox("Map of", metrics, key="cmp_map_metric")
+    cand = (
+        c2.selectbox("Candidate", cmp.candidates, key="cmp_map_cand") if len(cmp.candidates) > 1 else cmp.candidates[0]
+    )
+    cell_m = float(c3.selectbox("Grid cell (m)", [100, 200, 400], key="cmp_cell"))
+    cells = _cells(str(root), _key(cmp), store_version(root), metric, cell_m)
+    b, c = cells[cells["label"] == cmp.baseline], cells[cells["label"] == cand]
+    if b.empty or c.empty:
+        st.caption(f"No {metric} values on the map for one of the scenarios.")
+        return
+    try:
+        d = get_district(cmp.meta[cmp.baseline].get("district_ref") or cmp.meta[cmp.baseline]["district"])
+    except (SandboxError, OSError):
+        d = None  # the district folder moved: cells still show, without streets
+    o = maps.origin(d)
+    lon, lat = maps.lonlat(o, cells["x"].to_numpy(float), cells["y"].to_numpy(float))
+    view = maps.view_state(d, lon, lat, px=380)  # one view state, shared by the three maps
+    streets = maps.district_layers(d, ["streets"], maps.metres_per_pixel(view)) if d is not None else []
+    spec = CATALOGUE.get(metric)
+    unit = spec.unit if spec else ""
+    vmin = float(min(b["value"].min(), c["value"].min()))
+    vmax = float(max(b["value"].max(), c["value"].max()))
+    left, right = st.columns(2)
+    for col, lb, df in ((left, cmp.baseline, b), (right, cand, c)):
+        tips = [
+            f"<b>{lb}</b><br/>{metric}: {fmt_value(v)} {unit}<br/>runs: {n}"
+            for v, n in zip(df["value"], df["n"], strict=True)
+        ]
+        layer = maps.cells_layer(
+            df, o, cell_m, maps.sequential(df["value"].to_numpy(), vmin, vmax), tips, f"cells-{lb}"
+        )
+        col.markdown(f"**{lb}**")
+        col.pydeck_chart(maps.deck([*streets, layer], view), height=420, key=f"map-{_slug(lb)}", alt=f"{metric}, {lb}")
+    st.markdown(_scale(vmin, vmax, unit), unsafe_allow_html=True)
+    diff = b.merge(c, on=["gx", "gy", "x", "y"], suffixes=("_b", "_c"))
+    diff["diff"] = diff["value_c"] - diff["value_b"]
+    better = spec.better if spec else "none"
+    tips = [
+        f"<b>{cand} − {cmp.baseline}</b><br/>{metric}: {fmt_value(v, signed=True)} {unit}<br/>"
+        f"({fmt_value(x)} → {fmt_value(y)})"
+        for v, x, y in zip(diff["diff"], diff["value_b"], diff["value_c"], strict=True)
+    ]
+    dl, dr = st.columns(2)
+    dl.markdown(f"**Difference** ({cand} − {cmp.baseline})")
+    dl.pydeck_chart(
+        maps.deck(
+            [
+                *streets,
+                maps.cells_layer(diff, o, cell_m, maps.diverging(diff["diff"].to_numpy(), better), tips, "cells-diff"),
+            ],
+            view,
+        ),
+        height=420,
+        key="map-diff",
+        alt=f"difference of {metric}",
+    )
+    dr.markdown(
+        maps.legend_html(
+            [("better", [26, 150, 65]), ("worse", [215, 48, 39]), ("no change / no direction", [150, 150, 150])]
+        ),
+        unsafe_allow_html=True,
+    )
+    worse, improved = int(_count(diff["diff"], better, -1)), int(_count(diff["diff"], better, 1))
+    dr.metric("cells better", improved)
+    dr.metric("cells worse", worse)
+    dr.caption(
+        f"{len(diff)} cells of {cell_m:g} m with values in both scenarios; the colour's strength is the size "
+        "of the change. Per-cell differences are means over runs, without confidence intervals."
+    )
+
+
+def _count(diff: pd.Series, better: str, sign: int) -> int:
+    s = {"higher": 1, "lower": -1}.get(better, 0)
+    return int(((diff * s * sign) > 0).sum()) if s else 0
+
+
+def _scale(vmin: float, vmax: float, unit: str) -> str:
+    stops = ", ".join(
+        f"rgb({r},{g},{b})" for r, g, b, _ in maps.sequential(pd.Series([0, 0.25, 0.5, 0.75, 1.0]).to_numpy(), 0, 1)
+    )
+    return (
+        f"<div style='font-size:0.85em'>{fmt_value(vmin)} <span style='display:inline-block;width:200px;height:10px;"
+        f"background:linear-gradient(to right, {stops});vertical-align:middle'></span> {fmt_value(vmax)} {unit}</div>"
+    )
+
+
+# --------------------------------------------------------------------------- services and export
+def _services(cmp: Comparison) -> None:
+    st.header("Services")
+    svc = services_summary(cmp)
+    if svc.empty:
+        st.caption("No services in these runs.")
+        return
+    for r in svc.itertuples(index=False):
+        if r.status != "ok":
+            st.error(f"{r.scenario} · {r.service}: {r.status}" + (f" — {r.reasons}" if r.reasons else ""))
+    st.dataframe(svc, hide_index=True)
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("_")[:60] or "x"
+
+
+def _export(cmp: Comparison) -> None:
+    st.header("Export")
+    root = store_root()
+    name = f"compare-{_slug(cmp.baseline)}-vs-{_slug('-'.join(cmp.candidates))}"
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        "Download CSV",
+        cmp.table.to_csv(index=False),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key="dl_csv",
+        on_click="ignore",
+    )
+    series = _hourly(str(root), _key(cmp), store_version(root))
+    report = render_report(cmp, series=series, store_root=str(root))
+    c2.download_button(
+        "Download HTML report", report, file_name=f"{name}.html", mime="text/html", key="dl_html", on_click="ignore"
+    )

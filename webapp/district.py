@@ -1,0 +1,108 @@
+"""District page: the pilot district on a map (no basemap), its layers and key figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from simulation.errors import SandboxError
+
+from . import maps
+from .common import district_dirs, get_district
+
+FIGURES = [
+    ("area_km2", "Area (km²)"),
+    ("residents", "Residents"),
+    ("jobs", "Jobs"),
+    ("poles", "S-Poles"),
+    ("aps", "WiFi APs"),
+    ("cameras", "Cameras"),
+    ("ai_cameras", "of which AI"),
+    ("sensors", "S-DoT sensors"),
+    ("gateways", "IoT gateways"),
+    ("small_cells", "5G small cells"),
+    ("ev_chargers", "EV chargers"),
+    ("drone_docks", "Drone docks"),
+    ("fibre_km", "Fibre (km)"),
+    ("streets_km", "Streets (km)"),
+]
+
+
+def page() -> None:
+    """Render the District page."""
+    st.title("District")
+    dirs = district_dirs()
+    if not dirs:
+        st.info("No districts found: add one under `districts/` (see docs/districts.md) or set PILOT_DISTRICTS.")
+        return
+    paths = [str(p) for p in dirs]
+    choice = st.selectbox("District", paths, format_func=lambda p: Path(p).name, key="district_pick")
+    try:
+        d = get_district(choice)
+    except SandboxError as exc:
+        st.error(str(exc))
+        return
+    st.caption(d.meta.title + (" · surveyed" if d.meta.surveyed else " · synthetic, not surveyed"))
+
+    with st.expander("Layers", expanded=True):
+        cols = st.columns(5)
+        show = [
+            key
+            for i, (key, label) in enumerate(maps.LAYERS.items())
+            if cols[i % 5].checkbox(label, value=key in maps.DEFAULT_ON, key=f"layer_{key}")
+        ]
+        per_dot = 5
+        if "population" in show:
+            per_dot = int(
+                st.number_input("People per dot", min_value=1, max_value=1000, value=5, step=1, key="per_dot")
+            )
+
+    left, right = st.columns([3, 1])
+    with left:
+        view = maps.view_state(d, px=560)
+        layers = maps.district_layers(d, show, maps.metres_per_pixel(view), per_dot=per_dot)
+        st.pydeck_chart(maps.deck(layers, view), height=620, key="district_map", alt=f"map of district {d.name}")
+        st.markdown(_legend(show), unsafe_allow_html=True)
+    with right:
+        figs = d.key_figures()
+        for a, b in zip(FIGURES[0::2], FIGURES[1::2], strict=False):
+            c1, c2 = st.columns(2)
+            c1.metric(a[1], _n(figs.get(a[0])))
+            c2.metric(b[1], _n(figs.get(b[0])))
+        cc = d.meta.control_centre
+        st.markdown(
+            f"**Control centre**: {cc.operators_day} operators by day, {cc.operators_night} at night, "
+            f"{cc.screens_per_operator} screens each; "
+            + ("linked to the city's integrated centre." if cc.integrated else "not linked to the integrated centre.")
+        )
+        if d.meta.description:
+            st.caption(d.meta.description)
+
+
+def _n(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:,.2f}" if v < 10 else f"{v:,.1f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _legend(show: list[str]) -> str:
+    parts = []
+    if "blocks" in show:
+        parts.append("<b>Land use</b> " + maps.legend_html((k, c) for k, c in maps.LAND_USE_COLOURS.items()))
+    if "poles" in show:
+        parts.append("<b>Poles</b> " + maps.legend_html((k.replace("_", " "), c) for k, c in maps.POLE_COLOURS.items()))
+    extra = []
+    if "cameras" in show:
+        extra += [("camera view (plain)", [219, 68, 55]), ("camera view (AI)", [156, 39, 176])]
+    if "ap_coverage" in show:
+        extra.append(("AP coverage", [66, 133, 244]))
+    if "fibre" in show:
+        extra.append(("fibre link", [255, 111, 0]))
+    if "sensors" in show:
+        extra.append(("S-DoT sensor", [15, 157, 88]))
+    if extra:
+        parts.append(maps.legend_html(extra))
+    return "<div style='font-size:0.85em;line-height:1.9'>" + "<br/>".join(parts) + "</div>"
