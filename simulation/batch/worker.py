@@ -1,0 +1,27 @@
+"""What a worker process runs: one scenario with one seed. Kept tiny so workers import little."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..results import RunResult, run_scenario
+from ..scenario import Scenario
+
+__all__ = ["RunTask", "execute"]
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run to do: a point's resolved scenario (plain data), a seed, and the id the parent expects."""
+
+    scenario: dict[str, Any]
+    seed: int
+    run_id: str
+    point: int
+    replication: int
+
+
+def execute(task: RunTask) -> RunResult:
+    """Validate the scenario and run it; a crash inside the world comes back as ``status="failed"``."""
+    return run_scenario(Scenario.model_validate(task.scenario), task.seed)
