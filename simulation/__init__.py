@@ -9,7 +9,16 @@ The public API::
 """
 
 from .district import District, list_districts, load_district
-from .errors import DistrictError, PluginError, SandboxError, ScenarioError, StoreError
+from .errors import (
+    BatchError,
+    DecideError,
+    DistrictError,
+    PluginError,
+    SandboxError,
+    ScenarioError,
+    StoreError,
+    StudyError,
+)
 from .kpis import CATALOGUE, KPI
 from .results import RunResult, replication_seeds, run_scenario
 from .runs import run_or_reuse
@@ -19,6 +28,9 @@ from .store import Store
 __all__ = [
     "CATALOGUE",
     "KPI",
+    "BatchError",
+    "Comparison",
+    "DecideError",
     "District",
     "DistrictError",
     "PluginError",
@@ -28,13 +40,35 @@ __all__ = [
     "ScenarioError",
     "Store",
     "StoreError",
+    "StudyError",
+    "analyze",
+    "compare",
     "list_districts",
     "list_scenarios",
     "load_district",
     "load_scenario",
+    "make_plan",
     "replication_seeds",
+    "run_batch",
     "run_or_reuse",
     "run_scenario",
 ]
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "analyze": "batch",
+    "make_plan": "batch",
+    "run_batch": "batch",
+    "compare": "compare",
+    "Comparison": "compare",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import the batch engine and the comparison only when first used (they pull in SALib, Dask)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'simulation' has no attribute {name!r}")

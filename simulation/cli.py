@@ -90,17 +90,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=1, allow_nan=False, default=str))
         return 0 if all(r.status == "ok" for r, _ in results) else 1
     out = Console()
-    reused = sum(1 for _, x in results if x)
+    n_reused = sum(1 for _, x in results if x)
     table = Table(
         title=f"{sc.name} · {sc.district} · {len(seeds)} replications (seeds {seeds[0]}–{seeds[-1]})"
-        + (f" · {reused} reused from the store" if reused else "")
+        + (f" · {n_reused} reused from the store" if n_reused else "")
     )
     for col in ("KPI", "unit", "mean", "95% CI ±", "better"):
         table.add_column(col, justify="left" if col in ("KPI", "unit", "better") else "right")
-    ok = [r for r, _ in results if r.status == "ok"]
-    for name, k in CATALOGUE.items():
-        mean, half = summarise([r.kpis.get(name, math.nan) for r in ok])
-        table.add_row(name, k.unit, _fmt(mean), _fmt(half), k.better)
+    good = [r for r, _ in results if r.status == "ok"]
+    for name, spec in CATALOGUE.items():
+        mean, half = summarise([r.kpis.get(name, math.nan) for r in good])
+        table.add_row(name, spec.unit, _fmt(mean), _fmt(half), spec.better)
     out.print(table)
     for r, _ in results:
         if r.status != "ok":
@@ -109,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if s["status"] != "ok":
                 out.print(f"[yellow]service {name} (seed {r.seed}): {s['status']}[/yellow] — {s.get('error')}")
     out.print(f"results: {store.root}/runs/ ({', '.join(r.run_id for r, _ in results)})")
-    return 0 if len(ok) == len(results) else 1
+    return 0 if len(good) == len(results) else 1
 
 
 # --------------------------------------------------------------------------- districts, kpis
@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules under ``simulation`` that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["batch_cli", "compare_cli", "decide_cli"]
+COMMAND_MODULES: list[str] = ["batch_cli", "compare_cli", "decide_cli", "plugins_cli", "export_cli"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -381,6 +381,7 @@ class _Reader:
         c = g.get("coordinates")
         if g.get("type") != "Point" or not _is_pos(c):
             raise self.fail(f"{where}.geometry", f"must be a Point [lon, lat]; got {g!r}"[:200])
+        assert c is not None
         return float(c[0]), float(c[1])
 
     def line(self, f: dict, where: str) -> list[tuple[float, float]]:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["DistrictError", "PluginError", "SandboxError", "ScenarioError", "StoreError"]
+__all__ = [
+    "BatchError",
+    "DecideError",
+    "DistrictError",
+    "PluginError",
+    "SandboxError",
+    "ScenarioError",
+    "StoreError",
+    "StudyError",
+]
 
 
 class SandboxError(Exception):
@@ -28,6 +37,33 @@ class ScenarioError(_InputError):
 
 class DistrictError(_InputError):
     """A district's YAML or GeoJSON is malformed or inconsistent."""
+
+
+_MISSING = object()
+
+
+class DecideError(_InputError):
+    """Bad input to economics or a decision: names the source, the key, the value and what is allowed."""
+
+    def __init__(
+        self, path: object, msg: str, key: str | None = None, value: object = _MISSING, allowed: str | None = None
+    ) -> None:
+        text = msg
+        if value is not _MISSING:
+            text += f"; got {value!r}"
+        if allowed:
+            text += f"; allowed: {allowed}"
+        super().__init__(path, text, key=key)
+        self.value = None if value is _MISSING else value
+        self.allowed = allowed
+
+
+class StudyError(_InputError):
+    """A study file is malformed, names an unknown parameter or asks for more than its budget."""
+
+
+class BatchError(SandboxError):
+    """A batch cannot start: unreachable scheduler, an output folder holding another study, ..."""
 
 
 class StoreError(SandboxError):

@@ -34,5 +34,5 @@ def run_or_reuse(
     r = run_scenario(sc, seed, progress=progress, allow_inline=allow_inline)
     if not force and store.has(r.run_id):
         return store.load(r.run_id), True
-    store.put(r)
+    store.put(r, replace=force)
     return r, False

@@ -57,8 +57,12 @@ class Store:
             raise StoreError(f"{self.root}: is a file, not a results folder")
 
     # ---------------------------------------------------------------- writing
-    def put(self, r: RunResult) -> Path:
-        """Write one run atomically; an existing run with the same id is replaced whole."""
+    def put(self, r: RunResult, replace: bool = False) -> Path:
+        """Write one run atomically.
+
+        A run id names its inputs exactly, so if another writer stored the same run first, that
+        copy is kept (the results are identical); ``replace=True`` swaps in this one whole.
+        """
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         final = self.runs_dir / r.run_id
         tmp = self.runs_dir / f".tmp-{r.run_id}-{uuid.uuid4().hex[:8]}"
@@ -87,13 +91,20 @@ class Store:
             for f in tmp.iterdir():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
-            if final.exists():
+            if final.exists() and replace:
                 old = self.runs_dir / f".old-{r.run_id}-{uuid.uuid4().hex[:8]}"
-                os.replace(final, old)
+                try:
+                    os.replace(final, old)
+                except FileNotFoundError:
+                    old = None  # type: ignore[assignment]
+                if old is not None:
+                    shutil.rmtree(old, ignore_errors=True)
+            try:
                 os.replace(tmp, final)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, final)
+            except OSError:
+                if not (final / "run.json").is_file():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)  # another writer stored the same run first
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

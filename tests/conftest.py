@@ -57,3 +57,15 @@ def tiny_scenario(tiny_district: Path, tmp_path: Path) -> Path:
             "services": BASE_SERVICES,
         },
     )
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module():
+    """Streamlit's AppTest leaves its page script as ``__main__``; restore it so that later
+    ``spawn``/``forkserver`` workers (local batch pools, Dask) do not try to re-run that script."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main

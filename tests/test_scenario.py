@@ -54,7 +54,7 @@ def test_extends_merges_and_services_merge_by_name(tiny_district, tmp_path):
 def test_digest_ignores_source_but_not_content(base, tmp_path):
     a = load_scenario(write_scenario(tmp_path, "a", base | {"name": "x"}))
     b = load_scenario(write_scenario(tmp_path, "b", base | {"name": "x"}))
-    c = load_scenario(write_scenario(tmp_path, "c", base | {"name": "x", "seed": 9}))
+    c = load_scenario(write_scenario(tmp_path, "c", base | {"name": "x", "population_scale": 0.5}))
     assert a.digest == b.digest != c.digest
 
 
@@ -139,3 +139,23 @@ def test_top_level_must_be_a_mapping(tmp_path):
     p.write_text("- 1\n- 2\n")
     with pytest.raises(ScenarioError, match="must be a mapping of keys to values; got list"):
         load_scenario(p)
+
+
+def test_a_mix_of_zeros_is_refused(base, tmp_path):
+    p = write_scenario(tmp_path, "zeros", base | {"demand": {"safety": {"mix": {"crime": 0, "fire": 0}}}})
+    with pytest.raises(ScenarioError, match=r"at demand.safety: mix weights must be >= 0 with a positive sum"):
+        load_scenario(p)
+
+
+def test_plugin_paths_in_a_parent_resolve_from_the_parent(tiny_district, tmp_path):
+    (tmp_path / "plugins" / "acme").mkdir(parents=True)
+    (tmp_path / "base").mkdir()
+    write_scenario(
+        tmp_path / "base",
+        "parent",
+        {"district": str(tiny_district), "duration": "1h", "services": [{"use": "../plugins/acme", "name": "acme"}]},
+    )
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    child = write_scenario(tmp_path / "deep" / "er", "child", {"extends": "../../base/parent.yaml"})
+    sc = load_scenario(child)
+    assert (child.parent / sc.services[0].use).resolve() == (tmp_path / "plugins" / "acme").resolve()

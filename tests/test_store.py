@@ -45,3 +45,17 @@ def test_failed_writer_leaves_nothing(tiny_scenario, tmp_path, monkeypatch):
 def test_unknown_run(tmp_path):
     with pytest.raises(StoreError, match="no run 'abc'"):
         Store(tmp_path).meta("abc")
+
+
+def test_two_writers_of_the_same_run_keep_one_copy(tiny_scenario, tmp_path):
+    r = run_scenario(load_scenario(tiny_scenario), seed=1)
+    a, b = Store(tmp_path / "s"), Store(tmp_path / "s")
+    a.put(r)
+    b.put(r)  # a second worker finished the same run: no error, one copy
+    assert [p.name for p in (tmp_path / "s" / "runs").iterdir()] == [r.run_id]
+
+
+def test_more_replications_reuse_the_runs_already_made(tiny_scenario):
+    sc = load_scenario(tiny_scenario)
+    assert sc.digest == sc.with_(replications=9, seed=4).digest
+    assert sc.digest != sc.with_(population_scale=0.5).digest

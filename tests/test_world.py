@@ -73,6 +73,8 @@ def test_invalid_actions_are_rejected_with_reasons(tiny_district, tmp_path, extr
     s = r.services["chatty"]
     assert s["status"] == "ok"
     assert s["actions"] == 3 * 10 and s["rejected_actions"] == 3 * 10
+    assert s["rejections"]["SetLight: no pole 'no-such-pole'"] == 10
+    assert s["rejections"]["Flag: detection 'D-nothing' was not delivered to this service"] == 10
 
 
 def test_rejection_reasons_reach_the_service(tiny_district, tmp_path, extra_builtins):
@@ -204,3 +206,30 @@ def test_kpis_are_nan_not_zero_without_data(tiny_district, tmp_path):
     r = run_scenario(sc, seed=1)
     assert math.isnan(r.kpis["safety.time_to_respond_s"])
     assert r.kpis["safety.incidents"] == 0
+
+
+class Garbled(sdk.Service):
+    """Returns actions whose fields have the wrong types (as a sandboxed service might)."""
+
+    def deploy(self, site: sdk.SiteView, params: Mapping[str, Any]) -> sdk.Deployment:
+        return sdk.Deployment(operates=("lights",))
+
+    def on_tick(self, obs: sdk.Observation) -> Sequence[sdk.Action]:
+        return [
+            sdk.SetLight(({"pole": 1},), 0.5),  # type: ignore[arg-type]
+            sdk.Notify("air_quality", "hi", "north", 0.0, 100.0),  # type: ignore[arg-type]
+        ]
+
+
+def test_actions_with_wrong_types_are_rejected_not_fatal(tiny_district, tmp_path, monkeypatch):
+    monkeypatch.setitem(BUILTINS, "garbled", BuiltinService(Garbled, "wrong types", "test"))  # type: ignore[index]
+    sc = load_scenario(
+        write_scenario(
+            tmp_path, "g", {"district": str(tiny_district), "duration": "5m", "services": [{"use": "builtin:garbled"}]}
+        )
+    )
+    r = run_scenario(sc, seed=1)
+    s = r.services["garbled"]
+    assert r.status == "ok" and s["status"] == "ok" and s["rejected_actions"] == 10
+    assert any(k.startswith("SetLight: malformed SetLight: TypeError") for k in s["rejections"])
+    assert any("x, y and radius_m must be finite numbers" in k for k in s["rejections"])
