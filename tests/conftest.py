@@ -69,3 +69,13 @@ def _keep_main_module():
     yield
     if main is not None:
         sys.modules["__main__"] = main
+
+
+@pytest.fixture(scope="session")
+def working_sandbox() -> None:
+    """Sandbox tests need bubblewrap working here (the Makefile installs it); fail, never skip, if not."""
+    from simulation.plugins import sandbox_problem
+
+    problem = sandbox_problem()
+    if problem is not None:
+        pytest.fail(f"the plugin sandbox does not work on this machine: {problem}")

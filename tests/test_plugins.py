@@ -20,14 +20,13 @@ from simulation.plugins import (
     load_manifest,
     open_plugin,
     resolve_plugin,
-    sandbox_problem,
 )
 from simulation.results import run_scenario
 from simulation.scenario import load_scenario
 
 PLUGINS = ROOT / "plugins"
 HOSTILE = Path(__file__).parent / "hostile"
-needs_sandbox = pytest.mark.skipif(sandbox_problem() is not None, reason="no working sandbox here")
+needs_sandbox = pytest.mark.usefixtures("working_sandbox")
 
 GOOD = {
     "name": "acme_flagger",
@@ -293,16 +292,16 @@ def test_a_service_failing_before_deploying_changes_nothing_else(tmp_path, tiny_
 
 
 # --------------------------------------------------------------------------- CLI
+@needs_sandbox
 def test_new_plugin_scaffolds_a_service_that_conforms(tmp_path, tiny_district, capsys):
     assert main(["new-plugin", "outage_notices", "--dir", str(tmp_path), "--vendor", "Acme"]) == 0
     folder = tmp_path / "outage_notices"
     assert {p.name for p in folder.iterdir()} >= {"plugin.yaml", "service.py", "README.md", "test_service.py"}
     assert load_manifest(folder).vendor == "Acme"
-    if sandbox_problem() is None:
-        code = main(["check-plugin", str(folder), "--district", str(tiny_district), "--duration", "1h"])
-        out = capsys.readouterr().out
-        assert code == 0, out
-        assert "CONFORMS" in out and "KPIs against the baseline" in out
+    code = main(["check-plugin", str(folder), "--district", str(tiny_district), "--duration", "1h"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "CONFORMS" in out and "KPIs against the baseline" in out
 
 
 def test_new_plugin_refuses_bad_names_and_existing_folders(tmp_path, capsys):

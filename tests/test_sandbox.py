@@ -15,7 +15,7 @@ from conftest import BASE_SERVICES, write_scenario
 
 from simulation.errors import PluginError
 from simulation.kpis import compute_kpis
-from simulation.plugins import SETTINGS, ensure_sandbox, probe_sandbox, reset_self_check, sandbox_problem
+from simulation.plugins import SETTINGS, ensure_sandbox, probe_sandbox, reset_self_check
 from simulation.plugins import launch as launch_mod
 from simulation.plugins import selfcheck as selfcheck_mod
 from simulation.scenario import load_scenario, scenario_district
@@ -25,7 +25,7 @@ HOSTILE = Path(__file__).parent / "hostile"
 GOOD = Path(__file__).resolve().parent.parent / "plugins" / "lumen_adaptive_lighting"
 SECRET = "TOP-SECRET-CANARY-7f3a"
 
-pytestmark = pytest.mark.skipif(sandbox_problem() is not None, reason=f"no working sandbox here: {sandbox_problem()}")
+pytestmark = pytest.mark.usefixtures("working_sandbox")
 
 # name -> (status, kind of the first error, regex its message must match)
 EXPECTED = {

@@ -142,6 +142,12 @@ def bwrap_argv(settings: SandboxSettings, stage_plugin: Path | None, seccomp_fd:
         "--new-session",
         "--hostname",
         "sandbox",
+        # The private /tmp comes first: binds below it (a venv checked out under /tmp, say) are
+        # then mounted on top of it instead of being hidden by it.
+        "--size",
+        str(settings.tmpfs_mb << 20),
+        "--tmpfs",
+        "/tmp",
         *_system_binds(),
         "--ro-bind",
         str(_stage_lib()),
@@ -154,10 +160,6 @@ def bwrap_argv(settings: SandboxSettings, stage_plugin: Path | None, seccomp_fd:
         "/proc",
         "--dev",
         "/dev",
-        "--size",
-        str(settings.tmpfs_mb << 20),
-        "--tmpfs",
-        "/tmp",
         "--chdir",
         "/tmp",
         "--clearenv",
