@@ -12,7 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from heapq import heappush
+
 import simpy
+from simpy.core import NORMAL
+from simpy.events import Timeout
 
 Callback = Callable[[Any], None]
 
@@ -27,12 +31,16 @@ class Calendar:
 
     def at(self, t: float, fn: Callback) -> None:
         """Schedule ``fn`` at time ``t``."""
-        env = self.env
-        delay = t - env.now
+        delay = t - self.env._now
         if delay < self.h:
-            env.timeout(delay if delay > 0 else 0.0).callbacks.append(fn)
+            self.env.timeout(delay if delay > 0 else 0.0).callbacks.append(fn)
+            return
+        k = int(t // self.h)
+        bucket = self.buckets.get(k)
+        if bucket is None:
+            self.buckets[k] = [(t, fn)]
         else:
-            self.buckets.setdefault(int(t // self.h), []).append((t, fn))
+            bucket.append((t, fn))
 
     def _pump(self):
         env, h = self.env, self.h
@@ -42,7 +50,10 @@ class Calendar:
             yield env.timeout(k * h - env.now)
             items = self.buckets.pop(k, None)
             if items:
-                timeout = env.timeout
-                now = env.now
+                # Hand the minute's callbacks to SimPy as ready-made timeouts (what env.timeout
+                # would build, without its per-call checks: every delay here is >= 0 by design).
+                now, push, eid, queue = env._now, heappush, env._eid, env._queue
                 for t, fn in items:
-                    timeout(t - now).callbacks.append(fn)
+                    ev = Timeout.__new__(Timeout)
+                    ev.env, ev.callbacks, ev._delay, ev._ok, ev._value = env, [fn], t - now, True, None
+                    push(queue, (t, NORMAL, next(eid), ev))
