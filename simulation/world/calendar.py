@@ -10,9 +10,8 @@ Callbacks still run at their exact times, in a deterministic order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
 from heapq import heappush
+from typing import Any
 
 import simpy
 from simpy.core import NORMAL
