@@ -32,6 +32,7 @@ from pydantic import Field, field_validator, model_validator
 from scipy import stats
 
 from ._yaml import Strict, parse_model, read_yaml
+from .compare import TABLE_COLUMNS
 from .errors import DecideError
 from .rng import stream
 
@@ -381,21 +382,7 @@ class ServiceCosts:
 
 
 # --------------------------------------------------------------------------- comparison rows
-TABLE_COLUMNS = (
-    "kpi",
-    "unit",
-    "better",
-    "baseline",
-    "candidate",
-    "baseline_mean",
-    "candidate_mean",
-    "diff_mean",
-    "ci_low",
-    "ci_high",
-    "n_pairs",
-    "significant",
-    "verdict",
-)
+# TABLE_COLUMNS (imported from .compare): the columns of Comparison.table this module reads.
 REQUEST_UNITS = ("requests", "deliveries", "trips", "orders", "requests/run")
 
 
