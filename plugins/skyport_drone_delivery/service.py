@@ -101,7 +101,7 @@ class SkyportDelivery(Service):
 
     # ------------------------------------------------------------------ helpers
     def _flyable(self, r: Mapping[str, Any]) -> bool:
-        if r["weight_kg"] > PAYLOAD_KG:
+        if r["weight_kg"] >= PAYLOAD_KG:  # the feed rounds weights: 2.5 may be 2.503 kg
             return False
         return not any(math.hypot(r["dest_x"] - z["x"], r["dest_y"] - z["y"]) < z["radius_m"] for z in self.no_fly)
 
