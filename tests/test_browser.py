@@ -1,13 +1,16 @@
 """The evaluator's journey in Debian's Chromium (Playwright) against a live ``streamlit run app.py``.
 
 Open the app, pick a district and see its map canvas, run a short scenario to completion through
-the progress bar, compare it with its baseline and check the page's numbers against the store.
+the progress bar, compare it with its baseline and check the page's numbers against the store, then
+decide on the pair, record an overriding decision and reopen it from the store.
 Screenshots of each page go to the test's temporary folder (and to /tmp/screens/).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,6 +28,7 @@ from conftest import BASE_SERVICES, ROOT, write_scenario
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from scipy import stats
 
+from simulation.decide import LABELS
 from simulation.districtgen import make_district
 from simulation.report import fmt_value
 from simulation.results import replication_seeds
@@ -265,6 +269,64 @@ def test_evaluator_journey(page: Page, live: dict, tmp_path: Path) -> None:
     expect(pg.get_by_role("button", name="Download HTML report")).to_be_visible(timeout=60_000)
     pg.wait_for_timeout(1500)
     shoot(pg, tmp_path, "compare")
+
+    # Decide: the same pair from the store; evaluate, override with a note, then reopen the stored record.
+    nav(pg, "Decide")
+    for label, name in (("Baseline", "tiny_base"), ("Candidate", "tiny_candidate")):
+        box = main.get_by_test_id("stSelectbox").filter(has_text=label).locator("input")
+        expect(box).to_be_visible(timeout=60_000)
+        if box.input_value() != name:  # the pickers may already show the pair (it is the store's only one)
+            choose(pg, label, name)
+        expect(box).to_have_value(name, timeout=60_000)
+    headline = main.get_by_role("heading", name="Recommendation:", level=3)
+    expect(headline).to_be_visible(timeout=120_000)
+    recommended = re.search(r"Recommendation: (.+?) — weighted score (\d+)/100", headline.inner_text()).group(1)
+    expect(main.get_by_role("heading", name="Economics")).to_be_visible(timeout=60_000)
+    expect(main.get_by_test_id("stMetric").filter(has_text="P(NPV > 0)")).to_be_visible(timeout=60_000)
+    override = next(d for d in ("extend pilot", "stop", "commercialise") if d != recommended)
+    note = "Browser journey: evidence from a 2-hour tiny run is too thin to act on."
+    main.get_by_test_id("stRadio").get_by_text(f"override: {override}", exact=True).click()
+    box = main.get_by_test_id("stTextArea").locator("textarea")
+    box.fill(note)
+    box.press("Control+Enter")
+    who = main.get_by_test_id("stTextInput").filter(has_text="Evaluator").locator("input")
+    who.fill("playwright")
+    who.press("Enter")
+    pg.wait_for_timeout(1000)
+    main.get_by_role("button", name="Record decision").click()
+    ok = main.get_by_test_id("stAlert").filter(has_text="recorded.")
+    expect(ok).to_be_visible(timeout=60_000)
+    rid = re.search(r"Decision (\S+) recorded\.", ok.inner_text()).group(1)
+    expect(main.get_by_role("button", name="Download the report (HTML, printable to PDF)")).to_be_visible(
+        timeout=60_000
+    )
+    shoot(pg, tmp_path, "decide")
+    stored = json.loads((live["store"] / "decisions" / f"{rid}.json").read_text())
+    assert (stored["baseline"], stored["candidate"]) == ("tiny_base", "tiny_candidate")
+    assert (stored["decision"], stored["accepted"], stored["note"]) == (override.replace(" ", "_"), False, note)
+    assert stored["evaluator"] == "playwright"
+    assert LABELS[stored["recommendation"]] == recommended
+    ids = Store(live["store"]).runs().groupby("scenario")["run_id"].apply(set).to_dict()
+    assert {k: set(v) for k, v in stored["run_ids"].items()} == {
+        "baseline": ids["tiny_base"],
+        "candidate": ids["tiny_candidate"],
+    }
+
+    # Decisions tab: reopen it; the page shows the stored record exactly.
+    main.get_by_role("tab", name="Decisions").click()
+    choose(pg, "Reopen", rid)
+    shown = main.locator("section.decide").filter(has_text=f"Decision {rid}")
+    expect(shown).to_be_visible(timeout=60_000)
+    text = " ".join(shown.inner_text().split())
+    assert f"Recommendation: {LABELS[stored['recommendation']]}" in text
+    assert f"overrode it with: {LABELS[stored['decision']]}" in text
+    assert f"Note: {note}" in text
+    for label, run_ids in stored["run_ids"].items():
+        assert f"{label}: {', '.join(run_ids)}" in text
+    assert f"digest {stored['unit_values_digest']}" in text
+    listed = main.get_by_test_id("stDataFrame").last
+    expect(listed).to_be_visible(timeout=60_000)
+    shoot(pg, tmp_path, "decide-reopen")
 
 
 def test_a_broken_scenario_shows_the_cli_message_in_the_page(page: Page, live: dict, tmp_path: Path) -> None:
