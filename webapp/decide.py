@@ -156,13 +156,17 @@ def _sensitivity(rows: list[dict[str, Any]]) -> None:
 def _economics(doc: dict[str, Any]) -> None:
     e = doc["economics"]
     st.subheader("Economics")
-    m = st.columns(5)
-    m[0].metric("NPV (KRW M)", f"{e['npv'] / 1e6:,.1f}", help="central unit values and KPI differences")
-    m[1].metric("90% range (KRW M)", f"{e['npv_p05'] / 1e6:,.0f} .. {e['npv_p95'] / 1e6:,.0f}")
-    m[2].metric("P(NPV > 0)", f"{e['p_npv_positive']:.2f}")
-    m[3].metric("BCR", "—" if e["bcr"] is None else f"{e['bcr']:.2f}")
-    m[4].metric("Payback", "—" if e["payback_years"] is None else f"{e['payback_years']:.1f} y")
+    m = st.columns(4)
+    m[0].metric(
+        "NPV (KRW M)",
+        f"{e['npv'] / 1e6:,.1f}",
+        help="central unit values and KPI differences",
+    )
+    m[1].metric("P(NPV > 0)", f"{e['p_npv_positive']:.2f}")
+    m[2].metric("BCR", "—" if e["bcr"] is None else f"{e['bcr']:.2f}")
+    m[3].metric("Payback", "—" if e["payback_years"] is None else f"{e['payback_years']:.1f} y")
     st.caption(
+        f"NPV 90% range KRW {e['npv_p05'] / 1e6:,.0f} M to {e['npv_p95'] / 1e6:,.0f} M (Monte-Carlo) · "
         f"capex KRW {e['capex'] / 1e6:,.1f} M · opex {e['opex_per_year'] / 1e6:,.1f} M/y · revenue "
         f"{e['revenue_per_year'] / 1e6:,.1f} M/y ({e['requests_source']}) · "
         f"benefit {e['benefit_per_year'] / 1e6:,.1f} M/y"
