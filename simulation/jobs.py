@@ -51,6 +51,7 @@ __all__ = [
     "heartbeat",
     "job_status",
     "list_jobs",
+    "spawn_worker",
     "start_job",
 ]
 
@@ -196,11 +197,20 @@ def start_job(
     _write_json(d / "spec.json", spec)
     _write_json(d / "progress.json", _initial(spec))
     (d / "heartbeat").touch()
+    spawn_worker(d, "simulation.jobs")
+    return job_id
+
+
+def spawn_worker(job_dir: Path, module: str) -> subprocess.Popen:
+    """Start ``python -m MODULE JOB_DIR`` as a job's worker: its own session, output to
+    ``worker.log``, forked from the long-lived launcher thread (so it dies with the app), its pid
+    in ``pid``, and reaped as soon as it exits."""
+    job_id = job_dir.name
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
-    with open(d / "worker.log", "ab") as log:
+    with open(job_dir / "worker.log", "ab") as log:
         proc = _LAUNCHER.popen(
-            [sys.executable, "-m", "simulation.jobs", str(d)],
+            [sys.executable, "-m", module, str(job_dir.resolve())],
             cwd=os.getcwd(),
             env=env,
             stdin=subprocess.DEVNULL,
@@ -209,11 +219,11 @@ def start_job(
             start_new_session=True,
             close_fds=True,
         )
-    (d / "pid").write_text(str(proc.pid))
+    (job_dir / "pid").write_text(str(proc.pid))
     _PROCS[job_id] = proc
     # Reap the worker as soon as it exits, so no zombie waits for the next poll.
     threading.Thread(target=proc.wait, name=f"pilot-job-reaper-{job_id}", daemon=True).start()
-    return job_id
+    return proc
 
 
 def _sweep(jobs: Path, older_than_s: float = JOB_KEEP_S) -> None:

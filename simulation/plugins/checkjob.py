@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -140,22 +139,7 @@ def start_check(
     jobs._write_json(d / "spec.json", spec)
     jobs._write_json(d / "progress.json", _initial(spec) | {"updated": now})
     (d / "heartbeat").touch()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(jobs._ROOT), env.get("PYTHONPATH", "")) if p)
-    with open(d / "worker.log", "ab") as log:
-        proc = jobs._LAUNCHER.popen(
-            [sys.executable, "-m", "simulation.plugins.checkjob", str(d.resolve())],
-            cwd=os.getcwd(),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-    (d / "pid").write_text(str(proc.pid))
-    jobs._PROCS[job_id] = proc
-    threading.Thread(target=proc.wait, name=f"pilot-check-reaper-{job_id}", daemon=True).start()
+    jobs.spawn_worker(d, "simulation.plugins.checkjob")
     return job_id
 
 
