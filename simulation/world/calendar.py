@@ -5,6 +5,10 @@ departure, every data session). Put straight into SimPy's heap they make it ~40,
 and every pop pays for that depth. The calendar keeps far-off callbacks in per-minute buckets and
 hands a bucket to SimPy only when its minute starts, so the heap holds about a minute's events.
 Callbacks still run at their exact times, in a deterministic order.
+
+Each callback becomes one SimPy event (it takes an event id and a place in SimPy's queue, and
+``env.step`` runs it), but a lighter one than ``env.timeout``: a plain callback needs no value,
+no delay and no failure path, so :class:`Call` carries only its callback list.
 """
 
 from __future__ import annotations
@@ -15,9 +19,19 @@ from typing import Any
 
 import simpy
 from simpy.core import NORMAL
-from simpy.events import Timeout
 
 Callback = Callable[[Any], None]
+
+
+class Call:
+    """A triggered, successful SimPy event that only runs one callback (what ``env.step`` needs)."""
+
+    __slots__ = ("callbacks",)
+    _ok = True  # env.step reads it after the callbacks: a Call never fails
+    _value = None
+
+    def __init__(self, fn: Callback) -> None:
+        self.callbacks: tuple[Callback, ...] | None = (fn,)
 
 
 class Calendar:
@@ -25,34 +39,33 @@ class Calendar:
 
     def __init__(self, env: simpy.Environment, horizon: float = 60.0) -> None:
         self.env, self.h = env, float(horizon)
-        self.buckets: dict[int, list[tuple[float, Callback]]] = {}
+        # minute -> SimPy queue entries (time, priority, event id, event), made when scheduled:
+        # the minute's pump only moves them into SimPy's heap
+        self.buckets: dict[int, list[tuple[float, int, int, Call]]] = {}
+        self._queue: list = env._queue  # type: ignore[attr-defined]
+        self._eid = env._eid  # type: ignore[attr-defined]
         env.process(self._pump())
 
     def at(self, t: float, fn: Callback) -> None:
-        """Schedule ``fn`` at time ``t``."""
-        delay = t - self.env._now
-        if delay < self.h:
-            self.env.timeout(delay if delay > 0 else 0.0).callbacks.append(fn)
+        """Schedule ``fn`` at time ``t`` (a time in the past means now)."""
+        now = self.env._now  # type: ignore[attr-defined]
+        if t - now < self.h:
+            heappush(self._queue, (t if t > now else now, NORMAL, next(self._eid), Call(fn)))
             return
         k = int(t // self.h)
         bucket = self.buckets.get(k)
         if bucket is None:
-            self.buckets[k] = [(t, fn)]
+            self.buckets[k] = [(t, NORMAL, next(self._eid), Call(fn))]
         else:
-            bucket.append((t, fn))
+            bucket.append((t, NORMAL, next(self._eid), Call(fn)))
 
     def _pump(self):
-        env, h = self.env, self.h
+        env, h, queue = self.env, self.h, self._queue
         k = int(env.now // h)
         while True:
             k += 1
             yield env.timeout(k * h - env.now)
-            items = self.buckets.pop(k, None)
-            if items:
-                # Hand the minute's callbacks to SimPy as ready-made timeouts (what env.timeout
-                # would build, without its per-call checks: every delay here is >= 0 by design).
-                now, push, eid, queue = env._now, heappush, env._eid, env._queue
-                for t, fn in items:
-                    ev = Timeout.__new__(Timeout)
-                    ev.env, ev.callbacks, ev._delay, ev._ok, ev._value = env, [fn], t - now, True, None
-                    push(queue, (t, NORMAL, next(eid), ev))
+            entries = self.buckets.pop(k, None)
+            if entries:
+                for entry in entries:  # every time here is >= now by design
+                    heappush(queue, entry)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
+from functools import partial
 
 import numpy as np
 import simpy
@@ -91,6 +92,8 @@ class Connectivity:
         n_hours = int(math.ceil((sc.duration + day0) / 3600)) + 1
         prof = np.array([HOURLY[h % 24] for h in range(n_hours)]) / HOURLY.mean() * base * 3600
         self._cum = [0.0, *np.cumsum(prof).tolist()]  # expected sessions per person, by hour edge
+        self._last = len(self._cum) - 2
+        self._end_t = float(sc.duration)
         self._day0 = day0
         self.mean_s = dem.mean_session_min * 60
         kinds = sorted(dem.mix)
@@ -110,37 +113,33 @@ class Connectivity:
         infra.listeners.append(self._on_poles)
 
     # ---------------------------------------------------------------- arrivals
-    def _expected(self, t0: float, t1: float) -> float:
-        """Expected sessions per person between t0 and t1 (piecewise-linear cumulative profile)."""
-        cum, last = self._cum, len(self._cum) - 2
-        h0, h1 = (t0 + self._day0) / 3600, (t1 + self._day0) / 3600
+    def _schedule(self, c: Citizen, t0: float, t1: float, factor: float, moving: bool) -> None:
+        """Draw the sessions ``c`` starts between t0 and t1 (Poisson) and put them on the calendar."""
+        t1 = min(t1, self._end_t)
+        if t1 <= t0:
+            return
+        # expected sessions: the cumulative hourly profile, linear within each hour
+        cum, last, day0 = self._cum, self._last, self._day0
+        h0, h1 = (t0 + day0) / 3600, (t1 + day0) / 3600
         k0, k1 = int(h0), int(h1)
         k0 = last if k0 > last else k0
         k1 = last if k1 > last else k1
-        return cum[k1] + (h1 - k1) * (cum[k1 + 1] - cum[k1]) - cum[k0] - (h0 - k0) * (cum[k0 + 1] - cum[k0])
-
-    def _poisson(self, lam: float) -> int:
-        """Poisson draw by inversion (lam is small here: sessions in one stay)."""
+        lam = factor * (cum[k1] + (h1 - k1) * (cum[k1 + 1] - cum[k1]) - cum[k0] - (h0 - k0) * (cum[k0 + 1] - cum[k0]))
+        rng = self.rng
         if lam > 30:
-            return max(0, round(self.rng.gauss(lam, math.sqrt(lam))))
-        u, k, p = self.rng.random(), 0, math.exp(-lam)
-        s = p
-        while u > s:
-            k += 1
-            p *= lam / k
-            s += p
-        return k
-
-    def _schedule(self, c: Citizen, t0: float, t1: float, factor: float, moving: bool) -> None:
-        t1 = min(t1, self.sc.duration)
-        if t1 <= t0:
-            return
-        n = self._poisson(self._expected(t0, t1) * factor)
+            n = max(0, round(rng.gauss(lam, math.sqrt(lam))))
+        else:  # Poisson by inversion; most stays and trips start no session at all
+            u, n, p = rng.random(), 0, math.exp(-lam)
+            s = p
+            while u > s:
+                n += 1
+                p *= lam / n
+                s += p
         if not n:
             return
-        at, uniform = self.pop.cal.at, self.rng.uniform
+        at, uniform, start = self.pop.cal.at, rng.uniform, self._start
         for _ in range(n):
-            at(uniform(t0, t1), lambda _e, c=c, moving=moving: self._start(c, moving))
+            at(uniform(t0, t1), partial(start, c, moving))
 
     def _on_stay(self, c: Citizen, b: int, t0: float, t1: float) -> None:
         self._schedule(c, t0, t1, self.lu_rate[b], False)
@@ -149,18 +148,22 @@ class Connectivity:
         self._schedule(c, t0, t1, 1.0, True)
 
     # ---------------------------------------------------------------- sessions
-    def _start(self, c: Citizen, moving: bool) -> None:
-        pos = self.pop.where(c, self.env.now)
-        if pos is None or (moving and c.trip is None) or (not moving and c.block < 0):
-            return  # plans changed (left early, stayed in): the session does not happen
-        x, y = pos
+    def _start(self, c: Citizen, moving: bool, _event: object = None) -> None:
+        if moving:
+            if c.trip is None:
+                return  # plans changed (stayed in): the session does not happen
+            x, y = self.pop.trip_position(c, self.env._now)  # type: ignore[attr-defined]
+        elif c.block < 0:
+            return  # left early
+        else:
+            x, y = c.x, c.y
         rng = self.rng
         demand = self._mix_mbps[bisect.bisect_right(self._mix_cum, rng.random() * self._mix_cum[-1])]
         duration = rng.expovariate(1.0 / self.mean_s)
         covered = served = False
         thr = 0.0
         ap = -1
-        for i, _dist in self.index.query(x, y):
+        for i in self.index.nearest(x, y):
             if not self.operated[i] or not self.infra.up(self.ap_pole[i]):
                 continue
             covered = True
@@ -177,7 +180,7 @@ class Connectivity:
             sid = self._sid = self._sid + 1
             self.sessions[sid] = (ap, demand)
             self.active[ap].add(sid)
-            self.pop.cal.at(self.env.now + duration, lambda _e, sid=sid: self._end(sid))
+            self.pop.cal.at(self.env._now + duration, partial(self._end, sid))  # type: ignore[attr-defined]
         self.rec_t.append(self.env.now)
         self.rec_xy.append((x, y))
         self.rec_covered.append(covered)
@@ -185,7 +188,7 @@ class Connectivity:
         self.rec_thr.append(thr)
         self.rec_demand.append(demand)
 
-    def _end(self, sid: int) -> None:
+    def _end(self, sid: int, _event: object = None) -> None:
         s = self.sessions.pop(sid, None)
         if s is None:
             return  # dropped earlier by a fault

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import simpy
@@ -28,6 +29,27 @@ from .safety import Safety
 SAMPLE_S = 900.0
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a world is built or run.
+
+    A district-day makes hundreds of thousands of long-lived objects (agents, plans, records) and
+    almost no cyclic garbage, so the collector would only rescan the same objects over and over.
+    On the way out everything made so far is filed as old (freeze + unfreeze moves it to the
+    oldest generation): turning the collector back on then does not start by scanning a day's
+    worth of records as if they were new. Nested use is fine.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
 class World:
     """A simulated district day for one scenario and seed.
 
@@ -42,6 +64,17 @@ class World:
         seed: int,
         services: tuple[ServiceSpec, ...] | None = None,
         allow_inline: bool = False,
+    ) -> None:
+        with collector_paused():
+            self._setup(district, scenario, seed, services, allow_inline)
+
+    def _setup(
+        self,
+        district: District,
+        scenario: Scenario,
+        seed: int,
+        services: tuple[ServiceSpec, ...] | None,
+        allow_inline: bool,
     ) -> None:
         self.d, self.sc, self.seed = district, scenario, int(seed)
         self.env = simpy.Environment()
@@ -76,6 +109,10 @@ class World:
     # ---------------------------------------------------------------- running
     def run(self, progress: Callable[[float], None] | None = None, chunks: int = 48) -> None:
         """Simulate the whole scenario; ``progress`` gets the simulated fraction done."""
+        with collector_paused():
+            self._run(progress, chunks)
+
+    def _run(self, progress: Callable[[float], None] | None, chunks: int) -> None:
         env = self.env
         self.pop.start()
         self.safety.start()
@@ -86,20 +123,10 @@ class World:
         self.dark.start()
         env.process(self.host.run())
         env.process(self._sampler())
-        # Tens of thousands of long-lived agents make the cyclic GC rescan them all the time;
-        # freeze what exists and collect rarely while the clock runs (restored afterwards).
-        gc.collect()
-        gc.freeze()
-        old = gc.get_threshold()
-        gc.set_threshold(100_000, 50, 50)
-        try:
-            for k in range(1, chunks + 1):
-                env.run(until=self.sc.duration * k / chunks)
-                if progress:
-                    progress(k / chunks)
-        finally:
-            gc.set_threshold(*old)
-            gc.unfreeze()
+        for k in range(1, chunks + 1):
+            env.run(until=self.sc.duration * k / chunks)
+            if progress:
+                progress(k / chunks)
         self.host.end()
         self.safety.finish()
         self.energy_kwh = self.lights.finish()

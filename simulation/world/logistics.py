@@ -257,7 +257,7 @@ class Logistics:
             for h, n in zip(hours, counts, strict=True):
                 ts = rng.uniform(h, min(h + 3600.0, dur), n)
                 dests = rng.choice(len(blocks), size=n, p=w / w.sum())
-                out.extend((float(t), kind, int(b)) for t, b in zip(ts, dests, strict=True))
+                out.extend(zip(ts.tolist(), [kind] * n, dests.tolist(), strict=True))
         for f in sc.faults:
             if f.kind != "festival_crowd" or not f.extra_visitors:
                 continue

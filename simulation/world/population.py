@@ -13,6 +13,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import networkx as nx
 import numpy as np
@@ -90,6 +91,18 @@ class StreetCell(Cell):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._agents = _Members()  # type: ignore[assignment,misc]
 
+    # Mesa's versions check a capacity a street cell does not have; these keep ``empty`` right.
+    def add_agent(self, agent: CellAgent) -> None:
+        """Add ``agent`` to this cell."""
+        self._agents[agent] = None  # type: ignore[index]
+        self._empty = False
+
+    def remove_agent(self, agent: CellAgent) -> None:
+        """Remove ``agent`` from this cell."""
+        agents = self._agents
+        del agents[agent]  # type: ignore[arg-type]
+        self._empty = not agents
+
 
 class DistrictModel(Model):
     """The Mesa model: the street network space and every citizen agent."""
@@ -157,6 +170,7 @@ class Population:
             t = clock_h * 3600 - day0
             return t if t >= 0 else t + 86400
 
+        batch: list[tuple[int, int, list[tuple[float, int]], int]] = []
         homes = self._pick_blocks(res_w, n_res)
         groups = rng.choice(3, size=n_res, p=[0.12, 0.70, 0.18])
         commute_out = rng.random(n_res) < 0.55
@@ -184,7 +198,8 @@ class Population:
                     t += 0.75 + 1.25 * uu[2 + j]
                     plan.append((at(t), home))
                     t += 1 + 3 * uu[4]
-            self._add(RESIDENT, grp, plan, home)
+            batch.append((RESIDENT, grp, plan, home))
+        self._add(batch)
 
         jobs = self._pick_blocks(job_w, n_wrk)
         lunch = self._pick_blocks(visit_w, n_wrk)
@@ -196,7 +211,8 @@ class Population:
                 t = 11.75 + 1.25 * uu[2]
                 plan += [(at(t), int(lunch[i])), (at(t + 0.75), job)]
             plan.append((at(17.0 + 3 * uu[3]), -1))
-            self._add(WORKER, ADULT, plan, -1)
+            batch.append((WORKER, ADULT, plan, -1))
+        self._add(batch)
 
         places = self._pick_blocks(visit_w, 3 * max(n_vis, 1)).reshape(-1, 3)
         uv = rng.random((n_vis, 5))
@@ -208,7 +224,8 @@ class Population:
                 plan.append((at(t), int(places[i, j])))
                 t += 0.75 + 1.25 * uu[2 + min(j, 2)]
             plan.append((at(t), -1))
-            self._add(VISITOR, ADULT, plan, -1)
+            batch.append((VISITOR, ADULT, plan, -1))
+        self._add(batch)
 
         for f in self.sc.faults:
             if f.kind != "festival_crowd" or not f.extra_visitors:
@@ -220,9 +237,9 @@ class Population:
             uf = rng.random((n, 2))
             for i in range(n):
                 arrive = t0 + 1800 * uf[i, 0] - 900
-                self._add(
-                    VISITOR, ADULT, [(max(0.0, arrive), int(targets[i])), (t0 + f.duration + 1800 * uf[i, 1], -1)], -1
-                )
+                plan = [(max(0.0, arrive), int(targets[i])), (t0 + f.duration + 1800 * uf[i, 1], -1)]
+                batch.append((VISITOR, ADULT, plan, -1))
+            self._add(batch)
 
         # drop legs beyond the end of the run; keep order by time
         for c in self.citizens:
@@ -239,9 +256,13 @@ class Population:
             if due and rng.random() < drop:
                 c.plan = []
 
-    def _add(self, kind: int, group: int, plan: list[tuple[float, int]], start: int) -> None:
-        jit = (float(self.rng.uniform(-1, 1)), float(self.rng.uniform(-1, 1)))
-        self.citizens.append(Citizen(self.model, kind, group, plan, start, jit))
+    def _add(self, batch: list[tuple[int, int, list[tuple[float, int]], int]]) -> None:
+        """Create the citizens in ``batch`` (kind, group, plan, start block), then empty it."""
+        jitter = self.rng.uniform(-1, 1, size=(len(batch), 2)).tolist()  # each one's offset in its blocks
+        model, add = self.model, self.citizens.append
+        for (kind, group, plan, start), (jx, jy) in zip(batch, jitter, strict=True):
+            add(Citizen(model, kind, group, plan, start, (jx, jy)))
+        batch.clear()
 
     # ---------------------------------------------------------------- running
     def listen(self, on_stay: StayListener | None = None, on_trip: TripListener | None = None) -> None:
@@ -253,6 +274,7 @@ class Population:
 
     def start(self) -> None:
         """Place residents at home and schedule every citizen's first departure."""
+        at, depart = self.cal.at, self._depart
         for c in self.citizens:
             if c.start >= 0:
                 c.node = self.block_node[c.start]
@@ -260,7 +282,7 @@ class Population:
             else:
                 self.outside += 1
             if c.plan:
-                self.cal.at(c.plan[0][0], lambda _e, c=c: self._depart(c, 0))
+                at(c.plan[0][0], partial(depart, c, 0))
 
     def position_in(self, c: Citizen, b: int) -> tuple[float, float]:
         """Where in block ``b`` this citizen stands (a fixed offset per citizen)."""
@@ -271,9 +293,12 @@ class Population:
     def _arrive(self, c: Citizen, b: int, next_leave: float) -> None:
         c.block = b
         c.cell = self.cells[self.block_node[b]]
-        c.x, c.y = self.position_in(c, b)
+        h = self.block_half[b]
+        x, y = self.block_xy[b]
+        jx, jy = c.jitter
+        c.x, c.y = x + jx * h, y + jy * h  # position_in, inlined: this runs ~100k times a day
         self.present[b] += 1
-        now = self.env.now
+        now = self.env._now  # type: ignore[attr-defined]
         for fn in self.stay_listeners:
             fn(c, b, now, next_leave)
 
@@ -284,13 +309,12 @@ class Population:
             hit = self._paths[node] = nx.single_source_dijkstra(self.d.graph, node, weight="length")
         return hit
 
-    def _depart(self, c: Citizen, k: int) -> None:
+    def _depart(self, c: Citizen, k: int, _event: object = None) -> None:
         """Leg ``k`` of the plan starts now: walk the shortest street path to its destination."""
-        env = self.env
-        now = env.now
+        now = self.env._now  # type: ignore[attr-defined]
         dest = c.plan[k][1]
         if c.stay_in_until > now and c.block >= 0 and dest != -1:
-            self.cal.at(c.stay_in_until, lambda _e: self._depart(c, k))
+            self.cal.at(c.stay_in_until, partial(self._depart, c, k))
             return
         node = c.node
         if node is None:  # entering from outside through a gate
@@ -300,30 +324,34 @@ class Population:
             self.present[c.block] -= 1
             c.block = -1
         target = self.block_node[dest] if dest >= 0 else self.gates[(c.unique_id * 7) % len(self.gates)]
-        length = self.paths_from(node)[0].get(target, 0.0)
-        duration = length / WALK_M_S + 20.0
-        c.trip = (now, now + duration, node, target)
+        paths = self._paths.get(node)
+        if paths is None:
+            paths = self.paths_from(node)
+        length = paths[0].get(target, 0.0)
+        arrive = now + (length / WALK_M_S + 20.0)
+        c.trip = (now, arrive, node, target)
         self.trips += 1
         self.walk_m += length
         for fn in self.trip_listeners:
-            fn(c, now, now + duration)
-        self.cal.at(now + duration, lambda _e: self._arrived(c, k, target))
+            fn(c, now, arrive)
+        self.cal.at(arrive, partial(self._arrived, c, k, target))
 
-    def _arrived(self, c: Citizen, k: int, target: str) -> None:
-        env = self.env
+    def _arrived(self, c: Citizen, k: int, target: str, _event: object = None) -> None:
+        now = self.env._now  # type: ignore[attr-defined]
         plan = c.plan
         c.trip = None
         dest = plan[k][1]
+        last = k + 1 >= len(plan)
         if dest >= 0:
             c.node = target
-            nxt = plan[k + 1][0] if k + 1 < len(plan) else self.sc.duration
-            self._arrive(c, dest, max(nxt, env.now))
+            nxt = self.sc.duration if last else plan[k + 1][0]
+            self._arrive(c, dest, nxt if nxt > now else now)
         else:
             c.cell = None
             c.node = None
             self.outside += 1
-        if k + 1 < len(plan):
-            self.cal.at(max(plan[k + 1][0], env.now), lambda _e: self._depart(c, k + 1))
+        if not last:
+            self.cal.at(plan[k + 1][0], partial(self._depart, c, k + 1))
 
     def trip_position(self, c: Citizen, t: float) -> tuple[float, float]:
         """Where a travelling citizen is at time ``t`` (linear along the street path)."""

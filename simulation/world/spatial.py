@@ -22,8 +22,8 @@ class CoverageIndex:
                 for cy in range(math.floor((y - r) / cell), math.floor((y + r) / cell) + 1):
                     self.buckets.setdefault((cx, cy), []).append(i)
 
-    def query(self, x: float, y: float) -> list[tuple[int, float]]:
-        """Devices covering (x, y), nearest first."""
+    def _covering(self, x: float, y: float) -> list[tuple[float, int]]:
+        """(squared distance, index) of the devices covering (x, y), nearest first."""
         cand = self.buckets.get((math.floor(x / self.cell), math.floor(y / self.cell)))
         if not cand:
             return []
@@ -33,5 +33,14 @@ class CoverageIndex:
             d2 = (xs[i] - x) ** 2 + (ys[i] - y) ** 2
             if d2 <= r2[i]:
                 out.append((d2, i))
-        out.sort()
-        return [(i, math.sqrt(d2)) for d2, i in out]
+        if len(out) > 1:
+            out.sort()
+        return out
+
+    def query(self, x: float, y: float) -> list[tuple[int, float]]:
+        """Devices covering (x, y), nearest first, with their distances."""
+        return [(i, math.sqrt(d2)) for d2, i in self._covering(x, y)]
+
+    def nearest(self, x: float, y: float) -> list[int]:
+        """Indices of the devices covering (x, y), nearest first."""
+        return [i for _d2, i in self._covering(x, y)]
