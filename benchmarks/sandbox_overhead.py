@@ -115,7 +115,7 @@ def bare_round_trip(n: int = 2000) -> float:
         try:
             site = sdk.to_data(sdk.SiteView("bench", (), (), (), (), (), {}, {}, 60.0, 3600.0))
             runner.deploy(site, {}, 1)
-            obs = sdk.to_data(sdk.Observation(60.0, "2026-05-12T00:01:00", 1, True, {}, {}))
+            obs = sdk.Observation(60.0, "2026-05-12T00:01:00", 1, True, {}, {})
             for _ in range(100):
                 runner.tick(obs)
             t0 = time.perf_counter()

@@ -355,6 +355,9 @@ _TYPES: dict[str, type] = {
     )
 }
 _ACTIONS = {c.__name__ for c in (Flag, View, SetLight, Notify, Dispatch, Reserve, Transmit)}
+# Field names per message class, computed once (dataclasses.fields() per call is slow).
+_FIELDS: dict[type, tuple[str, ...]] = {c: tuple(f.name for f in dataclasses.fields(c)) for c in _TYPES.values()}
+_FIELD_SETS: dict[str, frozenset[str]] = {c.__name__: frozenset(names) for c, names in _FIELDS.items()}
 
 
 _SCALARS = frozenset((str, int, float, bool))
@@ -364,10 +367,13 @@ def to_data(obj: Any) -> Any:
     """A message as plain data (dicts with a ``"type"`` key, lists, str, numbers, bools, None)."""
     if obj is None or type(obj) in _SCALARS:  # fast path: feeds are mostly numbers and strings
         return obj
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    names = _FIELDS.get(type(obj))
+    if names is None and dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        names = tuple(f.name for f in dataclasses.fields(obj))
+    if names is not None:
         out: dict[str, Any] = {"type": type(obj).__name__}
-        for f in dataclasses.fields(obj):
-            out[f.name] = to_data(getattr(obj, f.name))
+        for n in names:
+            out[n] = to_data(getattr(obj, n))
         return out
     if isinstance(obj, Mapping):
         return {str(k): to_data(v) for k, v in obj.items()}
@@ -386,6 +392,22 @@ def _tuples(v: Any) -> Any:
     return v
 
 
+def _build(cls: type, name: str, kwargs: dict[str, Any]) -> Any:
+    """``cls(**kwargs)`` with from_data's checks: no unknown field, every float finite."""
+    extra = kwargs.keys() - _FIELD_SETS[name]
+    if extra:
+        raise ValueError(f"{name} has no field {sorted(extra)[0]!r}")
+    try:
+        obj = cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    for n in _FIELDS[cls]:
+        v = getattr(obj, n)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{name}.{n} must be a finite number; got {v!r}")
+    return obj
+
+
 def from_data(data: Any, *, actions_only: bool = False) -> Any:
     """Rebuild a message from :func:`to_data` output; raise ``ValueError`` on anything else."""
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
@@ -396,17 +418,37 @@ def from_data(data: Any, *, actions_only: bool = False) -> Any:
     cls = _TYPES.get(name)
     if cls is None:
         raise ValueError(f"unknown message type {name!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    extra = set(data) - names - {"type"}
-    if extra:
-        raise ValueError(f"{name} has no field {sorted(extra)[0]!r}")
-    kwargs = {k: _tuples(v) for k, v in data.items() if k != "type"}
-    try:
-        obj = cls(**kwargs)
-    except TypeError as exc:
-        raise ValueError(f"{name}: {exc}") from None
-    for f in dataclasses.fields(cls):
-        v = getattr(obj, f.name)
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError(f"{name}.{f.name} must be a finite number; got {v!r}")
-    return obj
+    return _build(cls, name, {k: _tuples(v) for k, v in data.items() if k != "type"})
+
+
+def _from_map(d: dict) -> Any:
+    """msgpack ``object_hook`` (arrays unpacked as tuples): what :func:`from_data` makes of one map.
+
+    Maps are unpacked innermost first, so a message's fields arrive already rebuilt; a map whose
+    ``"type"`` names a message becomes that message, any other map stays a dict.
+    """
+    name = d.get("type")
+    if name.__class__ is not str or name not in _TYPES:
+        return d
+    del d["type"]
+    return _build(_TYPES[name], name, d)
+
+
+def _to_map(obj: Any) -> dict:
+    """msgpack ``default``: a message as the map :func:`to_data` makes of it, fields left to msgpack.
+
+    Packing with this hook gives what packing ``to_data(obj)`` gives, without first building the
+    plain-data copy in Python (mapping keys that are not strings are left to the receiver).
+    """
+    names = _FIELDS.get(type(obj))
+    if names is None:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            names = tuple(f.name for f in dataclasses.fields(obj))
+        elif isinstance(obj, Mapping):
+            return dict(obj)
+        else:
+            raise TypeError(f"cannot send a {type(obj).__name__}")
+    out: dict[str, Any] = {"type": type(obj).__name__}
+    for n in names:
+        out[n] = getattr(obj, n)
+    return out

@@ -9,6 +9,7 @@ Only the standard library, ``msgpack`` and ``simulation.sdk`` may be imported he
 from __future__ import annotations
 
 import errno
+import gc
 import importlib
 import json
 import os
@@ -22,6 +23,7 @@ import types
 from typing import Any
 
 HEADER = struct.Struct(">I")
+TICK = b"\x92"  # msgpack: an array of two, which only a tick request is
 PACKAGE = "_pilot_plugin"
 
 
@@ -63,11 +65,15 @@ class Channel:
         self.rfd, self.wfd, self.max = rfd, wfd, max_bytes
         self.msgpack = msgpack
 
-    def recv(self) -> Any:
+    def recv_bytes(self) -> bytes:
+        """One framed message, undecoded."""
         (n,) = HEADER.unpack(_read_exact(self.rfd, HEADER.size))
         if n > self.max:
             raise EOFError
-        return self.msgpack.unpackb(_read_exact(self.rfd, n), raw=False, strict_map_key=True)
+        return _read_exact(self.rfd, n)
+
+    def recv(self) -> Any:
+        return self.msgpack.unpackb(self.recv_bytes(), raw=False, strict_map_key=True)
 
     def send(self, msg: Any) -> None:
         if isinstance(msg, dict):
@@ -86,6 +92,37 @@ class Channel:
                 }
             )
         _write_all(self.wfd, HEADER.pack(len(data)) + data)
+
+
+def _str_keys(sdk: Any) -> Any:
+    def hook(d: dict) -> Any:
+        if any(k.__class__ is not str for k in d):
+            d = {str(k): v for k, v in d.items()}
+        return sdk._from_map(d)
+
+    return hook
+
+
+def decode_tick(body: bytes, sdk: Any, msgpack: Any) -> Any:
+    """The Observation of a tick request (the array ``["tick", observation]``), as ``from_data`` makes it.
+
+    Arrays are unpacked as tuples and each map that is a message is rebuilt as it is unpacked, so the
+    observation is built once, in one pass, without a plain-data copy first. Map keys that are not
+    strings (which ``to_data`` turns into strings) take a slower second pass.
+    """
+    enabled = gc.isenabled()
+    gc.disable()  # decoding allocates many containers and no cycles: no collections meanwhile
+    try:
+        try:
+            msg = msgpack.unpackb(body, raw=False, use_list=False, object_hook=sdk._from_map)
+        except ValueError:
+            msg = msgpack.unpackb(body, raw=False, use_list=False, strict_map_key=False, object_hook=_str_keys(sdk))
+    finally:
+        if enabled:
+            gc.enable()
+    if not isinstance(msg, tuple) or len(msg) != 2 or msg[0] != "tick" or not isinstance(msg[1], sdk.Observation):
+        raise ValueError("a tick request holds no Observation")
+    return msg[1]
 
 
 def _limits(cfg: dict) -> None:
@@ -156,9 +193,27 @@ def _load(plugin_dir: str, entry: str, sdk: Any) -> Any:
 def _serve(ch: Channel, service: Any, sdk: Any) -> None:
     while True:
         try:
-            req = ch.recv()
+            body = ch.recv_bytes()
         except EOFError:
             return
+        if body[:1] == TICK:  # every decision tick: ["tick", observation]
+            try:
+                obs = decode_tick(body, sdk, ch.msgpack)
+                actions = service.on_tick(obs)
+                if not isinstance(actions, list | tuple):
+                    ch.send(
+                        {
+                            "ok": False,
+                            "kind": "garbage",
+                            "message": f"on_tick returned {type(actions).__name__}, not a list of actions",
+                        }
+                    )
+                    continue
+                ch.send({"ok": True, "result": [sdk.to_data(a) if isinstance(a, sdk.Action) else a for a in actions]})
+            except BaseException as exc:
+                ch.send(_failure(exc, "", "exception"))
+            continue
+        req = ch.msgpack.unpackb(body, raw=False, strict_map_key=True)
         op = req.get("op") if isinstance(req, dict) else None
         if op == "exit":
             return
@@ -176,18 +231,6 @@ def _serve(ch: Channel, service: Any, sdk: Any) -> None:
                     )
                     continue
                 ch.send({"ok": True, "result": sdk.to_data(dep)})
-            elif op == "tick":
-                actions = service.on_tick(sdk.from_data(req["obs"]))
-                if not isinstance(actions, list | tuple):
-                    ch.send(
-                        {
-                            "ok": False,
-                            "kind": "garbage",
-                            "message": f"on_tick returned {type(actions).__name__}, not a list of actions",
-                        }
-                    )
-                    continue
-                ch.send({"ok": True, "result": [sdk.to_data(a) if isinstance(a, sdk.Action) else a for a in actions]})
             elif op == "end":
                 service.on_end(sdk.from_data(req["summary"]))
                 ch.send({"ok": True, "result": None})

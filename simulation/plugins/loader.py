@@ -79,11 +79,11 @@ class GuardedRunner:
             raise ServiceFailure("deploy_error", problem)
         return out
 
-    def tick(self, obs: dict) -> list:
+    def tick(self, obs: sdk.Observation) -> list:
         """Pass through, tallying why earlier actions were rejected (for the conformance report)."""
-        for fb in obs.get("feedback") or ():
-            if isinstance(fb, dict) and not fb.get("accepted", True):
-                reason = f"{fb.get('action')}: {fb.get('reason', '')}"[:300]
+        for fb in obs.feedback:
+            if not fb.accepted:
+                reason = f"{fb.action}: {fb.reason}"[:300]
                 key = re.sub(r"'[^']*'", "'…'", reason)
                 if key in self._rejected or len(self._rejected) < 50:
                     self._rejected[key] += 1

@@ -15,6 +15,8 @@ from typing import Any
 
 import msgpack
 
+from .. import sdk
+
 __all__ = ["HEADER", "Deadline", "Eof", "Overrun", "check_plain", "pack", "recv", "send"]
 
 HEADER = struct.Struct(">I")
@@ -34,16 +36,18 @@ class Overrun(Exception):
 
 
 def _plain(obj: Any) -> Any:
+    if type(obj) in sdk._FIELDS:  # an SDK message: the map to_data makes of it
+        return sdk._to_map(obj)
     item = getattr(obj, "item", None)  # numpy scalars the world may hand out
     if callable(item):
         v = item()
         if isinstance(v, int | float | bool | str):
             return v
-    raise TypeError(f"cannot send a {type(obj).__name__}")
+    return sdk._to_map(obj)  # other dataclasses and mappings as to_data has them; else TypeError
 
 
 def pack(msg: Any) -> bytes:
-    """One framed message."""
+    """One framed message; SDK messages in it are packed as :func:`simulation.sdk.to_data` has them."""
     data = msgpack.packb(msg, use_bin_type=True, default=_plain)
     return HEADER.pack(len(data)) + data
 

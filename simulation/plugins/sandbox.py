@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .. import sdk
 from ..errors import PluginError
 from ..world.host import ServiceFailure
 from . import protocol
@@ -73,9 +74,13 @@ class SandboxRunner:
             raise ServiceFailure("garbage", f"replied with a {type(out).__name__}, not a Deployment")
         return out
 
-    def tick(self, obs: dict) -> list:
-        """One batched call: the observation in, the tick's actions out."""
-        out = self._call({"op": "tick", "obs": obs}, self.settings.tick_timeout_s, "on_tick")
+    def tick(self, obs: sdk.Observation) -> list:
+        """One batched call: the observation in, the tick's actions out.
+
+        The request is the array ``["tick", observation]``, the observation packed straight from
+        the dataclass (as ``to_data`` has it); the child rebuilds it as it unpacks it.
+        """
+        out = self._call(("tick", obs), self.settings.tick_timeout_s, "on_tick")
         if not isinstance(out, list):
             raise ServiceFailure("garbage", f"replied with a {type(out).__name__}, not a list of actions")
         return out
@@ -119,7 +124,7 @@ class SandboxRunner:
         self._stop("protocol")
         raise ServiceFailure("protocol", "sent something other than 'ready' after starting")
 
-    def _call(self, msg: dict, timeout: float, what: str) -> Any:
+    def _call(self, msg: Any, timeout: float, what: str) -> Any:
         # the host prefixes failures of deploy and on_tick with the call's name; on_end it does not
         label = f"{what}: " if what == "on_end" else ""
         if self.dead:

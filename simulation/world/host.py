@@ -36,12 +36,17 @@ class ServiceFailure(Exception):
 
 
 class Runner(Protocol):
-    """How the host talks to one service: plain data in, plain data out."""
+    """How the host talks to one service: plain data in, plain data out.
+
+    ``tick`` gets the host's :class:`~simulation.sdk.Observation` (frozen, plain-data fields, but
+    holding feed items the world may still use): the runner hands the service its own copy, inline
+    through ``to_data``/``from_data``, sandboxed through the pipe.
+    """
 
     isolation: str
 
     def deploy(self, site: dict, params: dict, seed: int) -> dict: ...
-    def tick(self, obs: dict) -> list: ...
+    def tick(self, obs: sdk.Observation) -> list: ...
     def end(self, summary: dict) -> None: ...
     def close(self) -> None: ...
 
@@ -64,9 +69,9 @@ class InlineRunner:
             raise ServiceFailure("garbage", f"deploy returned {type(dep).__name__}, not a Deployment")
         return sdk.to_data(dep)
 
-    def tick(self, obs: dict) -> list:
+    def tick(self, obs: sdk.Observation) -> list:
         try:
-            actions = self.service.on_tick(sdk.from_data(obs))
+            actions = self.service.on_tick(sdk.from_data(sdk.to_data(obs)))  # a copy: the world's dicts stay its own
         except Exception as exc:
             raise ServiceFailure("exception", f"{type(exc).__name__}: {exc}") from None
         if not isinstance(actions, list | tuple):
@@ -293,7 +298,7 @@ class ServiceHost:
             s.feedback = []
             s.tick_no += 1
             try:
-                raw = s.runner.tick(sdk.to_data(obs))
+                raw = s.runner.tick(obs)
             except ServiceFailure as exc:
                 s.fail(w.env.now, exc.kind, f"on_tick: {exc}")
                 if not s.active:
