@@ -27,16 +27,6 @@ TICK = b"\x92"  # msgpack: an array of two, which only a tick request is
 PACKAGE = "_pilot_plugin"
 
 
-def _read_exact(fd: int, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = os.read(fd, n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return bytes(buf)
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -64,13 +54,26 @@ class Channel:
 
         self.rfd, self.wfd, self.max = rfd, wfd, max_bytes
         self.msgpack = msgpack
+        self.buf = bytearray()
+
+    def _fill(self, need: int) -> None:
+        while len(self.buf) < need:
+            chunk = os.read(self.rfd, max(need - len(self.buf), 1 << 16))
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
 
     def recv_bytes(self) -> bytes:
-        """One framed message, undecoded."""
-        (n,) = HEADER.unpack(_read_exact(self.rfd, HEADER.size))
+        """One framed message, undecoded (header and body usually come in one read)."""
+        self._fill(HEADER.size)
+        (n,) = HEADER.unpack_from(self.buf)
         if n > self.max:
             raise EOFError
-        return _read_exact(self.rfd, n)
+        end = HEADER.size + n
+        self._fill(end)
+        body = bytes(memoryview(self.buf)[HEADER.size : end])
+        del self.buf[:end]
+        return body
 
     def recv(self) -> Any:
         return self.msgpack.unpackb(self.recv_bytes(), raw=False, strict_map_key=True)

@@ -274,6 +274,9 @@ class ServiceProcess:
                     os.close(fd)
         for fd in (self.req_w, self.rep_r, self.log_r):
             os.set_blocking(fd, False)
+        self.channel = protocol.Channel(
+            self.req_w, self.rep_r, self.log_r, self.drain, int(settings.max_message_mb * (1 << 20))
+        )
         self.started = time.monotonic()
         self._fin = weakref.finalize(self, _reap, self.proc, (self.req_w, self.rep_r, self.log_r))
 
@@ -309,14 +312,12 @@ class ServiceProcess:
             data = protocol.pack(msg)
         except (TypeError, ValueError, OverflowError) as exc:  # the host's data, not the service's fault
             raise protocol.Overrun(f"the request could not be encoded ({exc})") from None
-        protocol.send(self.req_w, data, deadline, self.drain, self.log_r)
-        return self.recv(deadline)
+        self.channel.send(data, deadline)
+        return self.channel.recv(deadline)
 
     def recv(self, deadline: float) -> Any:
         """Wait for one message."""
-        return protocol.recv(
-            self.rep_r, int(self.settings.max_message_mb * (1 << 20)), deadline, self.drain, self.log_r
-        )
+        return self.channel.recv(deadline)
 
     def alive(self) -> bool:
         """Is the process still running?"""

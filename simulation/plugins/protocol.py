@@ -17,7 +17,7 @@ import msgpack
 
 from .. import sdk
 
-__all__ = ["HEADER", "Deadline", "Eof", "Overrun", "check_plain", "pack", "recv", "send"]
+__all__ = ["HEADER", "Channel", "Deadline", "Eof", "Overrun", "check_plain", "pack", "recv", "send"]
 
 HEADER = struct.Struct(">I")
 MAX_DEPTH = 32
@@ -118,6 +118,79 @@ def recv(
         return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
     except Exception as exc:
         raise Overrun(f"sent {n:,} bytes that are not valid msgpack ({type(exc).__name__})") from None
+
+
+class Channel:
+    """The host's end of one service's protocol pipes, kept for the life of the process.
+
+    Same contract as :func:`send` and :func:`recv` (non-blocking fds, every wait with a deadline,
+    the log pipe drained meanwhile), with one poll object for all calls, a read attempted before
+    any poll, and a reply read in as few ``read`` calls as it arrived in.
+    """
+
+    def __init__(self, wfd: int, rfd: int, log_fd: int, drain: Callable[[], None], max_bytes: int) -> None:
+        self.wfd, self.rfd, self.log_fd, self.drain, self.max_bytes = wfd, rfd, log_fd, drain, max_bytes
+        self._buf = bytearray()
+        self._poller = select.poll()
+        self._poller.register(rfd, select.POLLIN)
+        self._poller.register(log_fd, select.POLLIN)
+        self._log_open = True
+
+    def _wait(self, deadline: float) -> None:
+        """Until the reply pipe is readable (or closed), draining the log meanwhile."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Deadline
+            hit = False
+            for fd, ev in self._poller.poll(min(left, 3600.0) * 1000):
+                if fd == self.log_fd:
+                    self.drain()
+                    if ev & (select.POLLHUP | select.POLLERR) and not ev & select.POLLIN and self._log_open:
+                        self._poller.unregister(fd)
+                        self._log_open = False
+                else:
+                    hit = True
+            if hit:
+                return
+
+    def send(self, data: bytes, deadline: float) -> None:
+        """Write all of ``data`` before ``deadline``."""
+        try:
+            n = os.write(self.wfd, data)
+        except BlockingIOError:
+            n = 0
+        except OSError as exc:
+            raise Eof from exc
+        if n < len(data):  # the pipe is full: wait for room (the log is drained meanwhile)
+            send(self.wfd, data[n:], deadline, self.drain, self.log_fd if self._log_open else None)
+
+    def _fill(self, need: int, deadline: float) -> None:
+        buf = self._buf
+        while len(buf) < need:
+            try:
+                chunk = os.read(self.rfd, max(need - len(buf), 1 << 16))
+            except BlockingIOError:
+                self._wait(deadline)
+                continue
+            if not chunk:
+                raise Eof
+            buf += chunk
+
+    def recv(self, deadline: float) -> Any:
+        """Read one framed message before ``deadline``; raise Overrun if it is too big or not msgpack."""
+        self._fill(HEADER.size, deadline)
+        (n,) = HEADER.unpack_from(self._buf)
+        if n > self.max_bytes:
+            raise Overrun(f"announced a reply of {n:,} bytes; the cap is {self.max_bytes:,}")
+        end = HEADER.size + n
+        self._fill(end, deadline)
+        data = bytes(memoryview(self._buf)[HEADER.size : end])
+        del self._buf[:end]
+        try:
+            return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+        except Exception as exc:
+            raise Overrun(f"sent {n:,} bytes that are not valid msgpack ({type(exc).__name__})") from None
 
 
 def check_plain(value: Any, depth: int = 0) -> str | None:
