@@ -147,3 +147,51 @@ def test_every_observation_of_a_real_run_crosses_the_wire_unchanged(tiny_distric
     assert {f for o in seen for f in o.feeds} >= {"sdot.readings", "lights.presence", "ev.chargers"}
     for obs in seen:
         assert repr(_wire(obs)) == repr(_inline(obs))
+
+
+TALKER_YAML = """\
+name: talker
+vendor: Test
+version: 0.0.1
+sdk_version: "1.0"
+entry: service:Talker
+category: safety
+description: prints without flushing
+trl: 1
+"""
+TALKER_PY = """\
+from simulation.sdk import Service
+
+
+class Talker(Service):
+    def on_tick(self, obs):
+        print("tick", obs.tick, sorted(obs.weather.items()), obs.feedback)
+        return []
+
+    def on_end(self, summary):
+        print("bye after", summary.actions, "actions")
+"""
+
+
+def test_a_sandboxed_service_gets_its_observations_and_its_output_is_kept_at_exit(tmp_path, working_sandbox):
+    """Ticks over the real pipes; what the service printed last (never flushed) is in the log after close."""
+    from simulation.plugins import SandboxRunner, open_plugin
+
+    folder = tmp_path / "talker"
+    folder.mkdir()
+    (folder / "plugin.yaml").write_text(TALKER_YAML)
+    (folder / "service.py").write_text(TALKER_PY)
+    runner = SandboxRunner(open_plugin(folder), "talker")
+    try:
+        site = sdk.to_data(sdk.SiteView("t", (), (), (), (), (), {}, {}, 60.0, 3600.0))
+        runner.deploy(site, {}, 1)
+        fb = (sdk.Feedback(0, "Flag", False, "no detection 'D1'"),)
+        for k in (1, 2):
+            assert runner.tick(_obs(tick=k, weather={"rain_mm_h": 0.5 * k}, feedback=fb)) == []
+        runner.end(sdk.to_data(sdk.EndSummary(120.0, 3, 1)))
+    finally:
+        runner.close()
+    log = runner.log_text()
+    assert "tick 2 [('rain_mm_h', 1.0)] (Feedback(index=0, action='Flag', accepted=False" in log
+    assert "bye after 3 actions" in log
+    assert runner.proc.rc == 0

@@ -8,6 +8,7 @@ Only the standard library, ``msgpack`` and ``simulation.sdk`` may be imported he
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import importlib
@@ -193,6 +194,14 @@ def _load(plugin_dir: str, entry: str, sdk: Any) -> Any:
     return cls()
 
 
+def _exit_now() -> None:
+    """Exit at once, the service's output flushed: no interpreter teardown (the host is waiting)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):  # a service may have replaced or closed its streams
+            stream.flush()
+    os._exit(0)
+
+
 def _serve(ch: Channel, service: Any, sdk: Any) -> None:
     while True:
         try:
@@ -219,7 +228,7 @@ def _serve(ch: Channel, service: Any, sdk: Any) -> None:
         req = ch.msgpack.unpackb(body, raw=False, strict_map_key=True)
         op = req.get("op") if isinstance(req, dict) else None
         if op == "exit":
-            return
+            _exit_now()
         try:
             if op == "deploy":
                 service.random = random.Random(req["seed"])

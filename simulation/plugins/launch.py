@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import json
 import os
+import py_compile
 import shutil
 import signal
 import subprocess
@@ -72,9 +73,18 @@ def _stage_lib() -> Path:
     (d / "simulation" / "__init__.py").write_text('"""Only the SDK is visible inside the sandbox."""\n')
     shutil.copyfile(here.parent / "sdk.py", d / "simulation" / "sdk.py")
     shutil.copyfile(here / "_child.py", d / "_pilot_child.py")
+    # Compiled once here, so that each service process (python -B: it never writes them) loads
+    # the byte code instead of compiling these modules at every start.
+    for src in (d / "simulation" / "__init__.py", d / "simulation" / "sdk.py", d / "_pilot_child.py"):
+        py_compile.compile(str(src), doraise=True)
     atexit.register(shutil.rmtree, d, True)
     _LIB = d
     return d
+
+
+def _boot(lib: str) -> str:
+    """``python -c`` code that runs the child runner from the staged folder (its byte code)."""
+    return f"import sys; sys.path.insert(0, {lib!r}); import _pilot_child; sys.exit(_pilot_child.main())"
 
 
 def _site_dirs() -> list[str]:
@@ -232,7 +242,8 @@ class ServiceProcess:
                 "-I",
                 "-S",
                 "-B",
-                f"{IN_LIB}/_pilot_child.py",
+                "-c",
+                _boot(IN_LIB),
                 json.dumps(cfg),
             ]
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -241,7 +252,7 @@ class ServiceProcess:
             cfg.update(
                 plugin_dir=str(stage_plugin) if stage_plugin else "", path_front=[str(lib)], path_back=_site_dirs()
             )
-            argv = [exe, "-I", "-S", "-B", str(lib / "_pilot_child.py"), json.dumps(cfg)]
+            argv = [exe, "-I", "-S", "-B", "-c", _boot(str(lib)), json.dumps(cfg)]
             env = {
                 "HOME": str(workdir),
                 "PYTHONHASHSEED": "0",
