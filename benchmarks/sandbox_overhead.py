@@ -86,8 +86,9 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime
 
 
-def run(sc: Scenario) -> tuple[float, dict[str, float], int, float, float]:
-    """Wall time, KPIs, (sandboxed) tick calls and seconds in them, CPU seconds (host + service processes)."""
+def run(sc: Scenario) -> tuple[float, dict[str, float], int, float, float, list[float]]:
+    """Wall time, KPIs, (sandboxed) tick calls and seconds in them, CPU seconds (host + service processes),
+    and the CPU seconds each service process used to start (interpreter, runner, SDK and plugin imports)."""
     from simulation.world import World
 
     c0, t0 = _cpu(), time.perf_counter()
@@ -96,12 +97,15 @@ def run(sc: Scenario) -> tuple[float, dict[str, float], int, float, float]:
     kpis = compute_kpis(world)
     wall, cpu = time.perf_counter() - t0, _cpu() - c0
     calls = call_s = 0
+    starts: list[float] = []
     for s in world.host.services:
         inner = getattr(s.runner, "inner", None)
         calls += getattr(inner, "ticks", 0)
         call_s += getattr(inner, "tick_s", 0.0)
         cpu += getattr(inner, "cpu_s", 0.0)  # what each sandboxed service process reported using
-    return wall, kpis, calls, call_s, cpu
+        if getattr(inner, "start_cpu_s", 0.0):
+            starts.append(inner.start_cpu_s)
+    return wall, kpis, calls, call_s, cpu, starts
 
 
 def bare_round_trip(n: int = 2000) -> float:
@@ -163,6 +167,12 @@ def main() -> int:
         print(
             f"sandboxed on_tick calls {calls}, mean round trip {1000 * call_s / calls:.3f} ms, total {call_s:.2f} s "
             f"({100 * call_s / tb:.1f}% of the sandboxed wall time)"
+        )
+    starts = boxed[0][5]
+    if starts:
+        print(
+            f"service processes: {len(starts)}, each used {1000 * statistics.mean(starts):.0f} ms CPU (mean) "
+            "to start (interpreter, runner, SDK and plugin imports; bwrap not counted)"
         )
     print(f"machine load average (1 min) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     rt = [bare_round_trip() for _ in range(3)]

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import resource
-import socket
 import struct
 import sys
 import traceback
@@ -257,6 +256,8 @@ def _serve(ch: Channel, service: Any, sdk: Any) -> None:
 # --------------------------------------------------------------------------- self-check probe
 def _probe(cfg: dict) -> dict:
     """Try what the sandbox must forbid; report what happened (the host judges)."""
+    import socket  # only the probe needs it: services start without it
+
     out: dict[str, Any] = {"uid": os.getuid(), "pid": os.getpid()}
     for host, port in cfg["connect"]:
         key = f"connect {host}:{port}"

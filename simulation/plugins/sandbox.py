@@ -52,6 +52,7 @@ class SandboxRunner:
         cfg = {"entry": plugin.manifest.entry}
         self.proc = ServiceProcess(mode, self.settings, cfg, self._stage / "plugin", self._stage / "work")
         self.ready = False
+        self.start_cpu_s = 0.0  # CPU seconds the process used to start: interpreter, runner, plugin import
         self.dead: str | None = None
         self.calls = 0  # every call (deploy, ticks, end) and the wall time spent in them
         self.call_s = 0.0
@@ -116,6 +117,8 @@ class SandboxRunner:
             raise ServiceFailure("protocol", f"while starting: {exc}") from None
         if isinstance(msg, dict) and msg.get("op") == "ready":
             self.ready = True
+            cpu = msg.get("cpu")
+            self.start_cpu_s = cpu if isinstance(cpu, float) else 0.0
             return
         if isinstance(msg, dict) and msg.get("op") == "error":
             kind = msg.get("kind") if msg.get("kind") in FAILURE_KINDS else "deploy_error"
