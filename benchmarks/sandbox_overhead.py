@@ -4,17 +4,23 @@
 
 Runs the same scenario and seed in this process twice over — the example plugins under
 ``plugins/`` imported inline (``--allow-inline``), then each in its bubblewrap sandbox — and prints
-wall times, their ratio, the per-call round trip measured in the sandboxed run, and a bare round
-trip (an empty service, empty observation). Checks that both runs gave identical KPIs.
+wall times, their ratio, the per-call round trip measured in the sandboxed run (from packing the
+observation to the checked reply), and a bare round trip (an empty service, empty observation).
+Checks that both runs gave identical KPIs.
 
-Target: sandboxed under 1.3x inline (wall). Reference figures (2-vCPU VM shared with other jobs,
-load average ~5.5, Python 3.12, all five example services, Sangam DMC district-day, --repeat 2,
-fastest run of each mode): inline 25.8 s wall / 12.5 s CPU, sandboxed 27.4 s wall / 18.9 s CPU
-(host + service processes): 1.06x wall, 1.51x CPU; 7,200 on_tick calls, 1.9 ms mean round trip
-under that load; bare round trip 0.05-0.13 ms. Wall times on the shared VM varied by up to 60 %
-between runs of the same mode; the CPU ratio is the steadier figure. Most of the per-call cost is
-the woken service process waiting for a CPU and running cache-cold, plus decoding the observation
-(which an inline service pays too).
+Target: sandboxed under 1.3x inline (wall). Also printed: the CPU each service process used to
+start (interpreter, child runner, SDK and plugin imports), which an inline service does not pay.
+
+Reference figures (2-vCPU VM shared with another job, Python 3.12, all five example services,
+Sangam DMC district-day, ``taskset -c 1 ... --repeat 3``, fastest run of each mode): inline 5.6-5.9 s,
+sandboxed 6.4-6.9 s wall, 1.15-1.17x; 7,200 on_tick calls, 0.18-0.20 ms mean round trip; bare
+round trip 0.04 ms (0.09 ms unpinned, when the service wakes on the other CPU); each service
+process used ~52 ms CPU to start. The same world with the previous protocol (host to_data, then
+msgpack; child unpack, then from_data): 7.4-7.8 s sandboxed, 1.27-1.35x, 0.25 ms round trip (which
+then did not include the host's to_data). Wall times vary by ~10 % between runs of the same mode.
+What is left is mostly the service process itself: about 0.3 s to start five of them, and each
+tick's decoding and ``on_tick`` running cache-cold in a process that slept since the last tick
+(an inline service runs the same code warm, but copies its observation twice).
 """
 
 from __future__ import annotations
