@@ -104,7 +104,7 @@ class RunResult:
 def _spatial(w: Any) -> pd.DataFrame:
     rows: list[tuple[str, float, float, float]] = []
     if w.conn.rec_xy:
-        xy = np.asarray(w.conn.rec_xy)
+        xy = np.frombuffer(w.conn.rec_xy, float).reshape(-1, 2)
         gx, gy = np.floor(xy[:, 0] / GRID_M).astype(int), np.floor(xy[:, 1] / GRID_M).astype(int)
         df = pd.DataFrame(
             {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +21,25 @@ def test_same_seed_same_day(tiny_scenario):
     assert a.kpis == pytest.approx(b.kpis, nan_ok=True, rel=0, abs=0)
     assert a.kpi_rows().equals(b.kpi_rows())
     assert a.events.equals(b.events)
+
+
+def test_runs_in_one_process_keep_one_world_of_memory(tiny_scenario):
+    """The collector is paused while a world runs; the next world collects the last one's cycles."""
+    from simulation.world.population import Citizen
+
+    sc = load_scenario(tiny_scenario)
+    gc.collect()
+    enabled = gc.isenabled()
+    counts = []
+    for _ in range(3):
+        r = run_scenario(sc, seed=1)
+        counts.append(sum(1 for o in gc.get_objects() if type(o) is Citizen))
+        assert gc.isenabled() == enabled  # the pause ends with the run
+    citizens = r.meta["citizens"]
+    assert citizens > 0
+    # after each run at most the finished world and the one before it (uncollected yet) remain
+    assert max(counts) <= 2 * citizens, counts
+    assert counts[2] == counts[1]  # steady: it does not grow with the number of runs
 
 
 def test_different_seeds_differ(tiny_scenario):

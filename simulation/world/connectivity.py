@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
+from array import array
 from functools import partial
 
 import numpy as np
@@ -103,7 +104,7 @@ class Connectivity:
         self.lu_rate = [LAND_USE_RATE.get(b.land_use, 1.0) for b in d.blocks]
         # raw results: one row per WiFi attempt
         self.rec_t: list[float] = []
-        self.rec_xy: list[tuple[float, float]] = []
+        self.rec_xy = array("d")  # x, y of each attempt, flat
         self.rec_covered: list[bool] = []
         self.rec_served: list[bool] = []
         self.rec_thr: list[float] = []
@@ -182,7 +183,7 @@ class Connectivity:
             self.active[ap].add(sid)
             self.pop.cal.at(self.env._now + duration, partial(self._end, sid))  # type: ignore[attr-defined]
         self.rec_t.append(self.env.now)
-        self.rec_xy.append((x, y))
+        self.rec_xy.extend((x, y))
         self.rec_covered.append(covered)
         self.rec_served.append(served)
         self.rec_thr.append(thr)

@@ -29,23 +29,41 @@ from .safety import Safety
 SAMPLE_S = 900.0
 
 
+class _Collector:
+    """The state behind :func:`collector_paused` (the collector is one per process)."""
+
+    paused = 0  # regions open now
+    pending = False  # a finished region may have left cyclic garbage (a whole world, once dropped)
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a world is built or run.
 
     A district-day makes hundreds of thousands of long-lived objects (agents, plans, records) and
-    almost no cyclic garbage, so the collector would only rescan the same objects over and over.
-    On the way out everything made so far is filed as old (freeze + unfreeze moves it to the
+    almost no garbage while it runs, so the collector would only rescan the same objects over and
+    over. On the way out everything made so far is filed as old (freeze + unfreeze moves it to the
     oldest generation): turning the collector back on then does not start by scanning a day's
-    worth of records as if they were new. Nested use is fine.
+    worth of records as if they were new. A world is full of reference cycles (Mesa agents and
+    their cells, listeners), so once dropped it is freed only by a full collection: the next
+    world built in the same process runs that collection first, which keeps a batch worker's
+    memory at one world's worth however many runs it does. Nested use is fine.
     """
+    state = _Collector
+    if state.paused == 0 and state.pending:
+        gc.collect()
+        state.pending = False
     was_enabled = gc.isenabled()
     gc.disable()
+    state.paused += 1
     try:
         yield
     finally:
-        gc.freeze()
-        gc.unfreeze()
+        state.paused -= 1
+        if state.paused == 0:
+            gc.freeze()
+            gc.unfreeze()
+            state.pending = True
         if was_enabled:
             gc.enable()
 

@@ -19,8 +19,8 @@ and for a 15-minute sample kept in the run's time series; availability is comput
 
 from __future__ import annotations
 
-import itertools
 import math
+from array import array
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -93,8 +93,9 @@ class Environment:
             for b in d.blocks
         ]
         self._open: dict[int, tuple[float, int, float, int]] = {}
-        self.stays: list[tuple[int, int, float, float, float]] = []  # (citizen, cell, t0, t1, factor)
-        self.trips: list[tuple[int, float, float, int, int, int]] = []  # (citizen, t0, t1, cell0, cell_mid, cell1)
+        # flat records (no object per record: a day has ~170k, and the collector need not visit them)
+        self.stays = array("d")  # (citizen, cell, t0, t1, factor) per stay
+        self.trips = array("d")  # (citizen, t0, t1, cell0, cell_mid, cell1) per trip
         self._mid: dict[tuple[str, str], int] = {}
         self._node_cell = {n: self.cell(x, y) for n, (x, y) in d.nodes.items()}
         self.members: list[dict[Citizen, None]] = [{} for _ in d.blocks]
@@ -280,7 +281,7 @@ class Environment:
     ) -> tuple[Callable[[Citizen, int, float, float], None], Callable[[Citizen, float, float], None]]:
         """The stay and trip listeners, as closures over locals: they run ~120k times a district-day."""
         open_, members, travelling, fac = self._open, self.members, self.travelling, self.block_fac
-        add_stay, add_trip = self.stays.append, self.trips.append
+        add_stay, add_trip = self.stays.extend, self.trips.extend
         x0, y0, ig, nx = self.x0, self.y0, 1.0 / self.g, self.nx
         node_cell, mids, pop = self._node_cell, self._mid, self.pop
 
@@ -324,20 +325,20 @@ class Environment:
         """Close open stays and integrate every citizen's exposure (µg/m³·h of PM2.5)."""
         now = self.env.now
         for cid, (s0, c0, f0, _b) in self._open.items():
-            self.stays.append((cid, c0, s0, now, f0))
+            self.stays.extend((cid, c0, s0, now, f0))
         self._open.clear()
         n = len(self.group)
         total = np.zeros(n)
         present = np.zeros(n)
         if self.stays:
-            st = np.fromiter(itertools.chain.from_iterable(self.stays), float, 5 * len(self.stays)).reshape(-1, 5)
+            st = np.frombuffer(self.stays, float).reshape(-1, 5)
             cit, cell = st[:, 0].astype(int), st[:, 1].astype(int)
             t0, t1, fac = st[:, 2], np.minimum(st[:, 3], now), st[:, 4]
             total += np.bincount(cit, weights=fac * (self._cum(cell, t1) - self._cum(cell, t0)), minlength=n)
             present += np.bincount(cit, weights=t1 - t0, minlength=n)
             total += self._sheltered(cit, cell, t0, t1, fac, n)
         if self.trips:
-            tr = np.fromiter(itertools.chain.from_iterable(self.trips), float, 6 * len(self.trips)).reshape(-1, 6)
+            tr = np.frombuffer(self.trips, float).reshape(-1, 6)
             tcit = tr[:, 0].astype(int)
             a, b = tr[:, 1], np.minimum(tr[:, 2], now)
             tm = (a + b) / 2
