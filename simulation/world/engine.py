@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -32,8 +33,10 @@ SAMPLE_S = 900.0
 class _Collector:
     """The state behind :func:`collector_paused` (the collector is one per process)."""
 
+    lock = threading.Lock()
     paused = 0  # regions open now
     pending = False  # a finished region may have left cyclic garbage (a whole world, once dropped)
+    was_enabled = True  # the collector's state when the first region opened
 
 
 @contextmanager
@@ -50,22 +53,25 @@ def collector_paused() -> Iterator[None]:
     memory at one world's worth however many runs it does. Nested use is fine.
     """
     state = _Collector
-    if state.paused == 0 and state.pending:
-        gc.collect()
-        state.pending = False
-    was_enabled = gc.isenabled()
-    gc.disable()
-    state.paused += 1
+    with state.lock:
+        if state.paused == 0:
+            if state.pending:
+                gc.collect()
+                state.pending = False
+            state.was_enabled = gc.isenabled()
+            gc.disable()
+        state.paused += 1
     try:
         yield
     finally:
-        state.paused -= 1
-        if state.paused == 0:
-            gc.freeze()
-            gc.unfreeze()
-            state.pending = True
-        if was_enabled:
-            gc.enable()
+        with state.lock:
+            state.paused -= 1
+            if state.paused == 0:
+                gc.freeze()
+                gc.unfreeze()
+                state.pending = True
+                if state.was_enabled:
+                    gc.enable()
 
 
 class World:
