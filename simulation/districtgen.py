@@ -13,14 +13,11 @@ The format is documented in ``docs/districts.md``; ``simulation/district.py`` is
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +27,7 @@ import networkx as nx
 import numpy as np
 import yaml
 
+from ._files import write_atomic
 from .district import (
     DISTRICTS_DIR,
     LAND_USES,
@@ -693,22 +691,6 @@ def _check_args(
         raise ValueError("land_use_mix must give at least one land use a share > 0")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def make_district(
     out_dir: Path,
     *,
@@ -892,8 +874,8 @@ def make_district(
     )
     text = head + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out_dir / "layout.geojson", geo.encode("utf-8"))
-    _write_atomic(out_dir / "district.yaml", text.encode("utf-8"))
+    write_atomic(out_dir / "layout.geojson", geo.encode("utf-8"))
+    write_atomic(out_dir / "district.yaml", text.encode("utf-8"))
     return out_dir
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 
+from ._files import write_atomic
 from .errors import DistrictError, SandboxError, StoreError
 
 __all__ = ["register"]
@@ -70,14 +69,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(out, text)
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         print(f"wrote {len(entities)} NGSI-LD entities to {out} ({summary})", file=sys.stderr)
     else:

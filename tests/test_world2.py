@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -422,10 +423,18 @@ def test_bad_world2_keys_are_scenario_errors(tiny_district, tmp_path):
         load_scenario(write_scenario(tmp_path, "c", base | {"demand": {"environment": {"comply_probability": 2}}}))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_export_ngsi_ld_of_a_district_and_a_stored_run(tiny_district, tmp_path, capsys):
     out = tmp_path / "district.json"
     assert main(["export", str(tiny_district), "--out", str(out)]) == 0
     ents = json.loads(out.read_text())
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()  # as a plain write would make it, not 0600
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no temporary left over
     kinds = {e["type"] for e in ents}
     assert {"Streetlight", "AccessPoint", "Camera", "Device", "EVChargingStation"} <= kinds
     assert all(not validate(e) for e in ents)
