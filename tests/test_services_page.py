@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,6 +117,45 @@ def test_report_for_older_code_of_the_same_folder_is_marked_outdated(store):
     write_report(store, "lumen_adaptive_lighting", conforms=True, code_hash="0123456789abcdef")
     rows = table(app())
     assert rows["lumen_adaptive_lighting|shipped"]["Conformance"] == "outdated: code changed (was passed)"
+
+
+def test_a_check_started_in_another_session_shows_as_running_then_done(store):
+    """A check another browser session started is found in the store's jobs and followed here."""
+    folder = (PLUGINS / "airwatch_alerts").resolve()
+    job = "20261125-090000-0therse5"
+    d = checkjob.conformance_root(store) / "jobs" / job
+    d.mkdir(parents=True)
+    spec = {"job_id": job, "label": "airwatch_alerts", "created": 1.0, "folder": str(folder)}
+    (d / "spec.json").write_text(json.dumps(spec))
+    doc = checkjob._initial(spec) | {"state": "running", "message": "district tiny: with the service"}
+    (d / "progress.json").write_text(json.dumps(doc))
+    (d / "heartbeat").touch()
+    # its worker: a live process whose command line names the job folder, as a real worker's does
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(d)])
+    try:
+        (d / "pid").write_text(str(proc.pid))
+        cmdline = Path(f"/proc/{proc.pid}/cmdline")
+        for _ in range(500):  # until the child has exec'd (before, /proc shows this process's command line)
+            if str(d).encode() in cmdline.read_bytes():
+                break
+            time.sleep(0.01)
+        assert checkjob.running_check(store, folder) == job
+        assert checkjob.running_check(store, PLUGINS / "skyport_drone_delivery") is None
+        at = app()
+        assert table(at)["airwatch_alerts|shipped"]["Conformance"] == "checking…"
+        at.selectbox(key="svc_pick").select(str(folder)).run()
+        assert not at.exception
+        bar = at.get("progress")[0]
+        assert "district tiny: with the service" in bar.proto.text
+        assert not [b for b in at.button if b.key == f"svc_check:{folder}" and not b.disabled]  # no second check
+        (d / "progress.json").write_text(json.dumps(doc | {"state": "failed", "message": "boom"}))
+    finally:
+        proc.kill()
+        proc.wait()
+    at.run()
+    assert checkjob.running_check(store, folder) is None
+    assert table(at)["airwatch_alerts|shipped"]["Conformance"] == "not checked"
+    assert any("boom" in e.value for e in at.error)
 
 
 def test_manifest_and_readme_are_shown(store):

@@ -108,13 +108,17 @@ def _checks() -> dict[str, str]:
 
 
 def _running(folder: str) -> str | None:
+    """The check running on ``folder``: this session's, or one another session started (then adopted)."""
     job = _checks().get(folder)
-    if job is None:
-        return None
     try:
-        return None if checkjob.check_status(store_root(), job).finished else job
+        if job is not None and not checkjob.check_status(store_root(), job).finished:
+            return job
+        other = checkjob.running_check(store_root(), folder)
     except SandboxError:
         return None
+    if other is not None:
+        _checks()[folder] = other  # show its progress and its result here too
+    return other
 
 
 def _verdict(doc: dict[str, Any] | None) -> str:

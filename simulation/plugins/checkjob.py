@@ -16,6 +16,7 @@ imports plugin code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -146,6 +147,19 @@ def start_check(
 def check_status(store_root: str | Path, job_id: str) -> jobs.JobStatus:
     """The check's progress (``message`` says what runs now; at the end, the verdict or the error)."""
     return jobs.job_status(conformance_root(store_root), job_id)
+
+
+def running_check(store_root: str | Path, folder: str | Path) -> str | None:
+    """The newest unfinished check of the plugin in ``folder``, whoever started it, or None."""
+    want = str(Path(folder).resolve())
+    croot = conformance_root(store_root)
+    for status in reversed(jobs.list_jobs(croot)):  # newest first
+        if status.finished:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            if jobs._read_json(croot / "jobs" / status.job_id / "spec.json").get("folder") == want:
+                return status.job_id
+    return None
 
 
 def check_heartbeat(store_root: str | Path, job_id: str) -> None:
