@@ -38,7 +38,7 @@ test: $(STAMP) system-deps
 check: $(STAMP)
 	$(VENV)/bin/ruff check simulation webapp tests benchmarks app.py
 	$(VENV)/bin/ruff format --check simulation webapp tests benchmarks app.py
-	$(VENV)/bin/mypy simulation
+	$(VENV)/bin/mypy simulation webapp app.py
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -181,16 +181,17 @@ def district_records(path: str, digest: str) -> dict[str, list[dict]]:
             rec["ap_coverage"].append({"p": [dev.lon, dev.lat], "r": float(props.get("range_m", 50)), "tip": tip})
         elif dev.kind == "camera":
             ai = props.get("camera_type") == "ai"
+            r = float(props.get("range_m", 30))
             item = {
                 "p": [dev.lon, dev.lat],
-                "r": float(props.get("range_m", 30)),
+                "r": r,
                 "tip": tip,
                 "color": [156, 39, 176, 40] if ai else [219, 68, 55, 35],
                 "line": [156, 39, 176, 160] if ai else [219, 68, 55, 140],
             }
             if "heading_deg" in props:  # a camera with a direction gets its view sector
                 item["polygon"] = _sector(
-                    o, dev.x, dev.y, float(props["heading_deg"]), float(props.get("fov_deg", 90)), item["r"]
+                    o, dev.x, dev.y, float(props["heading_deg"]), float(props.get("fov_deg", 90)), r
                 )
             rec["cameras"].append(item)
         elif dev.kind == "sensor":
@@ -199,9 +200,13 @@ def district_records(path: str, digest: str) -> dict[str, list[dict]]:
             rec["others"].append(
                 {"p": [dev.lon, dev.lat], "color": DEVICE_COLOURS.get(dev.kind, [0, 0, 0]), "tip": tip}
             )
-    for s in d.sites:
+    for site in d.sites:
         rec["sites"].append(
-            {"p": [s.lon, s.lat], "name": s.name or s.id, "tip": _tip(s.name or s.id, kind=s.kind, id=s.id)}
+            {
+                "p": [site.lon, site.lat],
+                "name": site.name or site.id,
+                "tip": _tip(site.name or site.id, kind=site.kind, id=site.id),
+            }
         )
     return rec
 

@@ -41,7 +41,7 @@ def uploads_root() -> Path:
     return store_root() / "plugins"
 
 
-def md_escape(text: str) -> str:
+def md_escape(text: object) -> str:
     """Text (a file name, a message from a plugin) shown literally inside Streamlit markdown."""
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
@@ -318,9 +318,9 @@ def _check_view(folder: str, info: dict[str, Any], doc: dict[str, Any] | None, c
         else:
             _checks()[folder] = job
             st.rerun()
-    job = _checks().get(folder)
-    if job is not None:
-        st.fragment(_progress, run_every=ACTIVE_POLL_S if running else None)(folder, job)
+    last = _checks().get(folder)
+    if last is not None:
+        st.fragment(_progress, run_every=ACTIVE_POLL_S if running else None)(folder, last)
     if doc is None:
         if running is None:
             st.info(
