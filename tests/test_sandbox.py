@@ -267,3 +267,42 @@ def test_sandbox_sees_only_its_own_files(tmp_path):
     assert os.path.exists("/etc/passwd")  # on the host it is there; in the sandbox it is not (probe above)
     result = probe_sandbox()
     assert result["read /etc/passwd"].startswith("refused")
+
+
+def _service_processes(made: list) -> list[subprocess.Popen]:
+    return [r.inner.proc.proc for r in made if getattr(getattr(r, "inner", None), "proc", None) is not None]
+
+
+@pytest.mark.parametrize("where", ["world build", "run"])
+def test_a_world_that_fails_stops_its_service_processes(tiny_district, tmp_path, monkeypatch, where):
+    """Services start first (their imports overlap the world's build): a failure later must stop them."""
+    import simulation.world.engine as engine_mod
+    import simulation.world.host as host_mod
+
+    made: list = []
+    real = host_mod.make_runner
+
+    def recording(*args, **kwargs):
+        runner, params, info = real(*args, **kwargs)
+        made.append(runner)
+        return runner, params, info
+
+    monkeypatch.setattr(host_mod, "make_runner", recording)
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError(f"broke during the {where}")
+
+    if where == "world build":
+        monkeypatch.setattr(engine_mod, "Logistics", boom)
+    else:
+        monkeypatch.setattr(engine_mod.World, "_sampler", boom)
+    path = write_scenario(
+        tmp_path, "broken", {"district": str(tiny_district), "duration": "30m", "services": [{"use": str(GOOD)}]}
+    )
+    sc = load_scenario(path)
+    with pytest.raises(RuntimeError, match=f"broke during the {where}"):
+        World(scenario_district(sc), sc, sc.seed).run()
+    procs = _service_processes(made)
+    assert procs, "the plugin should have been started in a sandbox"
+    for p in procs:
+        assert p.poll() is not None  # stopped, not left running

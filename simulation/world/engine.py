@@ -90,7 +90,12 @@ class World:
         allow_inline: bool = False,
     ) -> None:
         with collector_paused():
-            self._setup(district, scenario, seed, services, allow_inline)
+            try:
+                self._setup(district, scenario, seed, services, allow_inline)
+            except BaseException:
+                if hasattr(self, "host"):
+                    self.host.close()  # the services' processes started before the world failed
+                raise
 
     def _setup(
         self,
@@ -103,6 +108,8 @@ class World:
         self.d, self.sc, self.seed = district, scenario, int(seed)
         self.env = simpy.Environment()
         self.streams = Streams(self.seed)
+        # Services first: a sandboxed one's process starts (and imports its code) while the world is built.
+        self.host = ServiceHost(self, scenario.services if services is None else services, allow_inline=allow_inline)
         self.model = DistrictModel(district, self.seed)
         self.log = EventLog()
         self.series = Series()
@@ -128,13 +135,16 @@ class World:
         for sensor in district.devices_of("sensor"):
             self.infra.streams[f"sensor:{sensor.id}"] = (sensor.pole, 0.01)
         self.infra._restream()
-        self.host = ServiceHost(self, scenario.services if services is None else services, allow_inline=allow_inline)
 
     # ---------------------------------------------------------------- running
     def run(self, progress: Callable[[float], None] | None = None, chunks: int = 48) -> None:
         """Simulate the whole scenario; ``progress`` gets the simulated fraction done."""
         with collector_paused():
-            self._run(progress, chunks)
+            try:
+                self._run(progress, chunks)
+            except BaseException:
+                self.host.close()  # a crash or an interrupt mid-run: no service process outlives it
+                raise
 
     def _run(self, progress: Callable[[float], None] | None, chunks: int) -> None:
         env = self.env

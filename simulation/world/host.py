@@ -7,6 +7,7 @@ service into a recorded status and never lets it stop the run.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -194,10 +195,14 @@ class ServiceHost:
         self.w = world
         where = world.sc.source or world.sc.name
         self.services: list[ServiceState] = []
-        for spec in specs:
-            runner, params, info = make_runner(spec, where, allow_inline=allow_inline)
-            seed = int(stream(world.seed, f"service:{spec.key}").integers(2**31))
-            self.services.append(ServiceState(spec.key, runner, params, info, seed))
+        try:
+            for spec in specs:
+                runner, params, info = make_runner(spec, where, allow_inline=allow_inline)
+                seed = int(stream(world.seed, f"service:{spec.key}").integers(2**31))
+                self.services.append(ServiceState(spec.key, runner, params, info, seed))
+        except BaseException:
+            self.close()  # the processes of the services loaded before the one that failed
+            raise
         self.light_owner: dict[str, str] = {}
         self._readings: list[dict] = []
 
@@ -388,3 +393,9 @@ class ServiceHost:
                 except ServiceFailure as exc:
                     s.fail(self.w.env.now, exc.kind, str(exc))
             s.runner.close()
+
+    def close(self) -> None:
+        """Stop every service's process without telling it the run ended (the run stopped short)."""
+        for s in self.services:
+            with contextlib.suppress(Exception):
+                s.runner.close()
