@@ -10,16 +10,16 @@ processes; driver memory for 400 runs within 1.2× of that for 40.
     .venv/bin/python benchmarks/batch_scaling.py                     # all four configurations
     .venv/bin/python benchmarks/batch_scaling.py --throughput-only   # the three 40-run ones
 
-Reference, measured 2026-11-25 on 2 vCPUs shared with other engineers' jobs (load average 4-5, so
-two workers rarely had two cores to themselves; rerun on free cores before judging the scaling):
+Reference, measured 2026-11-25 on 2 vCPUs with nothing else running (runs of ~0.5 s each):
 
-    local × 1                  40 runs    0.36 runs/s  (start 2.0 s, wall 113.7 s)  driver peak RSS 195 MB
-    local × 2                  40 runs    0.59 runs/s  (start 1.2 s, wall  69.2 s)  driver peak RSS 195 MB
-    dask LocalCluster × 2      40 runs    0.84 runs/s  (start 3.1 s, wall  50.9 s)  driver peak RSS 215 MB
-    local × 2                 400 runs    0.65 runs/s  (start 1.8 s, wall 614.9 s)  driver peak RSS 196 MB
-    2 workers / 1 worker 1.64×; local / dask 0.70× (Dask was not slower); driver memory 400 / 40 runs 1.00×
+    local × 1                  40 runs    1.70 runs/s  (start 0.8 s, wall 24.4 s)  driver peak RSS 194 MB
+    local × 2                  40 runs    3.22 runs/s  (start 0.9 s, wall 13.3 s)  driver peak RSS 194 MB
+    dask LocalCluster × 2      40 runs    2.79 runs/s  (start 0.7 s, wall 15.1 s)  driver peak RSS 213 MB
+    local × 2                 400 runs    3.52 runs/s  (start 0.9 s, wall 114.6 s) driver peak RSS 195 MB
+    2 workers / 1 worker 1.90×; local / dask 1.16× (1.07-1.26× over several runs); driver memory 1.00×
 
-    a second --throughput-only run minutes later (load ~4): 0.56, 0.67, 0.71 runs/s -> 1.19×, 0.94×
+Dask's task profiler (on by default in a Dask worker) slowed each run by about a fifth; the
+LocalCluster the batch starts has it off, and docs/batch.md says how to start external workers.
 """
 
 from __future__ import annotations
