@@ -284,19 +284,13 @@ class Population:
             if c.plan:
                 at(c.plan[0][0], partial(depart, c, 0))
 
-    def position_in(self, c: Citizen, b: int) -> tuple[float, float]:
-        """Where in block ``b`` this citizen stands (a fixed offset per citizen)."""
-        h = self.block_half[b]
-        x, y = self.block_xy[b]
-        return x + c.jitter[0] * h, y + c.jitter[1] * h
-
     def _arrive(self, c: Citizen, b: int, next_leave: float) -> None:
         c.block = b
         c.cell = self.cells[self.block_node[b]]
         h = self.block_half[b]
         x, y = self.block_xy[b]
         jx, jy = c.jitter
-        c.x, c.y = x + jx * h, y + jy * h  # position_in, inlined: this runs ~100k times a day
+        c.x, c.y = x + jx * h, y + jy * h  # a fixed offset per citizen within the block
         self.present[b] += 1
         now = self.env._now  # type: ignore[attr-defined]
         for fn in self.stay_listeners:
