@@ -139,15 +139,19 @@ def _print(cmp: Any, store: Any) -> None:
     from .report import fmt_value
 
     style = {"better": "green", "worse": "red", "no significant change": "dim", "n/a": "dim"}
-    out = Console()
+    # piped into a file or a pager the table gets room for whole KPI names (a terminal keeps its width)
+    out = Console() if sys.stdout.isatty() else Console(width=150)
     for c in cmp.candidates:
         t = cmp.table[cmp.table["candidate"] == c]
         seeds = cmp.pair_seeds(c)
         table = Table(
-            title=f"{c} vs {cmp.baseline} · {len(seeds)} pairs (seeds {seeds[0]}–{seeds[-1]}) · 95% paired-t CI"
+            title=f"{c} (candidate) vs {cmp.baseline} (baseline) · {len(seeds)} pairs "
+            f"(seeds {seeds[0]}–{seeds[-1]}) · 95% paired-t CI"
         )
-        for col in ("KPI", "unit", "better", cmp.baseline, c, "difference", "95% CI", "verdict"):
-            table.add_column(col, justify="right" if col not in ("KPI", "unit", "better", "verdict") else "left")
+        kpi_width = max((len(k) for k in t["kpi"]), default=3)
+        table.add_column("KPI", no_wrap=True, min_width=min(kpi_width, 40))
+        for col in ("unit", "better", "baseline", "candidate", "difference", "95% CI", "verdict"):
+            table.add_column(col, justify="right" if col not in ("unit", "better", "verdict") else "left")
         for r in t.itertuples(index=False):
             ci = "—" if math.isnan(r.ci_low) else f"[{fmt_value(r.ci_low)}, {fmt_value(r.ci_high)}]"
             verdict = "≈ not significant" if r.verdict == "no significant change" else r.verdict

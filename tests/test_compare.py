@@ -306,6 +306,14 @@ def test_cli_compare_runs_missing_replications_and_exports(tiny_district, tmp_pa
     assert tuple(pd.read_csv(out / "c.csv").columns) == TABLE_COLUMNS
     assert '<table class="kpi-table"' in (out / "r.html").read_text()
 
+    # the table, piped (not a terminal): whole KPI names, the roles in the headers, the names in the title
+    assert main(["compare", str(base), str(cand), "--store", str(tmp_path / "s"), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "cand (candidate) vs base (baseline)" in text
+    header = next(line for line in text.splitlines() if "KPI" in line)
+    assert [h.strip() for h in header.strip("┃ ").split("┃")][:5] == ["KPI", "unit", "better", "baseline", "candidate"]
+    assert all(f" {k} " in text for k in (SERVED, "safety.operator_utilisation_pct", "connectivity.backhaul_peak_pct"))
+
 
 def test_cli_compare_with_one_replication_exits_2_with_the_reason(tiny_scenario, tmp_path, capsys):
     code = main(["compare", str(tiny_scenario), str(tiny_scenario), "-r", "1", "--store", str(tmp_path / "s"), "-q"])
