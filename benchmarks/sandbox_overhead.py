@@ -1,6 +1,6 @@
 """What the sandbox costs: a district-day with the example services inline vs sandboxed.
 
-    python benchmarks/sandbox_overhead.py [--district sangam_dmc] [--duration 24h] [--repeat 2]
+    python benchmarks/sandbox_overhead.py [--district sangam_dmc] [--duration 24h] [--repeat 3]
 
 Runs the same scenario and seed in this process twice over — the example plugins under
 ``plugins/`` imported inline (``--allow-inline``), then each in its bubblewrap sandbox — and prints
@@ -18,9 +18,12 @@ round trip 0.04 ms (0.09 ms unpinned, when the service wakes on the other CPU); 
 process used ~52 ms CPU to start. The same world with the previous protocol (host to_data, then
 msgpack; child unpack, then from_data): 7.4-7.8 s sandboxed, 1.27-1.35x, 0.25 ms round trip (which
 then did not include the host's to_data). Wall times vary by ~10 % between runs of the same mode.
-What is left is mostly the service process itself: about 0.3 s to start five of them, and each
-tick's decoding and ``on_tick`` running cache-cold in a process that slept since the last tick
-(an inline service runs the same code warm, but copies its observation twice).
+Since then a run keeps its thread and its service processes on one CPU (``share_cpu``): unpinned
+runs on a quiet machine then gave 1.12-1.17x where they had given 1.14-1.29x (same session,
+alternating; the machine's noise is of the same size). What is left is mostly the service process
+itself: about 0.3 s to start five of them, and each tick's decoding and ``on_tick`` running
+cache-cold in a process that slept since the last tick (an inline service runs the same code warm,
+but copies its observation twice).
 """
 
 from __future__ import annotations
@@ -145,8 +148,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--district", default="sangam_dmc")
     ap.add_argument("--duration", default="24h")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per mode; the fastest counts (default 1)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per mode, alternating; the fastest counts (default 3)")
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error(f"--repeat must be at least 1, not {args.repeat}")
     problem = sandbox_problem()
     if problem:
         print(f"cannot benchmark the sandbox here: {problem}", file=sys.stderr)

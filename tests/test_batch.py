@@ -385,3 +385,15 @@ def test_a_second_batch_on_the_same_folder_is_refused(base: Path, tmp_path: Path
             run_batch(make_plan(study(base.parent, **FACTORIAL)), tmp_path / "out", workers=0, quiet=True)
     finally:
         held.close()
+
+
+def test_batch_runs_do_not_keep_to_one_cpu(monkeypatch):
+    """A worker per core: a run pinned to 'its' CPU could land on another worker's, so batch runs never pin."""
+    import simulation.batch.worker as worker_mod
+    from simulation.plugins.settings import SETTINGS
+
+    seen = []
+    monkeypatch.setattr(worker_mod, "run_scenario", lambda sc, seed: seen.append(SETTINGS.share_cpu) or "result")
+    monkeypatch.setattr(worker_mod.Scenario, "model_validate", lambda data: data)
+    assert worker_mod.execute(RunTask({"name": "x"}, 3, "id", 0, 0)) == "result"
+    assert seen == [False] and SETTINGS.share_cpu  # off for the run, back on after it

@@ -306,3 +306,48 @@ def test_a_world_that_fails_stops_its_service_processes(tiny_district, tmp_path,
     assert procs, "the plugin should have been started in a sandbox"
     for p in procs:
         assert p.poll() is not None  # stopped, not left running
+
+
+def _descendants(pid: int) -> list[int]:
+    out = []
+    for tasks in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in tasks.read_text().split():
+            out += [int(child), *_descendants(int(child))]
+    return out
+
+
+def _cpus(pid: int) -> str:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(line.split(":", 1)[1].strip() for line in status if line.startswith("Cpus_allowed_list"))
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_a_run_keeps_to_one_cpu_with_its_sandboxed_services(tiny_district, tmp_path, monkeypatch, share):
+    """Host and service answer each other in turn: on one CPU no call has to wake the other CPU."""
+    import simulation.world.host as host_mod
+
+    before = os.sched_getaffinity(0)
+    assert len(before) > 1, "this machine has one CPU: nothing to keep together"
+    seen: dict[str, object] = {}
+    real = host_mod.ServiceHost.deploy
+
+    def deploy(self):
+        real(self)
+        seen["host"] = os.sched_getaffinity(0)
+        seen["services"] = {
+            _cpus(p) for p in _descendants(os.getpid()) if "python" in Path(f"/proc/{p}/comm").read_text()
+        }
+
+    monkeypatch.setattr(host_mod.ServiceHost, "deploy", deploy)
+    path = write_scenario(
+        tmp_path, "pinned", {"district": str(tiny_district), "duration": "30m", "services": [{"use": str(GOOD)}]}
+    )
+    with SETTINGS.override(share_cpu=share):
+        world = _run(path)
+    assert world.host.services[0].status == "ok"
+    if share:
+        [cpu] = seen["host"]
+        assert seen["services"] == {str(cpu)}  # the service process keeps to the host's CPU
+    else:
+        assert seen["host"] == before and seen["services"] == {_cpus(os.getpid())}
+    assert os.sched_getaffinity(0) == before  # as before once the run is over

@@ -23,5 +23,12 @@ class RunTask:
 
 
 def execute(task: RunTask) -> RunResult:
-    """Validate the scenario and run it; a crash inside the world comes back as ``status="failed"``."""
-    return run_scenario(Scenario.model_validate(task.scenario), task.seed)
+    """Validate the scenario and run it; a crash inside the world comes back as ``status="failed"``.
+
+    Runs here do not keep to one CPU with their sandboxed services (``share_cpu``): with a worker
+    per core, two workers' runs could end up sharing one CPU while another idles.
+    """
+    from ..plugins.settings import SETTINGS
+
+    with SETTINGS.override(share_cpu=False):
+        return run_scenario(Scenario.model_validate(task.scenario), task.seed)

@@ -230,6 +230,10 @@ def _serve(ch: Channel, service: Any, sdk: Any) -> None:
             _exit_now()
         try:
             if op == "deploy":
+                cpu = req.get("cpu")
+                if isinstance(cpu, int):  # the host's CPU: each call then a switch on it, no cross-CPU wake-up
+                    with contextlib.suppress(OSError, ValueError):
+                        os.sched_setaffinity(0, {cpu})
                 service.random = random.Random(req["seed"])
                 dep = service.deploy(sdk.from_data(req["site"]), req["params"])
                 if not isinstance(dep, sdk.Deployment):

@@ -9,6 +9,7 @@ the self-check that refuses to run untrusted code when confinement does not hold
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -66,8 +67,12 @@ class SandboxRunner:
     def deploy(self, site: dict, params: dict, seed: int) -> dict:
         """Wait for the import to finish, then ask where to install what."""
         self._await_ready()
+        msg: dict[str, Any] = {"op": "deploy", "site": site, "params": params, "seed": int(seed)}
+        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+        if len(cpus) == 1:  # the host keeps to one CPU for the run (see host.one_cpu): share it
+            msg["cpu"] = next(iter(cpus))
         out = self._call(
-            {"op": "deploy", "site": site, "params": params, "seed": int(seed)},
+            msg,
             self.settings.deploy_timeout_s,
             "deploy",
         )

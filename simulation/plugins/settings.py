@@ -37,6 +37,7 @@ class SandboxSettings:
     max_plugin_mb: float = 50.0  # a plugin folder larger than this is refused
     allow_degraded: bool = False  # run without bubblewrap where it cannot work (also DEGRADED_ENV=1)
     uid: int = 65534  # user and group id inside the sandbox
+    share_cpu: bool = True  # a run keeps its thread and its sandboxed services on one CPU (see host.one_cpu)
 
     def degraded_allowed(self) -> bool:
         """Whether the user opted in to degraded isolation (setting or environment variable)."""

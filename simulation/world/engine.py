@@ -18,7 +18,7 @@ from ..scenario import FaultSpec, Scenario, ServiceSpec
 from .connectivity import Connectivity
 from .energy import DarkIncidents, Energy
 from .environment import Environment
-from .host import ServiceHost, ServiceState
+from .host import ServiceHost, ServiceState, one_cpu
 from .infrastructure import Infrastructure
 from .lighting import Lighting
 from .log import EventLog, Series
@@ -139,12 +139,20 @@ class World:
     # ---------------------------------------------------------------- running
     def run(self, progress: Callable[[float], None] | None = None, chunks: int = 48) -> None:
         """Simulate the whole scenario; ``progress`` gets the simulated fraction done."""
-        with collector_paused():
+        with collector_paused(), one_cpu(enabled=self._shares_cpu()):
             try:
                 self._run(progress, chunks)
             except BaseException:
                 self.host.close()  # a crash or an interrupt mid-run: no service process outlives it
                 raise
+
+    def _shares_cpu(self) -> bool:
+        """Whether this run keeps to one CPU with its sandboxed services (see ``host.one_cpu``)."""
+        if all(s.runner.isolation == "inline" for s in self.host.services):
+            return False
+        from ..plugins.settings import SETTINGS  # loaded already: a service runs outside this process
+
+        return SETTINGS.share_cpu
 
     def _run(self, progress: Callable[[float], None] | None, chunks: int) -> None:
         env = self.env

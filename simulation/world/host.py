@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -186,6 +187,39 @@ class ServiceState:
             "installed": list(self.installed),
             **{k: v for k, v in self.info.items() if k in ("use", "category")},
         }
+
+
+def _current_cpu() -> int | None:
+    """The CPU the calling thread runs on now (Linux), or None."""
+    try:
+        import ctypes
+
+        cpu = int(ctypes.CDLL(None, use_errno=True).sched_getcpu())
+    except (OSError, AttributeError, ValueError):
+        return None
+    return cpu if cpu >= 0 else None
+
+
+@contextlib.contextmanager
+def one_cpu(enabled: bool = True) -> Iterator[int | None]:
+    """Keep the calling thread on the CPU it runs on now, until the block ends (then as before).
+
+    A sandboxed service answers each decision tick over a pipe while the host waits, so host and
+    service never run at once: on one CPU each call is a local switch, where on two every call
+    wakes the other CPU (costly in a VM). Sandboxed services pin themselves to the host's CPU when
+    they deploy. Yields the CPU, or None when there is nothing to pin (disabled, one CPU, not Linux).
+    """
+    old = os.sched_getaffinity(0) if enabled and hasattr(os, "sched_setaffinity") else set()
+    cpu = _current_cpu() if len(old) > 1 else None
+    if cpu is None or cpu not in old:
+        yield None
+        return
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, old)
 
 
 class ServiceHost:
