@@ -334,9 +334,9 @@ def test_a_run_keeps_to_one_cpu_with_its_sandboxed_services(tiny_district, tmp_p
     def deploy(self):
         real(self)
         seen["host"] = os.sched_getaffinity(0)
-        seen["services"] = {
-            _cpus(p) for p in _descendants(os.getpid()) if "python" in Path(f"/proc/{p}/comm").read_text()
-        }
+        [bwrap] = _service_processes([s.runner for s in self.services])
+        procs = [p for p in _descendants(bwrap.pid) if "python" in Path(f"/proc/{p}/comm").read_text()]
+        seen["services"] = {_cpus(p) for p in procs}
 
     monkeypatch.setattr(host_mod.ServiceHost, "deploy", deploy)
     path = write_scenario(
