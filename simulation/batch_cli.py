@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ._console import stdout_console
+
 __all__ = ["register"]
 
 
@@ -80,13 +82,12 @@ def _point_table(a: Any, frame: Any, mean: str, half: str, n: str, title: str, s
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from .batch.analysis import analyze, export, save_plots
 
     a = analyze(args.out, kpis=args.kpi or None, reference=args.reference)
-    con = Console()
+    con = stdout_console()
     shown = a.kpis[: args.columns]
     head = f"{a.plan['study']} · {a.plan['design']['kind']} · {len(a.points)} points"
     con.print(_point_table(a, a.summary, "mean", "half_width", "n", f"{head} · mean ± 95% CI", shown, args.rows))

@@ -11,6 +11,7 @@ import math
 import sys
 from collections.abc import Sequence
 
+from ._console import stdout_console
 from .errors import SandboxError
 
 __all__ = ["main"]
@@ -89,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(doc, indent=1, allow_nan=False, default=str))
         return 0 if all(r.status == "ok" for r, _ in results) else 1
-    out = Console()
+    out = stdout_console()
     n_reused = sum(1 for _, x in results if x)
     table = Table(
         title=f"{sc.name} · {sc.district} · {len(seeds)} replications (seeds {seeds[0]}–{seeds[-1]})"
@@ -114,7 +115,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- districts, kpis
 def cmd_districts(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from .district import list_districts, load_district
@@ -147,12 +147,11 @@ def cmd_districts(args: argparse.Namespace) -> int:
         t.add_column(r["district"], justify="right")
     for f in figures:
         t.add_row(f.replace("_", " "), *[str(r[f]) for r in rows])
-    Console().print(t)
+    stdout_console().print(t)
     return 0
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from .kpis import CATALOGUE
@@ -173,7 +172,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
         t.add_column(c)
     for k in CATALOGUE.values():
         t.add_row(k.name, k.unit, k.better, k.description)
-    Console().print(t)
+    stdout_console().print(t)
     return 0
 
 

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._console import stdout_console
+
 __all__ = ["cmd_compare", "register"]
 
 
@@ -133,14 +135,12 @@ def _write(path: str, text: str) -> None:
 
 
 def _print(cmp: Any, store: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from .report import fmt_value
 
     style = {"better": "green", "worse": "red", "no significant change": "dim", "n/a": "dim"}
-    # piped into a file or a pager the table gets room for whole KPI names (a terminal keeps its width)
-    out = Console() if sys.stdout.isatty() else Console(width=150)
+    out = stdout_console()
     for c in cmp.candidates:
         t = cmp.table[cmp.table["candidate"] == c]
         seeds = cmp.pair_seeds(c)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._console import stdout_console
 from .economics import DecideError
 
 __all__ = ["register"]
@@ -223,10 +224,9 @@ def _m(v: float | None) -> str:
 
 
 def _print(doc: dict, record: dict | None) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    out = Console()
+    out = stdout_console()
     rec = doc["recommendation"]
     t = Table(title=f"Scorecard · {doc['candidate']}")
     for c in ("criterion", "score", "weight", "evidence"):
@@ -339,7 +339,6 @@ def _print(doc: dict, record: dict | None) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from .decide_record import decisions_frame
@@ -356,5 +355,5 @@ def _list(args: argparse.Namespace) -> int:
         t.add_column(c)
     for row in df.itertuples(index=False):
         t.add_row(*[str(x) for x in row])
-    Console().print(t)
+    stdout_console().print(t)
     return 0

@@ -8,6 +8,8 @@ import math
 import sys
 from typing import Any
 
+from ._console import stdout_console
+
 __all__ = ["register"]
 
 
@@ -58,10 +60,9 @@ def cmd_check_plugin(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=1, default=str))
         return 0 if report.conforms else 1
-    from rich.console import Console
     from rich.table import Table
 
-    out = Console()
+    out = stdout_console()
     out.print(f"[bold]{report.plugin}[/bold] {report.version} · {report.folder} · isolation: {report.isolation}")
     t = Table(title="Conformance checks")
     for col in ("check", "result", "detail"):
