@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._console import stdout_console
+from ._console import stderr_progress, stdout_console
 
 __all__ = ["cmd_compare", "register"]
 
@@ -41,23 +41,13 @@ def register(subparsers: Any) -> None:
 
 
 def _runs(scenarios: list[Any], store: Any, args: argparse.Namespace) -> tuple[dict[str, list[str]], int]:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .results import replication_seeds
     from .runs import run_or_reuse
 
     groups: dict[str, list[str]] = {}
     failed = 0
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f} replications"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=args.quiet,
-    ) as prog:
+    with stderr_progress("replications", args.quiet) as prog:
         for sc in scenarios:
             seeds = replication_seeds(sc.seed, sc.replications)
             task = prog.add_task(sc.name, total=len(seeds))

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._console import stdout_console
+from ._console import stderr_progress, stdout_console
 from .economics import DecideError
 
 __all__ = ["register"]
@@ -153,8 +153,6 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace, uv: Any, inp: Any, weights: dict) -> tuple[Any, Any]:
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .decide_runs import evaluate_runs, fault_variants
     from .results import replication_seeds
@@ -188,15 +186,7 @@ def _evaluate(args: argparse.Namespace, uv: Any, inp: Any, weights: dict) -> tup
     plan = [base_clean, cand_clean] + ([] if args.no_faults else [base_fault, cand_fault])
     store = Store(args.store)
     ids: list[list[str]] = []
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:.0f}/{task.total:.0f} runs"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=args.quiet,
-    ) as prog:
+    with stderr_progress("runs", args.quiet) as prog:
         task = prog.add_task("decide", total=len(plan) * len(seeds))
         for sc in plan:
             prog.update(task, description=sc.name)
