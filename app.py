@@ -3,7 +3,7 @@
 One module per page in ``webapp/``, each with ``page()``. Pages owned by other parts of the
 project (services, batch, decide) appear as soon as their module exists. The app reads the results
 store named by ``$PILOT_STORE`` (default ``results``); it never imports plugin code and never runs a
-simulation in the script thread (runs go to worker processes, see ``simulation.jobs``).
+simulation in the script thread (runs go to worker processes, see ``simulation.jobs.runs``).
 """
 
 from __future__ import annotations

@@ -35,11 +35,11 @@ import streamlit as st  # noqa: E402
 import yaml  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from simulation.districtgen import make_district  # noqa: E402
-from simulation.results import replication_seeds  # noqa: E402
-from simulation.runs import run_or_reuse  # noqa: E402
-from simulation.scenario import load_scenario  # noqa: E402
-from simulation.store import Store  # noqa: E402
+from simulation.config.generator import make_district  # noqa: E402
+from simulation.config.scenario import load_scenario  # noqa: E402
+from simulation.results.reuse import run_or_reuse  # noqa: E402
+from simulation.results.run import replication_seeds  # noqa: E402
+from simulation.results.store import Store  # noqa: E402
 
 SERVICES = [{"use": "builtin:cctv_monitoring"}, {"use": "builtin:public_wifi"}, {"use": "builtin:streetlights"}]
 

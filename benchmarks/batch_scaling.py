@@ -40,7 +40,7 @@ SERVICES = [{"use": "builtin:cctv_monitoring"}, {"use": "builtin:public_wifi"}, 
 
 
 def _setup(tmp: Path) -> dict[int, Path]:
-    from simulation.districtgen import make_district
+    from simulation.config.generator import make_district
 
     district = tmp / "bench"
     make_district(

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = mp.get_context("spawn")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        from simulation.districtgen import make_district
+        from simulation.config.generator import make_district
 
         synth = Path(tmp) / "synthetic_20k"
         make_district(

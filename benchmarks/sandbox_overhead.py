@@ -42,11 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulation import sdk  # noqa: E402
-from simulation._yaml import parse_model  # noqa: E402
+from simulation.config._yaml import parse_model  # noqa: E402
+from simulation.config.scenario import Scenario  # noqa: E402
 from simulation.errors import ScenarioError  # noqa: E402
-from simulation.kpis import compute_kpis  # noqa: E402
 from simulation.plugins import SandboxRunner, load_manifest, open_plugin, sandbox_problem  # noqa: E402
-from simulation.scenario import Scenario, scenario_district  # noqa: E402
+from simulation.results.kpis import compute_kpis  # noqa: E402
 
 NOOP_YAML = """\
 name: bench_noop
@@ -98,10 +98,10 @@ def _cpu() -> float:
 def run(sc: Scenario) -> tuple[float, dict[str, float], int, float, float, list[float]]:
     """Wall time, KPIs, (sandboxed) tick calls and seconds in them, CPU seconds (host + service processes),
     and the CPU seconds each service process used to start (interpreter, runner, SDK and plugin imports)."""
-    from simulation.world import World
+    from simulation.results.run import build_world
 
     c0, t0 = _cpu(), time.perf_counter()
-    world = World(scenario_district(sc), sc, sc.seed, allow_inline=True)
+    world = build_world(sc, allow_inline=True)
     world.run()
     kpis = compute_kpis(world)
     wall, cpu = time.perf_counter() - t0, _cpu() - c0

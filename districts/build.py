@@ -1,4 +1,4 @@
-"""Build the shipped synthetic districts with ``simulation.districtgen``.
+"""Build the shipped synthetic districts with ``simulation.config.generator``.
 
 Usage, from the project root:
 
@@ -7,7 +7,7 @@ Usage, from the project root:
     python districts/build.py --check        # exit 1 if a committed file differs from what SPECS make
 
 Each district folder gets ``district.yaml`` and ``layout.geojson`` from
-:func:`simulation.districtgen.make_district`, and a ``README.md`` whose key figures are read back
+:func:`simulation.config.generator.make_district`, and a ``README.md`` whose key figures are read back
 from the loaded district, so they always match the files. The output is deterministic: the same
 SPECS give byte-identical files, so re-running this script on an unchanged checkout changes nothing.
 
@@ -29,8 +29,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from simulation.district import District, load_district  # noqa: E402
-from simulation.districtgen import make_district  # noqa: E402
+from simulation.config.district import District, load_district  # noqa: E402
+from simulation.config.generator import make_district  # noqa: E402
 
 SPECS: dict[str, dict[str, Any]] = {
     "sangam_dmc": {

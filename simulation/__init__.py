@@ -8,8 +8,9 @@ The public API::
     Store("results").put(result)
 """
 
-from .district import District, list_districts, load_district
-from .errors import (
+from simulation.config.district import District, list_districts, load_district
+from simulation.config.scenario import Scenario, list_scenarios, load_scenario
+from simulation.errors import (
     BatchError,
     DecideError,
     DistrictError,
@@ -19,11 +20,10 @@ from .errors import (
     StoreError,
     StudyError,
 )
-from .kpis import CATALOGUE, KPI
-from .results import RunResult, replication_seeds, run_scenario
-from .runs import run_or_reuse
-from .scenario import Scenario, list_scenarios, load_scenario
-from .store import Store
+from simulation.results.kpis import CATALOGUE, KPI
+from simulation.results.reuse import run_or_reuse
+from simulation.results.run import RunResult, replication_seeds, run_scenario
+from simulation.results.store import Store
 
 __all__ = [
     "CATALOGUE",
@@ -60,8 +60,8 @@ _LAZY = {
     "analyze": "batch",
     "make_plan": "batch",
     "run_batch": "batch",
-    "compare": "compare",
-    "Comparison": "compare",
+    "compare": "results.compare",
+    "Comparison": "results.compare",
 }
 
 

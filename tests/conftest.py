@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simulation.districtgen import make_district
+from simulation.config.generator import make_district
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,13 +13,13 @@ import pytest
 from conftest import BASE_SERVICES, ROOT, write_scenario
 from streamlit.testing.v1 import AppTest
 
-from simulation.cli import main
-from simulation.compare import compare, latest_runs
-from simulation.district import load_district
-from simulation.results import replication_seeds
-from simulation.runs import run_or_reuse
-from simulation.scenario import load_scenario
-from simulation.store import Store
+from simulation.cli.main import main
+from simulation.config.district import load_district
+from simulation.config.scenario import load_scenario
+from simulation.results.compare import compare, latest_runs
+from simulation.results.reuse import run_or_reuse
+from simulation.results.run import replication_seeds
+from simulation.results.store import Store
 
 SERVED = "connectivity.sessions_served_pct"
 

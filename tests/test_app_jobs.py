@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import BASE_SERVICES, ROOT, write_scenario
 
-from simulation.jobs import cancel_job, heartbeat, job_status, list_jobs, start_job
-from simulation.scenario import load_scenario
-from simulation.store import Store
+from simulation.config.scenario import load_scenario
+from simulation.jobs.runs import cancel_job, heartbeat, job_status, list_jobs, start_job
+from simulation.results.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_a_worker_does_not_outlive_the_app_that_started_it(scenarios, tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time\nfrom simulation.jobs import start_job\nfrom simulation.scenario import "
+            "import sys, time\nfrom simulation.jobs.runs import start_job\nfrom simulation.config.scenario import "
             f"load_scenario\nprint(start_job(load_scenario({str(scenarios['long'])!r}), {str(store)!r}), flush=True)\n"
             "time.sleep(120)",
         ],
@@ -185,7 +185,7 @@ def test_cancel_also_stops_plugin_sandboxes(tiny_district, tmp_path):
     store = tmp_path / "store"
     job = start_job(load_scenario(path), store)
     wait(lambda: job_status(store, job).sim_s > 0)
-    from simulation.jobs import _descendants
+    from simulation.jobs.runs import _descendants
 
     tree = _descendants(worker_pid(store, job))
     assert tree, "the plugin runs in a sandbox process below the worker"

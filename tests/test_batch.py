@@ -23,8 +23,8 @@ from conftest import BASE_SERVICES, ROOT, write_scenario
 from simulation.batch import BatchError, StudyError, make_plan, run_batch
 from simulation.batch.analysis import analyze, export, save_plots
 from simulation.batch.worker import RunTask
-from simulation.cli import main
-from simulation.results import RunResult
+from simulation.cli.main import main
+from simulation.results.run import RunResult
 
 FAST = {"start": "2026-05-12T16:00", "duration": "2h", "seed": 1, "replications": 2, "population_scale": 0.5}
 

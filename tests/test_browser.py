@@ -29,13 +29,13 @@ from conftest import BASE_SERVICES, ROOT, write_scenario
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from scipy import stats
 
-from simulation.decide import LABELS
-from simulation.districtgen import make_district
-from simulation.report import fmt_value
-from simulation.results import replication_seeds
-from simulation.runs import run_or_reuse
-from simulation.scenario import load_scenario
-from simulation.store import Store
+from simulation.config.generator import make_district
+from simulation.config.scenario import load_scenario
+from simulation.decision.evaluate import LABELS
+from simulation.results.report import fmt_value
+from simulation.results.reuse import run_or_reuse
+from simulation.results.run import replication_seeds
+from simulation.results.store import Store
 
 # CI runs this on 2 shared cores: give the live app time before an assertion gives up.
 expect.set_options(timeout=30_000)
@@ -70,7 +70,7 @@ def _workers(store: Path) -> list[int]:
             cmd = p.read_bytes()
         except OSError:
             continue
-        if b"simulation.jobs" in cmd and str(store).encode() in cmd:
+        if b"simulation.jobs.runs" in cmd and str(store).encode() in cmd:
             out.append(int(p.parent.name))
     return out
 

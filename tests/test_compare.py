@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from conftest import BASE_SERVICES, write_scenario
 
-from simulation.cli import main
-from simulation.compare import (
+from simulation.cli.main import main
+from simulation.errors import SandboxError, StoreError
+from simulation.results.compare import (
     TABLE_COLUMNS,
     compare,
     hourly_means,
@@ -22,10 +23,9 @@ from simulation.compare import (
     scenario_groups,
     spatial_means,
 )
-from simulation.errors import SandboxError, StoreError
-from simulation.report import kpi_table_html, render_report
-from simulation.results import RunResult
-from simulation.store import Store
+from simulation.results.report import kpi_table_html, render_report
+from simulation.results.run import RunResult
+from simulation.results.store import Store
 
 RESPOND = "safety.time_to_respond_s"  # better = lower
 SERVED = "connectivity.sessions_served_pct"  # better = higher

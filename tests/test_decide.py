@@ -11,8 +11,9 @@ import yaml
 from conftest import BASE_SERVICES, write_scenario
 from test_economics import row, unit_values_file
 
-from simulation.cli import main
-from simulation.decide import (
+from simulation.cli.main import main
+from simulation.decision.economics import DecideError, DistrictFigures, ServiceCosts, inputs, load_unit_values
+from simulation.decision.evaluate import (
     DEFAULT_WEIGHTS,
     Criterion,
     Scorecard,
@@ -22,14 +23,13 @@ from simulation.decide import (
     recommend,
     sensitivity,
 )
-from simulation.decide_record import (
+from simulation.decision.record import (
     decision_html,
     list_decisions,
     load_decision,
     make_record,
     save_decision,
 )
-from simulation.economics import DecideError, DistrictFigures, ServiceCosts, inputs, load_unit_values
 from simulation.errors import StoreError
 
 PILOT = DistrictFigures("pilot", 600, 400, 100, 100, 1.0, 0.8, {"ai_camera": 0.5})
@@ -149,7 +149,7 @@ def test_weighting_a_weak_criterion_turns_commercialise_into_extend_pilot(uv):
     # 10 cameras take 10 of the 12 free slots (infrastructure scores 17): weighting that
     # criterion as much as all the others together drags the total under 60.
     costs = manifest(trl=7, units=10)
-    from simulation.decide import InfraUsage
+    from simulation.decision.evaluate import InfraUsage
 
     heavy = InfraUsage(slots_needed=10, slots_free=12, installs_claimed=10, installs_done=10)
     assert run_eval(uv, costs=costs, infra=heavy).recommendation.decision == "commercialise"

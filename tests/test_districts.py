@@ -14,8 +14,8 @@ import networkx as nx
 import pytest
 import yaml
 
-from simulation.district import District, load_district
-from simulation.districtgen import add_arguments, make_district, run
+from simulation.config.district import District, load_district
+from simulation.config.generator import add_arguments, make_district, run
 from simulation.errors import DistrictError
 
 SMALL: dict[str, Any] = dict(

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulation.economics import (
+from simulation.decision.economics import (
     DEFAULT_UNIT_VALUES,
     DecideError,
     DistrictFigures,

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from conftest import BASE_SERVICES, ROOT, write_scenario
 
-from simulation.cli import main
+from simulation.cli.main import main
+from simulation.config.scenario import load_scenario
 from simulation.errors import PluginError, ScenarioError
 from simulation.plugins import (
     SETTINGS,
@@ -21,8 +22,7 @@ from simulation.plugins import (
     open_plugin,
     resolve_plugin,
 )
-from simulation.results import run_scenario
-from simulation.scenario import load_scenario
+from simulation.results.run import run_scenario
 
 PLUGINS = ROOT / "plugins"
 HOSTILE = Path(__file__).parent / "hostile"

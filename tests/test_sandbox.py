@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from conftest import BASE_SERVICES, write_scenario
 
+from simulation.config.scenario import load_scenario
 from simulation.errors import PluginError
-from simulation.kpis import compute_kpis
 from simulation.plugins import SETTINGS, ensure_sandbox, probe_sandbox, reset_self_check
 from simulation.plugins import launch as launch_mod
 from simulation.plugins import selfcheck as selfcheck_mod
-from simulation.scenario import load_scenario, scenario_district
+from simulation.results.kpis import compute_kpis
+from simulation.results.run import build_world
 from simulation.world import World
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -82,7 +83,7 @@ QUIET = ["stdout_garbage"]
 
 def _run(path: Path) -> World:
     sc = load_scenario(path)
-    world = World(scenario_district(sc), sc, sc.seed)
+    world = build_world(sc)
     world.run()
     return world
 
@@ -276,18 +277,18 @@ def _service_processes(made: list) -> list[subprocess.Popen]:
 @pytest.mark.parametrize("where", ["world build", "run"])
 def test_a_world_that_fails_stops_its_service_processes(tiny_district, tmp_path, monkeypatch, where):
     """Services start first (their imports overlap the world's build): a failure later must stop them."""
+    import simulation.plugins.runners as runners_mod
     import simulation.world.engine as engine_mod
-    import simulation.world.host as host_mod
 
     made: list = []
-    real = host_mod.make_runner
+    real = runners_mod.make_runner
 
     def recording(*args, **kwargs):
         runner, params, info = real(*args, **kwargs)
         made.append(runner)
         return runner, params, info
 
-    monkeypatch.setattr(host_mod, "make_runner", recording)
+    monkeypatch.setattr(runners_mod, "make_runner", recording)
 
     def boom(*_args, **_kwargs):
         raise RuntimeError(f"broke during the {where}")
@@ -301,7 +302,7 @@ def test_a_world_that_fails_stops_its_service_processes(tiny_district, tmp_path,
     )
     sc = load_scenario(path)
     with pytest.raises(RuntimeError, match=f"broke during the {where}"):
-        World(scenario_district(sc), sc, sc.seed).run()
+        build_world(sc).run()
     procs = _service_processes(made)
     assert procs, "the plugin should have been started in a sandbox"
     for p in procs:

@@ -115,9 +115,9 @@ def test_what_the_host_cannot_encode_is_refused_before_sending():
 
 def test_every_observation_of_a_real_run_crosses_the_wire_unchanged(tiny_district, tmp_path, monkeypatch):
     """All example services (every feed) in the tiny district: each observation the host built."""
+    from simulation.config.scenario import load_scenario
     from simulation.plugins.loader import GuardedRunner
-    from simulation.results import run_scenario
-    from simulation.scenario import load_scenario
+    from simulation.results.run import run_scenario
     from tests.conftest import write_scenario
 
     seen: list[sdk.Observation] = []

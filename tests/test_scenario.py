@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulation import ScenarioError, load_scenario
-from simulation.scenario import parse_duration
+from simulation.config.scenario import parse_duration
 from tests.conftest import write_scenario
 
 
@@ -103,7 +103,7 @@ def test_bad_scenarios_name_file_key_value_and_allowed(base, tmp_path, patch, me
     path = write_scenario(tmp_path, "bad", base | patch)
     with pytest.raises(ScenarioError, match=message) as info:
         sc = load_scenario(path)
-        from simulation.world.host import make_runner  # services are resolved when a run is built
+        from simulation.plugins.runners import make_runner  # services are resolved when a run is built
 
         for s in sc.services:
             make_runner(s, str(path))

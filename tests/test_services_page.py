@@ -13,7 +13,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 from test_upload import make_zip, plugin_entries
 
-from simulation.plugins import checkjob
+from simulation.jobs import checks as checkjob
 from simulation.plugins.discovery import open_plugin
 from simulation.plugins.manifest import load_manifest
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 
 from simulation.errors import PluginError
-from simulation.plugins import checkjob
+from simulation.jobs import checks as checkjob
 from simulation.plugins.manifest import load_manifest
 from simulation.plugins.upload import MAX_ENTRIES, UploadError, safe_unpack
 

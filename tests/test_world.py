@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from simulation import load_scenario, run_scenario, sdk
-from simulation.queueing import mmc_mean_wait
-from simulation.services.builtin import BUILTINS, BuiltinService
+from simulation.plugins.builtin import BUILTINS, BuiltinService
+from simulation.results.queueing import mmc_mean_wait
 from tests.conftest import BASE_SERVICES, write_scenario
 
 
@@ -98,8 +98,7 @@ def test_invalid_actions_are_rejected_with_reasons(tiny_district, tmp_path, extr
 
 
 def test_rejection_reasons_reach_the_service(tiny_district, tmp_path, extra_builtins):
-    from simulation.scenario import scenario_district
-    from simulation.world import World
+    from simulation.results.run import build_world
 
     sc = load_scenario(
         write_scenario(
@@ -108,7 +107,7 @@ def test_rejection_reasons_reach_the_service(tiny_district, tmp_path, extra_buil
             {"district": str(tiny_district), "duration": "3m", "services": [{"use": "builtin:chatty"}]},
         )
     )
-    w = World(scenario_district(sc), sc, 1)
+    w = build_world(sc, 1)
     w.run()
     service = w.host.services[0].runner.service  # type: ignore[attr-defined]
     reasons = [f.reason for f in service.seen if not f.accepted]
@@ -119,7 +118,7 @@ def test_rejection_reasons_reach_the_service(tiny_district, tmp_path, extra_buil
 
 
 def test_fibre_cut_degrades_connectivity_and_safety(tiny_district, tmp_path):
-    from simulation.district import load_district
+    from simulation.config.district import load_district
 
     trunks = [lk.id for lk in load_district(tiny_district).links if lk.level == "trunk"]
     base = {
@@ -139,7 +138,7 @@ def test_fibre_cut_degrades_connectivity_and_safety(tiny_district, tmp_path):
 
 
 def test_power_outage_darkens_poles(tiny_district, tmp_path):
-    from simulation.district import load_district
+    from simulation.config.district import load_district
 
     poles = [p.id for p in load_district(tiny_district).poles]
     sc = load_scenario(

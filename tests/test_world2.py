@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from simulation import ScenarioError, load_scenario, run_scenario, sdk
-from simulation.cli import main
-from simulation.district import load_district
-from simulation.export import validate
-from simulation.kpis import compute_kpis
-from simulation.scenario import scenario_district
-from simulation.services.builtin import BUILTINS, BuiltinService
-from simulation.store import Store
+from simulation.cli.main import main
+from simulation.config.district import load_district
+from simulation.plugins.builtin import BUILTINS, BuiltinService
+from simulation.results.export import validate
+from simulation.results.kpis import compute_kpis
+from simulation.results.run import build_world
+from simulation.results.store import Store
 from simulation.world import World
 from tests.conftest import BASE_SERVICES, write_scenario
 
@@ -138,7 +138,7 @@ def services(monkeypatch):
 
 def _world(folder, name: str, data: dict, seed: int = 1) -> World:
     sc = load_scenario(write_scenario(folder, name, data))
-    w = World(scenario_district(sc), sc, seed)
+    w = build_world(sc, seed)
     w.run()
     w.kpis = compute_kpis(w)  # type: ignore[attr-defined]
     return w
@@ -273,7 +273,7 @@ def test_a_reservation_keeps_a_pad_for_its_unit(tiny_district, tmp_path):
     sc = load_scenario(write_scenario(tmp_path, "r", {"district": str(tiny_district), "duration": "6h"}))
 
     def waits(reserve: bool) -> dict[str, float]:
-        w = World(scenario_district(sc), sc, 1)
+        w = build_world(sc, 1)
         mob, env = w.mobility, w.env
         dock = next(c for c in mob.chargers.values() if c.kind == "drone_dock" and c.pads == 2)
         out: dict[str, float] = {}

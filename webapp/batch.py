@@ -15,7 +15,7 @@ import streamlit as st
 
 from simulation.batch.analysis import Analysis, analyze, plot_interactions, plot_main_effects, plot_sensitivity
 from simulation.errors import SandboxError
-from simulation.kpis import CATALOGUE
+from simulation.results.kpis import CATALOGUE
 
 
 def batch_roots() -> list[Path]:

@@ -14,11 +14,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from simulation.compare import Comparison, compare, latest_runs, run_index, scenario_groups
-from simulation.district import District, list_districts, load_district
-from simulation.jobs import heartbeat, job_status
-from simulation.scenario import SCENARIOS_DIR, list_scenarios
-from simulation.store import Store
+from simulation.config.district import District, list_districts, load_district
+from simulation.config.scenario import SCENARIOS_DIR, list_scenarios
+from simulation.jobs.runs import heartbeat, job_status
+from simulation.results.compare import Comparison, compare, latest_runs, run_index, scenario_groups
+from simulation.results.store import Store
 
 ACTIVE_POLL_S = 1.0
 
@@ -94,7 +94,7 @@ def index() -> pd.DataFrame:
 
 
 def groups() -> pd.DataFrame:
-    """Comparable scenario groups of the store (see ``simulation.compare.scenario_groups``)."""
+    """Comparable scenario groups of the store (see ``simulation.results.compare.scenario_groups``)."""
     return scenario_groups(index())
 
 
@@ -124,7 +124,7 @@ def _compare(root: str, groups: tuple[tuple[str, tuple[str, ...]], ...], version
 
 
 def cached_compare(groups: dict[str, list[str]]) -> Comparison:
-    """:func:`simulation.compare.compare` on the app's store, cached per set of runs."""
+    """:func:`simulation.results.compare.compare` on the app's store, cached per set of runs."""
     root = store_root()
     key = tuple((lb, tuple(ids)) for lb, ids in groups.items())
     return _compare(str(root), key, store_version(root))
@@ -153,7 +153,7 @@ def job_sidebar() -> None:
     """Sidebar: the store in use and, while this session has a running job, its progress.
 
     It also keeps the job's heartbeat going on every page, so a job stops only when no page of
-    the session is open any more (see ``simulation.jobs``).
+    the session is open any more (see ``simulation.jobs.runs``).
     """
     with st.sidebar:
         st.caption(f"Results store: `{store_root()}`")

@@ -1,6 +1,6 @@
 """Compare page: two or more scenarios from the store, paired by seed, with 95% confidence intervals.
 
-Everything shown is computed by ``simulation.compare`` from runs in the store (the run ids are
+Everything shown is computed by ``simulation.results.compare`` from runs in the store (the run ids are
 listed at the bottom), and the KPI table is the same HTML the exported report contains.
 """
 
@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from simulation.compare import Comparison, hourly_means, spatial_means, spatial_metrics
 from simulation.errors import SandboxError
-from simulation.kpis import CATALOGUE
-from simulation.report import PALETTE, fmt_value, kpi_table_html, render_report, services_summary
-from simulation.store import Store
+from simulation.results.compare import Comparison, hourly_means, spatial_means, spatial_metrics
+from simulation.results.kpis import CATALOGUE
+from simulation.results.report import PALETTE, fmt_value, kpi_table_html, render_report, services_summary
+from simulation.results.store import Store
 
 from . import maps
 from .common import cached_compare, get_district, group_runs, groups, index, store_root, store_version

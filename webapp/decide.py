@@ -13,8 +13,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from simulation.decide import CRITERIA, DECISIONS, DEFAULT_WEIGHTS, LABELS, RULES
-from simulation.decide_record import (
+from simulation.decision.economics import DEFAULT_UNIT_VALUES, load_unit_values
+from simulation.decision.evaluate import CRITERIA, DECISIONS, DEFAULT_WEIGHTS, LABELS, RULES
+from simulation.decision.evidence import FAULT_SUFFIX, evaluate_runs
+from simulation.decision.record import (
     decision_html,
     decisions_frame,
     load_decision,
@@ -22,11 +24,9 @@ from simulation.decide_record import (
     report_section,
     save_decision,
 )
-from simulation.decide_runs import FAULT_SUFFIX, evaluate_runs
-from simulation.economics import DEFAULT_UNIT_VALUES, load_unit_values
 from simulation.errors import SandboxError
-from simulation.results import PACKAGE_VERSION, code_digest
-from simulation.store import Store
+from simulation.results.run import PACKAGE_VERSION, code_digest
+from simulation.results.store import Store
 from webapp.common import group_runs, groups, store_root
 
 
@@ -95,7 +95,7 @@ def _evaluate() -> None:
     weights = _weights()
     uv_path = _unit_values_path()
     try:
-        from simulation.economics import inputs
+        from simulation.decision.economics import inputs
 
         uv = load_unit_values(uv_path)
         inp = inputs("Decide page", horizon_years=horizon, discount_rate=discount, days_per_year=float(days))
@@ -226,7 +226,7 @@ def _record(ev: Any, evidence: Any, doc: dict[str, Any]) -> None:
             st.error(str(exc))
             return
         st.success(f"Decision {rec.id} recorded.")
-        from simulation.report import render_report
+        from simulation.results.report import render_report
 
         report = render_report(
             evidence.comparison, extra_sections=[report_section(doc, rec)], store_root=str(store_root())

@@ -23,7 +23,7 @@ import pandas as pd
 import pydeck as pdk
 import streamlit as st
 
-from simulation.district import M_PER_DEG_LAT, M_PER_DEG_LON_EQ, District
+from simulation.config.district import M_PER_DEG_LAT, M_PER_DEG_LON_EQ, District
 
 from .common import get_district
 

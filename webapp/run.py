@@ -1,7 +1,7 @@
 """Run page: choose a scenario, adjust it, run its replications in a background worker process.
 
 The page never simulates: it validates the scenario (the same loader and message as the CLI),
-derives the adjusted scenario, and hands it to ``simulation.jobs`` which starts a worker process.
+derives the adjusted scenario, and hands it to ``simulation.jobs.runs`` which starts a worker process.
 A fragment polls the worker's progress file. Runs already in the store are reused by the worker
 (``run_or_reuse``); the page says beforehand how many will be.
 """
@@ -13,11 +13,11 @@ from typing import Any
 
 import streamlit as st
 
+from simulation.config.scenario import FaultSpec, Scenario, load_scenario
 from simulation.errors import SandboxError
-from simulation.jobs import cancel_job, expected_run_ids, heartbeat, job_status, start_job
-from simulation.results import replication_seeds
-from simulation.scenario import FaultSpec, Scenario, load_scenario
-from simulation.store import Store
+from simulation.jobs.runs import cancel_job, expected_run_ids, heartbeat, job_status, start_job
+from simulation.results.run import replication_seeds
+from simulation.results.store import Store
 
 from .common import ACTIVE_POLL_S, active_jobs, scenario_files, session_jobs, store_root
 

@@ -4,7 +4,7 @@ Plugins come from the shipped ``plugins/`` folder and from uploads (``STORE/plug
 This page reads them as files only — ``plugin.yaml`` through ``load_manifest``, ``README.md`` as
 text, the files' bytes for the code hash — and never imports plugin code. An uploaded zip is checked
 and unpacked by :func:`simulation.plugins.upload.safe_unpack`; conformance checks run ``check-plugin``
-in a background worker (:mod:`simulation.plugins.checkjob`), whose report lands in
+in a background worker (:mod:`simulation.jobs.checks`), whose report lands in
 ``STORE/conformance/<name>-<code hash>.json``.
 """
 
@@ -20,10 +20,11 @@ import pandas as pd
 import streamlit as st
 
 from simulation.errors import SandboxError
-from simulation.kpis import CATALOGUE
-from simulation.plugins import checkjob, upload
+from simulation.jobs import checks as checkjob
+from simulation.plugins import upload
 from simulation.plugins.discovery import Plugin
 from simulation.plugins.manifest import load_manifest
+from simulation.results.kpis import CATALOGUE
 
 from .common import ACTIVE_POLL_S, store_root
 

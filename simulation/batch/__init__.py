@@ -7,10 +7,10 @@ streamed and resumable output, and the analysis of a finished batch.
     tables = analyze("batch-out/ai_cameras")
 """
 
-from .analysis import Analysis, analyze
-from .plan import Plan, make_plan
-from .runner import BatchSummary, run_batch
-from .study import BatchError, Study, StudyError, load_study
+from simulation.batch.analysis import Analysis, analyze
+from simulation.batch.plan import Plan, make_plan
+from simulation.batch.runner import BatchSummary, run_batch
+from simulation.batch.study import BatchError, Study, StudyError, load_study
 
 __all__ = [
     "Analysis",

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..kpis import CATALOGUE
-from .layout import Layout
-from .study import BatchError
+from simulation.batch.layout import Layout
+from simulation.batch.study import BatchError
+from simulation.results.kpis import CATALOGUE
 
 __all__ = [
     "Analysis",

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .study import Study
+from simulation.batch.study import Study
 
 __all__ = ["Design", "design_size", "factor_labels", "make_design", "salib_problem"]
 

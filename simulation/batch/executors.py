@@ -16,8 +16,8 @@ from collections import deque
 from collections.abc import Callable, Collection
 from typing import Any
 
-from .study import BatchError
-from .worker import RunTask
+from simulation.batch.study import BatchError
+from simulation.batch.worker import RunTask
 
 __all__ = ["DaskPool", "InlinePool", "LocalPool", "default_workers", "open_pool"]
 

@@ -7,7 +7,7 @@
     OUT/points.parquet                     point, one column per factor (its label), scenario_digest
     OUT/kpis/point=<p>/<run_id>.parquet    run_id, replication, seed, kpi, value  (hive-partitioned)
     OUT/failures/<run_id>.json             run_id, points, seed, attempts, reason
-    OUT/runs/<run_id>/...                  the full run (simulation.store.Store layout)
+    OUT/runs/<run_id>/...                  the full run (simulation.results.store.Store layout)
     OUT/batch.json                         the last batch: counts, executor, wall time, runs/s
     OUT/analysis/                          plots and tables written by ``python -m simulation analyze``
 
@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from .study import BatchError
+from simulation.batch.study import BatchError
 
 __all__ = ["Layout"]
 

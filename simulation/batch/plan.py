@@ -2,7 +2,7 @@
 
 :func:`make_plan` does every check a study needs before anything runs: the study file, the base
 scenario, each factor's path, the budget, and each design point's scenario (re-validated through
-:mod:`simulation.scenario`, built-in service params through their bounds, faults against the
+:mod:`simulation.config.scenario`, built-in service params through their bounds, faults against the
 district). A :class:`Plan` holds only small per-point facts; scenarios are rebuilt when submitted.
 """
 
@@ -14,12 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._yaml import parse_model
-from ..errors import ScenarioError
-from ..results import code_digest, replication_seeds, run_id_for, services_digest
-from ..scenario import SCENARIOS_DIR, Scenario, ServiceSpec, check_against_district, load_scenario, scenario_district
-from .designs import Design, design_size, make_design
-from .study import AdaptiveSpec, Study, StudyError, apply_factors, check_factor_path, load_study
+from simulation.batch.designs import Design, design_size, make_design
+from simulation.batch.study import AdaptiveSpec, Study, StudyError, apply_factors, check_factor_path, load_study
+from simulation.config._yaml import parse_model
+from simulation.config.scenario import (
+    SCENARIOS_DIR,
+    Scenario,
+    ServiceSpec,
+    check_against_district,
+    load_scenario,
+    scenario_district,
+)
+from simulation.errors import ScenarioError
+from simulation.results.run import code_digest, replication_seeds, run_id_for, services_digest
 
 __all__ = ["Plan", "Point", "make_plan"]
 
@@ -95,7 +102,7 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         """What ``OUT/plan.json`` records: enough to analyse the results without the study file."""
-        from .designs import salib_problem
+        from simulation.batch.designs import salib_problem
 
         return {
             "study": self.study.name,
@@ -147,7 +154,7 @@ class _Services:
     def _plugin(self, use: str) -> Any:
         if use not in self.plugins:
             try:
-                from ..plugins import resolve_plugin
+                from simulation.plugins import resolve_plugin
             except ImportError:  # plugins not installed: the run's host will say so
                 raise ScenarioError(
                     self.where, f"only built-in services are available; got {use!r}", key="services.use"
@@ -157,8 +164,8 @@ class _Services:
 
     def check(self, services: tuple[ServiceSpec, ...]) -> str:
         """Raise ScenarioError for a param out of bounds; return the services' code digest."""
-        from ..services.builtin import BUILTINS
-        from ..world.host import check_params
+        from simulation.plugins.builtin import BUILTINS
+        from simulation.plugins.runners import check_builtin_params as check_params
 
         codes = []
         for s in services:
@@ -168,7 +175,7 @@ class _Services:
                     check_params(s.key, s.params, b.params, self.where)
                 codes.append(s.use)
             else:
-                from ..plugins import check_params as check_plugin_params
+                from simulation.plugins import check_params as check_plugin_params
 
                 plugin = self._plugin(s.use)
                 check_plugin_params(plugin.manifest, s.params, self.where, s.key)

@@ -18,14 +18,14 @@ from typing import Any
 
 import pandas as pd
 
-from ..cli import summarise
-from ..results import RunResult
-from ..store import Store
-from .executors import open_pool
-from .layout import Layout
-from .plan import Plan
-from .study import BatchError
-from .worker import RunTask, execute
+from simulation.batch.executors import open_pool
+from simulation.batch.layout import Layout
+from simulation.batch.plan import Plan
+from simulation.batch.study import BatchError
+from simulation.batch.worker import RunTask, execute
+from simulation.cli.main import summarise
+from simulation.results.run import RunResult
+from simulation.results.store import Store
 
 __all__ = ["BatchSummary", "run_batch"]
 

@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .._yaml import Strict, parse_model, read_yaml
-from ..errors import BatchError, SandboxError, StudyError
-from ..kpis import CATALOGUE
+from simulation.config._yaml import Strict, parse_model, read_yaml
+from simulation.errors import BatchError, SandboxError, StudyError
+from simulation.results.kpis import CATALOGUE
 
 __all__ = ["AdaptiveSpec", "BatchError", "DesignSpec", "FactorSpec", "Study", "StudyError", "load_study"]
 
@@ -223,13 +223,13 @@ def load_study(path: str | Path) -> tuple[Study, Path]:
 # --------------------------------------------------------------------------- factor paths
 def _declared_params(use: str, where: str) -> dict[str, Any] | None:
     """Defaults of every param a service declares (built-in table or plugin manifest); None if unknown."""
-    from ..services.builtin import BUILTINS
+    from simulation.plugins.builtin import BUILTINS
 
     if use.startswith("builtin:"):
         b = BUILTINS.get(use.split(":", 1)[1])
         return {k: d for k, (d, _lo, _hi) in b.params.items()} if b else None
     try:
-        from ..plugins import resolve_plugin
+        from simulation.plugins import resolve_plugin
 
         return {k: p.default for k, p in resolve_plugin(use, where).manifest.params.items()}
     except (ImportError, SandboxError):
@@ -238,7 +238,7 @@ def _declared_params(use: str, where: str) -> dict[str, Any] | None:
 
 def _services_view(resolved: dict[str, Any], where: str) -> dict[str, Any]:
     """The resolved scenario with ``services`` keyed by service key and their declared params filled in."""
-    from ..scenario import ServiceSpec
+    from simulation.config.scenario import ServiceSpec
 
     view = dict(resolved)
     services: dict[str, Any] = {}
@@ -338,6 +338,6 @@ def apply_factors(resolved: dict[str, Any], values: dict[str, Any]) -> dict[str,
 
 
 def _key(service: dict[str, Any]) -> str:
-    from ..scenario import ServiceSpec
+    from simulation.config.scenario import ServiceSpec
 
     return ServiceSpec.model_validate(service).key

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..results import RunResult, run_scenario
-from ..scenario import Scenario
+from simulation.config.scenario import Scenario
+from simulation.results.run import RunResult, run_scenario
 
 __all__ = ["RunTask", "execute"]
 
@@ -28,7 +28,7 @@ def execute(task: RunTask) -> RunResult:
     Runs here do not keep to one CPU with their sandboxed services (``share_cpu``): with a worker
     per core, two workers' runs could end up sharing one CPU while another idles.
     """
-    from ..plugins.settings import SETTINGS
+    from simulation.plugins.settings import SETTINGS
 
     with SETTINGS.override(share_cpu=False):
         return run_scenario(Scenario.model_validate(task.scenario), task.seed)

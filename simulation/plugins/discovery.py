@@ -17,9 +17,9 @@ from functools import cached_property
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from ..errors import PluginError, ScenarioError
-from .manifest import Manifest, load_manifest
-from .settings import SETTINGS
+from simulation.errors import PluginError, ScenarioError
+from simulation.plugins.manifest import Manifest, load_manifest
+from simulation.plugins.settings import SETTINGS
 
 __all__ = ["ENTRY_POINT_GROUP", "Plugin", "installed_plugins", "open_plugin", "resolve_plugin"]
 

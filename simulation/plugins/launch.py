@@ -38,10 +38,10 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from ..errors import PluginError
-from . import protocol
-from .seccomp import filter_fd
-from .settings import SandboxSettings
+from simulation.errors import PluginError
+from simulation.plugins import protocol
+from simulation.plugins.seccomp import filter_fd
+from simulation.plugins.settings import SandboxSettings
 
 __all__ = ["IN_LIB", "IN_PLUGIN", "ServiceProcess", "bwrap_argv", "exit_reason"]
 

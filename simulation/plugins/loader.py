@@ -14,14 +14,15 @@ import types
 from collections import Counter
 from typing import Any
 
-from .. import sdk
-from ..errors import ScenarioError
-from ..scenario import ServiceSpec
-from ..world.host import InlineRunner, Runner, ServiceFailure
-from .discovery import Plugin, resolve_plugin
-from .manifest import Manifest, check_params
-from .sandbox import SandboxRunner
-from .selfcheck import ensure_sandbox
+from simulation import sdk
+from simulation.config.scenario import ServiceSpec
+from simulation.errors import ScenarioError
+from simulation.plugins.discovery import Plugin, resolve_plugin
+from simulation.plugins.inline import InlineRunner
+from simulation.plugins.manifest import Manifest, check_params
+from simulation.plugins.sandbox import SandboxRunner
+from simulation.plugins.selfcheck import ensure_sandbox
+from simulation.world.host import Runner, ServiceFailure
 
 __all__ = ["GuardedRunner", "InlinePluginRunner", "load_runner"]
 

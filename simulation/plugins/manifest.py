@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
-from .. import sdk
-from .._yaml import Strict, read_yaml, validation_message
-from ..errors import DistrictError, PluginError, SandboxError, ScenarioError
+from simulation import sdk
+from simulation.config._yaml import Strict, read_yaml, validation_message
+from simulation.errors import DistrictError, PluginError, SandboxError, ScenarioError
 
 __all__ = [
     "CATEGORIES",
@@ -287,7 +287,7 @@ def check_hardware_fits(m: Manifest, where: Path | str, catalogue: Any = None) -
     if not m.hardware:
         return
     if catalogue is None:
-        from ..district import load_pole_catalogue
+        from simulation.config.district import load_pole_catalogue
 
         try:
             catalogue = load_pole_catalogue()

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgpack
 
-from .. import sdk
+from simulation import sdk
 
 __all__ = ["HEADER", "Channel", "Deadline", "Eof", "Overrun", "check_plain", "pack", "recv", "send"]
 

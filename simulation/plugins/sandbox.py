@@ -18,13 +18,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .. import sdk
-from ..errors import PluginError
-from ..world.host import ServiceFailure
-from . import protocol
-from .discovery import Plugin
-from .launch import ServiceProcess, exit_reason
-from .settings import SETTINGS, SandboxSettings
+from simulation import sdk
+from simulation.errors import PluginError
+from simulation.plugins import protocol
+from simulation.plugins.discovery import Plugin
+from simulation.plugins.launch import ServiceProcess, exit_reason
+from simulation.plugins.settings import SETTINGS, SandboxSettings
+from simulation.world.host import ServiceFailure
 
 __all__ = ["SandboxRunner"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import PluginError
-from ..sdk import SDK_VERSION
+from simulation.errors import PluginError
+from simulation.sdk import SDK_VERSION
 
 __all__ = ["new_plugin"]
 
@@ -110,7 +110,7 @@ _TEST = '''\
 
 from simulation.sdk import Notify, Observation, PoleInfo, SiteView
 
-from .service import {cls}
+from simulation.plugins.service import {cls}
 
 
 def site() -> SiteView:
@@ -139,7 +139,7 @@ def new_plugin(
         raise PluginError(
             name, "a plugin name is lower-case letters, digits and '_' (2-64 characters, starting with a letter)"
         )
-    from .manifest import CATEGORIES
+    from simulation.plugins.manifest import CATEGORIES
 
     if category not in CATEGORIES:
         raise PluginError(name, f"unknown category {category!r}; categories: {', '.join(CATEGORIES)}")

@@ -19,10 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import PluginError
-from . import protocol
-from .launch import ServiceProcess
-from .settings import DEGRADED_ENV, SETTINGS, SandboxSettings
+from simulation.errors import PluginError
+from simulation.plugins import protocol
+from simulation.plugins.launch import ServiceProcess
+from simulation.plugins.settings import DEGRADED_ENV, SETTINGS, SandboxSettings
 
 __all__ = ["ensure_sandbox", "probe_sandbox", "reset_self_check", "sandbox_problem"]
 

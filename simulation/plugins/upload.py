@@ -23,8 +23,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..errors import PluginError, SandboxError
-from .manifest import ManifestError, load_manifest
+from simulation.errors import PluginError, SandboxError
+from simulation.plugins.manifest import ManifestError, load_manifest
 
 __all__ = [
     "MAX_ENTRIES",
@@ -231,7 +231,7 @@ def safe_unpack(zip_bytes: bytes, dest_root: str | Path, filename: str = "upload
         UploadError: (a PluginError) naming ``filename``, the entry and the rule it broke; nothing
             is left on disk.
     """
-    from .discovery import open_plugin
+    from simulation.plugins.discovery import open_plugin
 
     zf, members, prefix, inner = _inspect(zip_bytes, filename)
     root = Path(dest_root)

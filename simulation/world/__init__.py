@@ -4,6 +4,6 @@ The world knows nothing of plugins: services reach it only through :mod:`simulat
 which speaks SDK messages.
 """
 
-from .engine import World
+from simulation.world.engine import World
 
 __all__ = ["World"]

@@ -17,13 +17,13 @@ from functools import partial
 import numpy as np
 import simpy
 
-from ..district import District
-from ..rng import Streams
-from ..scenario import Scenario
-from .infrastructure import Infrastructure
-from .log import Series
-from .population import Citizen, Population
-from .spatial import CoverageIndex
+from simulation.config.district import District
+from simulation.config.scenario import Scenario
+from simulation.rng import Streams
+from simulation.world.infrastructure import Infrastructure
+from simulation.world.log import Series
+from simulation.world.population import Citizen, Population
+from simulation.world.spatial import CoverageIndex
 
 # Sessions per hour of day, relative (judgement shaped like mobile-traffic daily profiles).
 HOURLY = np.array(

@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 import simpy
 
-from ..district import District
-from ..rng import Streams
-from ..scenario import FaultSpec, Scenario
-from .calendar import Calendar
-from .infrastructure import Infrastructure
-from .lighting import Lighting
-from .log import EventLog, Series
-from .population import Population
-from .safety import HOTSPOT_LAND_USE, HOURLY, MAX_CAMS, Incident, Safety, zlib_seed
+from simulation.config.district import District
+from simulation.config.scenario import FaultSpec, Scenario
+from simulation.rng import Streams
+from simulation.world.calendar import Calendar
+from simulation.world.infrastructure import Infrastructure
+from simulation.world.lighting import Lighting
+from simulation.world.log import EventLog, Series
+from simulation.world.population import Population
+from simulation.world.safety import HOTSPOT_LAND_USE, HOURLY, MAX_CAMS, Incident, Safety, zlib_seed
 
 VARIABLE = ("ev_charger", "drone_dock")  # modules whose draw depends on what they charge
 DARK_KINDS = ("crime", "accident")

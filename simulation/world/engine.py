@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
 import simpy
 
-from .. import sdk
-from ..district import District
-from ..rng import Streams
-from ..scenario import FaultSpec, Scenario, ServiceSpec
-from .connectivity import Connectivity
-from .energy import DarkIncidents, Energy
-from .environment import Environment
-from .host import ServiceHost, ServiceState, one_cpu
-from .infrastructure import Infrastructure
-from .lighting import Lighting
-from .log import EventLog, Series
-from .logistics import Logistics
-from .mobility import Mobility
-from .population import DistrictModel, Population
-from .safety import Safety
+from simulation import sdk
+from simulation.config.district import District
+from simulation.config.scenario import FaultSpec, Scenario
+from simulation.rng import Streams
+from simulation.world.connectivity import Connectivity
+from simulation.world.energy import DarkIncidents, Energy
+from simulation.world.environment import Environment
+from simulation.world.host import ReadyService, ServiceHost, ServiceState, one_cpu
+from simulation.world.infrastructure import Infrastructure
+from simulation.world.lighting import Lighting
+from simulation.world.log import EventLog, Series
+from simulation.world.logistics import Logistics
+from simulation.world.mobility import Mobility
+from simulation.world.population import DistrictModel, Population
+from simulation.world.safety import Safety
 
 SAMPLE_S = 900.0
 
@@ -86,30 +87,29 @@ class World:
         district: District,
         scenario: Scenario,
         seed: int,
-        services: tuple[ServiceSpec, ...] | None = None,
-        allow_inline: bool = False,
+        services: Sequence[ReadyService] = (),
+        share_cpu: bool = False,
     ) -> None:
+        """Build the district day; ``services`` are ready-made (see ``simulation.plugins.runners``).
+
+        ``share_cpu`` keeps the run on one CPU with its sandboxed services (see ``host.one_cpu``).
+        If the world cannot be built, the services' processes are stopped before the error is raised.
+        """
+        self.share_cpu = share_cpu
         with collector_paused():
             try:
-                self._setup(district, scenario, seed, services, allow_inline)
+                self._setup(district, scenario, seed, services)
             except BaseException:
-                if hasattr(self, "host"):
-                    self.host.close()  # the services' processes started before the world failed
+                for s in services:
+                    with contextlib.suppress(Exception):
+                        s.runner.close()  # the services' processes started before the world failed
                 raise
 
-    def _setup(
-        self,
-        district: District,
-        scenario: Scenario,
-        seed: int,
-        services: tuple[ServiceSpec, ...] | None,
-        allow_inline: bool,
-    ) -> None:
+    def _setup(self, district: District, scenario: Scenario, seed: int, services: Sequence[ReadyService]) -> None:
         self.d, self.sc, self.seed = district, scenario, int(seed)
         self.env = simpy.Environment()
         self.streams = Streams(self.seed)
-        # Services first: a sandboxed one's process starts (and imports its code) while the world is built.
-        self.host = ServiceHost(self, scenario.services if services is None else services, allow_inline=allow_inline)
+        self.host = ServiceHost(self, services)
         self.model = DistrictModel(district, self.seed)
         self.log = EventLog()
         self.series = Series()
@@ -150,9 +150,7 @@ class World:
         """Whether this run keeps to one CPU with its sandboxed services (see ``host.one_cpu``)."""
         if all(s.runner.isolation == "inline" for s in self.host.services):
             return False
-        from ..plugins.settings import SETTINGS  # loaded already: a service runs outside this process
-
-        return SETTINGS.share_cpu
+        return self.share_cpu
 
     def _run(self, progress: Callable[[float], None] | None, chunks: int) -> None:
         env = self.env

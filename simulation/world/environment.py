@@ -28,14 +28,14 @@ import numpy as np
 import simpy
 from scipy.ndimage import gaussian_filter
 
-from .. import sdk
-from ..district import District
-from ..rng import Streams
-from ..scenario import Scenario
-from .infrastructure import Infrastructure
-from .lighting import Lighting
-from .log import Series
-from .population import ADULT, RESIDENT, WALK_M_S, Citizen, Population
+from simulation import sdk
+from simulation.config.district import District
+from simulation.config.scenario import Scenario
+from simulation.rng import Streams
+from simulation.world.infrastructure import Infrastructure
+from simulation.world.lighting import Lighting
+from simulation.world.log import Series
+from simulation.world.population import ADULT, RESIDENT, WALK_M_S, Citizen, Population
 
 SENSOR_INTERVAL_S = 120.0  # FACTS: one S-DoT reading every 2 minutes
 SERIES_VARS = ("pm25", "pm10", "temperature_c", "humidity_pct", "noise_db")

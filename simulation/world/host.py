@@ -1,28 +1,25 @@
-"""The host side of the service contract: deploy, tick, validate and apply actions, feedback.
+"""The world's side of the service contract: deploy, tick, validate and apply actions, feedback.
 
-A service is reached through a *runner* (inline here; sandboxed runners live in
-``simulation.plugins``) that takes and returns plain data only. The host turns every failure of a
+The world states what it needs from a running service (:class:`Runner`: deploy, tick, end, close;
+:class:`ServiceFailure` for how it failed) and receives them ready made (:class:`ReadyService`).
+Building runners — built-ins, manifests, sandboxes — is the plugin host's job
+(``simulation.plugins.runners``); nothing here imports it. The host turns every failure of a
 service into a recorded status and never lets it stop the run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .. import sdk
-from ..errors import ScenarioError
-from ..rng import stream
-from ..scenario import ServiceSpec
-from ..services import BUILTINS
+from simulation import sdk
+from simulation.rng import stream
 
 if TYPE_CHECKING:
-    from .engine import World
+    from simulation.world.engine import World
 
 FATAL = {"crash", "timeout", "memory", "garbage", "deploy_error", "protocol"}
 MAX_ERRORS_BEFORE_FAILED = 10
@@ -53,83 +50,18 @@ class Runner(Protocol):
     def close(self) -> None: ...
 
 
-class InlineRunner:
-    """Runs a service object in this process, still passing plain data both ways."""
+@dataclass(frozen=True)
+class ReadyService:
+    """A service the world receives ready to run: its name in the scenario, runner, params, description.
 
-    isolation = "inline"
+    The world never builds these: the plugin host (``simulation.plugins.runners``) does, from a
+    scenario's service list, so the world knows no manifests, discovery or sandboxes.
+    """
 
-    def __init__(self, service: sdk.Service) -> None:
-        self.service = service
-
-    def deploy(self, site: dict, params: dict, seed: int) -> dict:
-        self.service.random = random.Random(seed)
-        try:
-            dep = self.service.deploy(sdk.from_data(site), params)
-        except Exception as exc:
-            raise ServiceFailure("deploy_error", f"{type(exc).__name__}: {exc}") from None
-        if not isinstance(dep, sdk.Deployment):
-            raise ServiceFailure("garbage", f"deploy returned {type(dep).__name__}, not a Deployment")
-        return sdk.to_data(dep)
-
-    def tick(self, obs: sdk.Observation) -> list:
-        try:
-            actions = self.service.on_tick(sdk.from_data(sdk.to_data(obs)))  # a copy: the world's dicts stay its own
-        except Exception as exc:
-            raise ServiceFailure("exception", f"{type(exc).__name__}: {exc}") from None
-        if not isinstance(actions, list | tuple):
-            raise ServiceFailure("garbage", f"on_tick returned {type(actions).__name__}, not a list of actions")
-        return [sdk.to_data(a) if isinstance(a, sdk.Action) else a for a in actions]
-
-    def end(self, summary: dict) -> None:
-        try:
-            self.service.on_end(sdk.from_data(summary))
-        except Exception as exc:
-            raise ServiceFailure("exception", f"on_end: {type(exc).__name__}: {exc}") from None
-
-    def close(self) -> None:
-        """Nothing to release inline."""
-
-
-def check_params(name: str, given: Mapping[str, Any], spec: Mapping[str, tuple[Any, Any, Any]], where: str) -> dict:
-    """Fill defaults and check bounds of a built-in's params; raise ScenarioError naming the key."""
-    out: dict[str, Any] = {}
-    for k in given:
-        if k not in spec:
-            allowed = ", ".join(sorted(spec)) or "none"
-            raise ScenarioError(
-                where, f"service {name!r} has no param {k!r} (params: {allowed})", key=f"services.{name}.params"
-            )
-    for k, (default, lo, hi) in spec.items():
-        v = given.get(k, default)
-        if isinstance(default, bool):
-            if not isinstance(v, bool):
-                raise ScenarioError(where, f"must be true or false; got {v!r}", key=f"services.{name}.params.{k}")
-        elif isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not lo <= v <= hi:
-            raise ScenarioError(
-                where, f"must be a number from {lo} to {hi}; got {v!r}", key=f"services.{name}.params.{k}"
-            )
-        out[k] = v
-    return out
-
-
-def make_runner(spec: ServiceSpec, where: str, allow_inline: bool = False) -> tuple[Runner, dict, dict]:
-    """Resolve ``use`` to a runner, its checked params and a description of it."""
-    if spec.use.startswith("builtin:"):
-        name = spec.use.split(":", 1)[1]
-        b = BUILTINS.get(name)
-        if b is None:
-            raise ScenarioError(
-                where, f"no built-in service {name!r} (built-ins: {', '.join(sorted(BUILTINS))})", key="services.use"
-            )
-        params = check_params(spec.key, spec.params, b.params, where)
-        return InlineRunner(b.cls()), params, {"use": spec.use, "category": b.category, "code": f"builtin:{name}"}
-    try:
-        from ..plugins import load_runner
-    except ImportError:
-        raise ScenarioError(
-            where, f"only built-in services ('builtin:NAME') are available; got {spec.use!r}", key="services.use"
-        ) from None
-    return load_runner(spec, where, allow_inline=allow_inline)
+    name: str
+    runner: Runner
+    params: dict
+    info: dict
 
 
 @dataclass
@@ -222,21 +154,19 @@ def one_cpu(enabled: bool = True) -> Iterator[int | None]:
             os.sched_setaffinity(0, old)
 
 
+def _service_seed(seed: int, name: str) -> int:
+    """The seed a service's own random draws start from: its own named stream of the run's seed."""
+    return int(stream(seed, f"service:{name}").integers(2**31))
+
+
 class ServiceHost:
     """Deploys the scenario's services and runs their decision ticks."""
 
-    def __init__(self, world: World, specs: Sequence[ServiceSpec], allow_inline: bool = False) -> None:
+    def __init__(self, world: World, services: Sequence[ReadyService]) -> None:
         self.w = world
-        where = world.sc.source or world.sc.name
-        self.services: list[ServiceState] = []
-        try:
-            for spec in specs:
-                runner, params, info = make_runner(spec, where, allow_inline=allow_inline)
-                seed = int(stream(world.seed, f"service:{spec.key}").integers(2**31))
-                self.services.append(ServiceState(spec.key, runner, params, info, seed))
-        except BaseException:
-            self.close()  # the processes of the services loaded before the one that failed
-            raise
+        self.services: list[ServiceState] = [
+            ServiceState(s.name, s.runner, s.params, s.info, _service_seed(world.seed, s.name)) for s in services
+        ]
         self.light_owner: dict[str, str] = {}
         self._readings: list[dict] = []
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 
 import simpy
 
-from ..district import District
-from ..scenario import FaultSpec, Scenario
-from .log import EventLog, Series
+from simulation.config.district import District
+from simulation.config.scenario import FaultSpec, Scenario
+from simulation.world.log import EventLog, Series
 
 Listener = Callable[[set[str], set[str]], None]  # (poles that went down, poles that came back)
 

@@ -8,9 +8,9 @@ from datetime import datetime
 
 import simpy
 
-from ..district import District
-from .infrastructure import Infrastructure
-from .log import Series
+from simulation.config.district import District
+from simulation.world.infrastructure import Infrastructure
+from simulation.world.log import Series
 
 SEOUL_SOLAR_NOON_H = 12.53  # KST, at 127° E
 

@@ -25,15 +25,15 @@ from typing import Any
 import numpy as np
 import simpy
 
-from .. import sdk
-from ..district import District
-from ..rng import Streams
-from ..scenario import FaultSpec, Scenario
-from .calendar import Calendar
-from .energy import dist2_from
-from .log import EventLog, Series
-from .mobility import Charger, Mobility
-from .population import Population
+from simulation import sdk
+from simulation.config.district import District
+from simulation.config.scenario import FaultSpec, Scenario
+from simulation.rng import Streams
+from simulation.world.calendar import Calendar
+from simulation.world.energy import dist2_from
+from simulation.world.log import EventLog, Series
+from simulation.world.mobility import Charger, Mobility
+from simulation.world.population import Population
 
 # Parcels ready at the hubs by hour, relative (judgement: sorted overnight, out from the morning).
 PARCEL_HOURLY = (0, 0, 0, 0, 0, 0, 0.5, 1.5, 2.0, 2.0, 1.8, 1.5, 1.2, 1.2, 1.2, 1.0, 0.8, 0.6, 0.4, 0.2, 0.1, 0, 0, 0)

@@ -24,14 +24,14 @@ from typing import Any
 import numpy as np
 import simpy
 
-from ..district import District
-from ..rng import Streams
-from ..scenario import FaultSpec, Scenario
-from .calendar import Calendar
-from .energy import Energy, dist2_from
-from .infrastructure import Infrastructure
-from .log import Series
-from .population import RESIDENT, VISITOR, Population
+from simulation.config.district import District
+from simulation.config.scenario import FaultSpec, Scenario
+from simulation.rng import Streams
+from simulation.world.calendar import Calendar
+from simulation.world.energy import Energy, dist2_from
+from simulation.world.infrastructure import Infrastructure
+from simulation.world.log import Series
+from simulation.world.population import RESIDENT, VISITOR, Population
 
 EV_MAX_WAIT_S = 900.0  # a driver waits at most 15 minutes for a pad (judgement)
 SPILL_BLOCKS = 6  # blocks tried before giving up and parking off-street outside (judgement)

@@ -21,10 +21,10 @@ import simpy
 from mesa import Model
 from mesa.discrete_space import Cell, CellAgent, Network
 
-from ..district import District
-from ..rng import Streams
-from ..scenario import Scenario
-from .calendar import Calendar
+from simulation.config.district import District
+from simulation.config.scenario import Scenario
+from simulation.rng import Streams
+from simulation.world.calendar import Calendar
 
 WALK_M_S = 1.3  # judgement: urban walking speed
 LAND_USE_VISIT = {"commercial": 1.0, "mixed": 0.7, "park": 0.6, "office": 0.15, "residential": 0.05, "industrial": 0.05}

@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import simpy
 
-from ..district import District
-from ..rng import Streams
-from ..scenario import Scenario
-from .infrastructure import Infrastructure
-from .lighting import Lighting
-from .log import EventLog, Series
-from .population import Population
-from .spatial import CoverageIndex
+from simulation.config.district import District
+from simulation.config.scenario import Scenario
+from simulation.rng import Streams
+from simulation.world.infrastructure import Infrastructure
+from simulation.world.lighting import Lighting
+from simulation.world.log import EventLog, Series
+from simulation.world.population import Population
+from simulation.world.spatial import CoverageIndex
 
 # Relative incident rate by hour (judgement: night-time crime, rush-hour accidents).
 HOURLY = {

@@ -1,7 +1,7 @@
 """The evidence behind a decision, gathered from the results store.
 
 The CLI runs (or reuses) the scenarios and their fault variants, the web app picks stored runs;
-both then call :func:`evaluate_runs`, which compares the runs (``simulation.compare``), reads the
+both then call :func:`evaluate_runs`, which compares the runs (``simulation.results.compare``), reads the
 candidate's manifest, the district's figures and each run's service status, and evaluates.
 
 Fault variants: economics and effectiveness use a normal day (the scenarios with their
@@ -16,13 +16,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .compare import Comparison, compare
-from .decide import Evaluation, InfraUsage, evaluate
-from .district import District, list_districts, load_district
-from .economics import ROOT, DecideError, DistrictFigures, EconomicsInputs, ServiceCosts, UnitValues
-from .errors import SandboxError
-from .scenario import FaultSpec, Scenario
-from .store import Store
+from simulation.config.district import District, list_districts, load_district
+from simulation.config.scenario import FaultSpec, Scenario
+from simulation.decision.economics import ROOT, DecideError, DistrictFigures, EconomicsInputs, ServiceCosts, UnitValues
+from simulation.decision.evaluate import Evaluation, InfraUsage, evaluate
+from simulation.errors import SandboxError
+from simulation.results.compare import Comparison, compare
+from simulation.results.store import Store
 
 __all__ = [
     "FAULT_SUFFIX",
@@ -94,7 +94,7 @@ def find_manifests(candidate: Mapping[str, Any], baseline: Mapping[str, Any]) ->
 
 
 def _costs(name: str, folder: Path | None, manifest: str | Path | None) -> ServiceCosts:
-    from .plugins.manifest import load_manifest
+    from simulation.plugins.manifest import load_manifest
 
     path = Path(manifest) if manifest is not None else folder
     assert path is not None

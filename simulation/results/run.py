@@ -6,18 +6,22 @@ import hashlib
 import math
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import SandboxError
-from .kpis import compute_kpis, hourly_kpis
-from .scenario import Scenario, scenario_district
+from simulation.errors import SandboxError
+from simulation.results.kpis import compute_kpis, hourly_kpis
+from simulation.config.scenario import Scenario, ServiceSpec, scenario_district
+
+if TYPE_CHECKING:
+    from simulation.config.district import District
+    from simulation.world import World
 
 __all__ = ["RunResult", "code_digest", "replication_seeds", "run_id_for", "run_scenario", "services_digest"]
 
@@ -29,7 +33,7 @@ GRID_M = 100.0
 def code_digest() -> str:
     """Hash of the simulation package's source: a change of code is a change of results."""
     h = hashlib.sha256()
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the simulation package
     for p in sorted(root.rglob("*.py")):
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
@@ -130,6 +134,29 @@ def _spatial(w: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "x", "y", "value"])
 
 
+def build_world(
+    scenario: Scenario,
+    seed: int | None = None,
+    allow_inline: bool = False,
+    services: Sequence[ServiceSpec] | None = None,
+    district: District | None = None,
+) -> World:
+    """The world of ``scenario`` for ``seed``, with its services (default: the scenario's) started.
+
+    The plugin host builds the services first — a sandboxed one's process starts and imports its
+    code while the world is built — and hands them to the world ready to run.
+    """
+    from simulation.plugins.runners import start_services
+    from simulation.plugins.settings import SETTINGS
+    from simulation.world import World
+
+    seed = scenario.seed if seed is None else int(seed)
+    district = scenario_district(scenario) if district is None else district
+    specs = scenario.services if services is None else services
+    ready = start_services(specs, scenario.source or scenario.name, allow_inline=allow_inline)
+    return World(district, scenario, seed, ready, share_cpu=SETTINGS.share_cpu)
+
+
 def run_scenario(
     scenario: Scenario,
     seed: int | None = None,
@@ -141,12 +168,10 @@ def run_scenario(
     Bad input raises :class:`SandboxError`; a crash inside the simulation is returned as a
     result with ``status="failed"`` and the reason, so a batch or the app keeps going.
     """
-    from .world import World
-
     seed = scenario.seed if seed is None else int(seed)
-    district = scenario_district(scenario)
     t0 = time.perf_counter()
-    world = World(district, scenario, seed, allow_inline=allow_inline)
+    world = build_world(scenario, seed, allow_inline=allow_inline)
+    district = world.d
     plugins = services_digest([str(s.info.get("code", "")) for s in world.host.services])
     run_id = run_id_for(scenario, district.digest, seed, plugins)
     provenance = {

@@ -22,8 +22,8 @@ import networkx as nx
 from pydantic import Field
 from scipy.spatial import cKDTree
 
-from ._yaml import Strict, parse_model, read_yaml
-from .errors import DistrictError
+from simulation.config._yaml import Strict, parse_model, read_yaml
+from simulation.errors import DistrictError
 
 __all__ = [
     "DISTRICTS_DIR",
@@ -41,7 +41,7 @@ __all__ = [
     "load_pole_catalogue",
 ]
 
-DISTRICTS_DIR = Path(__file__).resolve().parent.parent / "districts"
+DISTRICTS_DIR = Path(__file__).resolve().parents[2] / "districts"
 LAND_USES = ("residential", "commercial", "office", "industrial", "mixed", "park")
 ROAD_CLASSES = ("arterial", "collector", "local", "pedestrian")
 DEVICE_KINDS = ("ap", "camera", "sensor", "gateway", "small_cell", "ev_charger", "drone_dock")

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._console import stderr_progress, stdout_console
-from .economics import DecideError
+from simulation.cli.console import stderr_progress, stdout_console
+from simulation.decision.economics import DecideError
 
 __all__ = ["register"]
 
@@ -82,7 +82,7 @@ def _rate(text: str | None) -> float | None:
 
 def cmd_decide(args: argparse.Namespace) -> int:
     """Run the decide command."""
-    from .decide_record import load_decision
+    from simulation.decision.record import load_decision
 
     if args.list:
         return _list(args)
@@ -97,7 +97,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
         raise DecideError("decide", "needs a candidate SCENARIO and --baseline BASELINE (or --list / --show ID)")
     if args.override is not None and not args.note.strip():
         raise DecideError("--note", "an override needs a note saying why", value=args.note, allowed="a non-empty text")
-    from .economics import inputs, load_unit_values
+    from simulation.decision.economics import inputs, load_unit_values
 
     inp = inputs(
         "command line",
@@ -108,7 +108,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
         seed=args.mc_seed,
     )
     uv = load_unit_values(args.unit_values)
-    from .decide import check_weights, parse_weights
+    from simulation.decision.evaluate import check_weights, parse_weights
 
     weights = parse_weights(args.weights)
     check_weights(weights, args.weights or "weights")  # fail before any run
@@ -116,8 +116,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
     run_ids = evidence.run_ids()
     record = None
     if args.accept or args.override is not None:
-        from . import results
-        from .decide_record import make_record, save_decision
+        from simulation.decision.record import make_record, save_decision
+        from simulation.results import run as results
 
         record = make_record(
             ev,
@@ -140,8 +140,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
         save_decision(args.store, record)
     doc = ev.to_dict() | {"run_ids": run_ids, "notes": evidence.notes}
     if args.html:
-        from .decide_record import report_section
-        from .report import render_report
+        from simulation.decision.record import report_section
+        from simulation.results.report import render_report
 
         page = render_report(evidence.comparison, extra_sections=[report_section(doc, record)], store_root=args.store)
         Path(args.html).write_text(page, encoding="utf-8")
@@ -154,11 +154,11 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace, uv: Any, inp: Any, weights: dict) -> tuple[Any, Any]:
 
-    from .decide_runs import evaluate_runs, fault_variants
-    from .results import replication_seeds
-    from .runs import run_or_reuse
-    from .scenario import load_scenario, scenario_district
-    from .store import Store
+    from simulation.config.scenario import load_scenario, scenario_district
+    from simulation.decision.evidence import evaluate_runs, fault_variants
+    from simulation.results.reuse import run_or_reuse
+    from simulation.results.run import replication_seeds
+    from simulation.results.store import Store
 
     cand = load_scenario(args.scenario)
     base = load_scenario(args.baseline)
@@ -292,7 +292,7 @@ def _print(doc: dict, record: dict | None) -> None:
             else f"{r['capex_share_of_budget']:.1%} of line {r['budget_line'].split('.')[0]}",
         )
     out.print(t)
-    from .economics import BUDGET_LINES
+    from simulation.decision.economics import BUDGET_LINES
 
     t = Table(title="Programme budget, policy task 1, 2021-2025 (FACTS.md)")
     t.add_column("line")
@@ -331,7 +331,7 @@ def _print(doc: dict, record: dict | None) -> None:
 def _list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from .decide_record import decisions_frame
+    from simulation.decision.record import decisions_frame
 
     df = decisions_frame(args.store)
     if args.json:

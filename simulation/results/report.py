@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .compare import Comparison
-from .kpis import CATALOGUE
+from simulation.results.compare import Comparison
+from simulation.results.kpis import CATALOGUE
 
 __all__ = [
     "PALETTE",
@@ -280,9 +280,9 @@ def render_report(
     """The comparison as one self-contained HTML document (a string).
 
     Args:
-        comparison: What :func:`simulation.compare.compare` returned.
+        comparison: What :func:`simulation.results.compare.compare` returned.
         title: Heading; default "<candidates> vs <baseline>".
-        series: Hourly means (``simulation.compare.hourly_means``) to draw, one chart per KPI.
+        series: Hourly means (``simulation.results.compare.hourly_means``) to draw, one chart per KPI.
         extra_sections: ``(heading, html)`` pairs appended after the KPI tables, e.g. the
             decide page's scorecard. The HTML is inserted as given: escape your values.
         store_root: The store the runs came from, named in the header for traceability.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 if TYPE_CHECKING:
-    from .world import World
+    from simulation.world import World
 
 __all__ = ["CATALOGUE", "KPI", "compute_kpis", "hourly_kpis", "kpi"]
 

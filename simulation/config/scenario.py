@@ -19,9 +19,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
 
-from ._yaml import Strict, parse_model, read_yaml
-from .district import District, load_district
-from .errors import DistrictError, ScenarioError
+from simulation.config._yaml import Strict, parse_model, read_yaml
+from simulation.config.district import District, load_district
+from simulation.errors import DistrictError, ScenarioError
 
 __all__ = [
     "SCENARIOS_DIR",
@@ -34,7 +34,7 @@ __all__ = [
     "parse_duration",
 ]
 
-SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 _DUR = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$"
 )

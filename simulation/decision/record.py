@@ -20,9 +20,9 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .decide import DECISIONS, LABELS, Evaluation
-from .economics import DecideError, _json_safe
-from .errors import StoreError
+from simulation.decision.economics import DecideError, _json_safe
+from simulation.decision.evaluate import DECISIONS, LABELS, Evaluation
+from simulation.errors import StoreError
 
 __all__ = [
     "DecisionRecord",
@@ -173,7 +173,7 @@ font-size:13px;vertical-align:top}.decide th{background:#eee}.decide .rec{font-s
 
 
 def report_section(evaluation: dict[str, Any], record: DecisionRecord | None = None) -> tuple[str, str]:
-    """``(heading, html)`` for ``simulation.report.render_report(..., extra_sections=[...])``."""
+    """``(heading, html)`` for ``simulation.results.report.render_report(..., extra_sections=[...])``."""
     heading = f"Scorecard and recommendation: {evaluation['candidate']}"
     return heading, decision_html(evaluation, record, heading=False)
 

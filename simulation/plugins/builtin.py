@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..sdk import Action, Deployment, Flag, Observation, Service, SetLight, SiteView, View
+from simulation.sdk import Action, Deployment, Flag, Observation, Service, SetLight, SiteView, View
 
 
 class CCTVMonitoring(Service):

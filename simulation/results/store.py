@@ -28,8 +28,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from .errors import StoreError
-from .results import RunResult
+from simulation.errors import StoreError
+from simulation.results.run import RunResult
 
 __all__ = ["DEFAULT_STORE", "Store"]
 

@@ -1,8 +1,8 @@
 """Background simulation jobs: one worker process per job, its progress in a small JSON file.
 
 The web app starts a job with :func:`start_job` and polls :func:`job_status`; the worker
-(``python -m simulation.jobs JOB_DIR``) runs the replications through
-:func:`simulation.runs.run_or_reuse`, so each finished run lands in the store atomically and runs
+(``python -m simulation.jobs.runs JOB_DIR``) runs the replications through
+:func:`simulation.results.reuse.run_or_reuse`, so each finished run lands in the store atomically and runs
 already there are reused. Every job has its own folder, so jobs of two browser sessions never
 share a file::
 
@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .errors import SandboxError, StoreError
+from simulation.errors import SandboxError, StoreError
 
 __all__ = [
     "FINAL_STATES",
@@ -58,7 +58,7 @@ __all__ = [
 FINAL_STATES = frozenset({"done", "failed", "cancelled"})
 DEFAULT_ABANDON_S = 120.0
 JOB_KEEP_S = 7 * 86400.0
-_ROOT = Path(__file__).resolve().parent.parent
+_ROOT = Path(__file__).resolve().parents[2]  # the project: workers run from here
 _PROCS: dict[str, subprocess.Popen] = {}
 _PR_SET_PDEATHSIG = 1
 
@@ -169,14 +169,14 @@ def start_job(
     """Start a worker process that runs ``scenario`` for ``seeds`` into the store; return the job id.
 
     Args:
-        scenario: A validated :class:`simulation.scenario.Scenario` (it is sent resolved, so the
+        scenario: A validated :class:`simulation.config.scenario.Scenario` (it is sent resolved, so the
             worker runs exactly it, with the same digest and hence the same run ids).
         store_root: The results store folder.
         seeds: Seeds to run; default the scenario's replication seeds.
         abandon_after_s: Stop when no page has called :func:`heartbeat` for this long; default
             ``$PILOT_JOB_ABANDON_S`` or 120 s.
     """
-    from .results import replication_seeds
+    from simulation.results.run import replication_seeds
 
     seeds = list(seeds) if seeds is not None else replication_seeds(scenario.seed, scenario.replications)
     if abandon_after_s is None:
@@ -197,7 +197,7 @@ def start_job(
     _write_json(d / "spec.json", spec)
     _write_json(d / "progress.json", _initial(spec))
     (d / "heartbeat").touch()
-    spawn_worker(d, "simulation.jobs")
+    spawn_worker(d, "simulation.jobs.runs")
     return job_id
 
 
@@ -236,7 +236,7 @@ def _sweep(jobs: Path, older_than_s: float = JOB_KEEP_S) -> None:
 
 def _initial(spec: dict[str, Any]) -> dict[str, Any]:
     sc = spec["scenario"]
-    from .scenario import parse_duration
+    from simulation.config.scenario import parse_duration
 
     return {
         "job_id": spec["job_id"],
@@ -380,8 +380,8 @@ def list_jobs(store_root: str | Path) -> list[JobStatus]:
 
 def expected_run_ids(scenario: Any, seeds: list[int]) -> list[str] | None:
     """Run ids ``run_or_reuse`` will look up for these seeds; None when a plugin's code decides them."""
-    from .results import code_digest, run_id_for, services_digest
-    from .scenario import scenario_district
+    from simulation.config.scenario import scenario_district
+    from simulation.results.run import code_digest, run_id_for, services_digest
 
     if any(not s.use.startswith("builtin:") for s in scenario.services):
         return None
@@ -462,12 +462,12 @@ def _guard(d: Path, spec: dict[str, Any], prog: _Progress) -> None:
 
 
 def worker(job_dir: str | Path) -> int:
-    """Run one job (the body of ``python -m simulation.jobs JOB_DIR``)."""
-    from ._yaml import parse_model
-    from .errors import ScenarioError
-    from .runs import run_or_reuse
-    from .scenario import Scenario, check_against_district, scenario_district
-    from .store import Store
+    """Run one job (the body of ``python -m simulation.jobs.runs JOB_DIR``)."""
+    from simulation.config._yaml import parse_model
+    from simulation.config.scenario import Scenario, check_against_district, scenario_district
+    from simulation.errors import ScenarioError
+    from simulation.results.reuse import run_or_reuse
+    from simulation.results.store import Store
 
     d = Path(job_dir)
     spec = _read_json(d / "spec.json")

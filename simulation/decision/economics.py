@@ -31,10 +31,10 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 from scipy import stats
 
-from ._yaml import Strict, parse_model, read_yaml
-from .compare import TABLE_COLUMNS
-from .errors import DecideError
-from .rng import stream
+from simulation.config._yaml import Strict, parse_model, read_yaml
+from simulation.errors import DecideError
+from simulation.results.compare import TABLE_COLUMNS
+from simulation.rng import stream
 
 __all__ = [
     "BUDGET_LINES",
@@ -56,7 +56,7 @@ __all__ = [
     "scale_up",
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_UNIT_VALUES = ROOT / "config" / "unit_values.yaml"
 
 #: Policy task 1 of the plan, 2021-2025, KRW million (FACTS.md; seed plan's investment table).
@@ -182,7 +182,7 @@ def load_unit_values(path: str | Path | None = None) -> UnitValues:
             "must be a mapping with keys values, costs (and optionally currency, scale_up)",
             value=type(data).__name__,
         )
-    from .kpis import CATALOGUE
+    from simulation.results.kpis import CATALOGUE
 
     uv = parse_model(UnitValues, {**data, "source": str(p)}, p, DecideError)
     for vid, v in uv.values.items():
@@ -672,7 +672,7 @@ class DistrictFigures:
 
     @classmethod
     def from_district(cls, d: Any, hardware: Sequence[Hardware] = ()) -> DistrictFigures:
-        """From a loaded :class:`~simulation.district.District`, with each module's room on its poles."""
+        """From a loaded :class:`~simulation.config.district.District`, with each module's room on its poles."""
         cat = d.catalogue
         hostable = {}
         for h in hardware:

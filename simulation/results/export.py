@@ -28,8 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from .district import Device, District
-from .errors import SandboxError
+from simulation.config.district import Device, District
+from simulation.errors import SandboxError
 
 __all__ = ["CONTEXTS", "FIELDS", "district_entities", "run_entities", "validate"]
 

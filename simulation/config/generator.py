@@ -27,8 +27,8 @@ import networkx as nx
 import numpy as np
 import yaml
 
-from ._files import write_atomic
-from .district import (
+from simulation._files import write_atomic
+from simulation.config.district import (
     DISTRICTS_DIR,
     LAND_USES,
     M_PER_DEG_LAT,
@@ -37,7 +37,7 @@ from .district import (
     load_district,
     load_pole_catalogue,
 )
-from .errors import SandboxError
+from simulation.errors import SandboxError
 
 __all__ = ["DEFAULT_LAND_USE_MIX", "add_arguments", "make_district", "run"]
 
@@ -869,7 +869,7 @@ def make_district(
         "notes": {**_notes(gen, seed, ai_camera_share, n_cam), **(notes or {})},
     }
     head = (
-        f"# Synthetic district written by simulation.districtgen.make_district (seed {seed}).\n"
+        f"# Synthetic district written by simulation.config.generator.make_district (seed {seed}).\n"
         "# Plausible, NOT surveyed: see notes for which figures are judgement and which come from FACTS.md.\n"
     )
     text = head + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100)

@@ -1,13 +1,13 @@
 """Conformance checks in a background worker, and the reports they leave in the results store.
 
 The web app starts ``check-plugin`` on a plugin folder with :func:`start_check`; the worker
-(``python -m simulation.plugins.checkjob JOB_DIR``) runs :func:`~simulation.plugins.conformance.check_plugin`
+(``python -m simulation.jobs.checks JOB_DIR``) runs :func:`~simulation.results.conformance.check_plugin`
 (the plugin itself runs in the sandbox, as always) and writes the report atomically::
 
     STORE/conformance/<name>-<code hash>.json    the report (check-plugin --json) + code_hash, checked_at
     STORE/conformance/jobs/<job_id>/             spec.json, progress.json, heartbeat, cancel, worker.log
 
-Job folders follow :mod:`simulation.jobs`' layout and its worker plumbing is reused (the launcher
+Job folders follow :mod:`simulation.jobs.runs`' layout and its worker plumbing is reused (the launcher
 thread behind ``PR_SET_PDEATHSIG``, the watchdog, SIGTERM handling, atomic JSON), so
 ``job_status``/``heartbeat``/``cancel_job`` of that module work on them with
 :func:`conformance_root` as the store. The app process only reads these JSON files: it never
@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .. import jobs
-from ..errors import SandboxError
+from simulation.errors import SandboxError
+from simulation.jobs import runs as jobs
 
 __all__ = [
     "cancel_check",
@@ -112,8 +112,8 @@ def start_check(
         duration: Length of the standard scenario (default 2 h, as the CLI).
         abandon_after_s: Stop when no page has called :func:`check_heartbeat` for this long.
     """
-    from ..errors import ScenarioError
-    from ..scenario import parse_duration
+    from simulation.config.scenario import parse_duration
+    from simulation.errors import ScenarioError
 
     try:
         parse_duration(duration)
@@ -140,7 +140,7 @@ def start_check(
     jobs._write_json(d / "spec.json", spec)
     jobs._write_json(d / "progress.json", _initial(spec) | {"updated": now})
     (d / "heartbeat").touch()
-    jobs.spawn_worker(d, "simulation.plugins.checkjob")
+    jobs.spawn_worker(d, "simulation.jobs.checks")
     return job_id
 
 
@@ -173,7 +173,7 @@ def cancel_check(store_root: str | Path, job_id: str) -> jobs.JobStatus:
 
 
 def _initial(spec: dict[str, Any]) -> dict[str, Any]:
-    """A progress document with the fields of :class:`simulation.jobs.JobStatus`."""
+    """A progress document with the fields of :class:`simulation.jobs.runs.JobStatus`."""
     return {
         "job_id": spec["job_id"],
         "state": "starting",
@@ -229,11 +229,11 @@ def _write_report(store: str, doc: dict[str, Any]) -> Path:
 
 
 def worker(job_dir: str | Path) -> int:
-    """Run one check (the body of ``python -m simulation.plugins.checkjob JOB_DIR``)."""
-    from ..district import list_districts
-    from ..scenario import parse_duration
-    from . import conformance
-    from .discovery import open_plugin
+    """Run one check (the body of ``python -m simulation.jobs.checks JOB_DIR``)."""
+    from simulation.config.district import list_districts
+    from simulation.config.scenario import parse_duration
+    from simulation.plugins.discovery import open_plugin
+    from simulation.results import conformance
 
     d = Path(job_dir)
     spec = jobs._read_json(d / "spec.json")

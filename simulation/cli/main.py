@@ -11,8 +11,8 @@ import math
 import sys
 from collections.abc import Sequence
 
-from ._console import stdout_console
-from .errors import SandboxError
+from simulation.cli.console import stdout_console
+from simulation.errors import SandboxError
 
 __all__ = ["main"]
 
@@ -52,11 +52,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from .kpis import CATALOGUE
-    from .results import replication_seeds
-    from .runs import run_or_reuse
-    from .scenario import load_scenario
-    from .store import Store
+    from simulation.config.scenario import load_scenario
+    from simulation.results.kpis import CATALOGUE
+    from simulation.results.reuse import run_or_reuse
+    from simulation.results.run import replication_seeds
+    from simulation.results.store import Store
 
     sc = load_scenario(args.scenario, seed=args.seed, replications=args.replications)
     store = Store(args.store)
@@ -117,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_districts(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from .district import list_districts, load_district
+    from simulation.config.district import list_districts, load_district
 
     rows = [load_district(p).key_figures() for p in list_districts()]
     if args.json:
@@ -154,7 +154,7 @@ def cmd_districts(args: argparse.Namespace) -> int:
 def cmd_kpis(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from .kpis import CATALOGUE
+    from simulation.results.kpis import CATALOGUE
 
     if args.json:
         print(
@@ -177,7 +177,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
 
 def cmd_make_district(args: argparse.Namespace) -> int:
-    from . import districtgen
+    from simulation.config import generator as districtgen
 
     return int(districtgen.run(args))
 
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true")
     k.set_defaults(fn=cmd_kpis)
 
-    from . import districtgen
+    from simulation.config import generator as districtgen
 
     m = sub.add_parser(
         "make-district",
@@ -227,12 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     import importlib
 
     for mod in COMMAND_MODULES:
-        importlib.import_module(f"simulation.{mod}").register(sub)
+        importlib.import_module(f"simulation.cli.{mod}").register(sub)
     return p
 
 
-#: Modules under ``simulation`` that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["batch_cli", "compare_cli", "decide_cli", "plugins_cli", "export_cli"]
+#: Modules under ``simulation.cli`` that add subcommands: each has ``register(subparsers)``.
+COMMAND_MODULES: list[str] = ["batch", "compare", "decide", "plugins", "export"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

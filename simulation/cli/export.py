@@ -14,8 +14,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ._files import write_atomic
-from .errors import DistrictError, SandboxError, StoreError
+from simulation._files import write_atomic
+from simulation.errors import DistrictError, SandboxError, StoreError
 
 __all__ = ["register"]
 
@@ -39,9 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Build, validate and write the entities."""
-    from .district import list_districts, load_district
-    from .export import check_all, district_entities, run_entities
-    from .store import Store
+    from simulation.config.district import list_districts, load_district
+    from simulation.results.export import check_all, district_entities, run_entities
+    from simulation.results.store import Store
 
     store = Store(args.store)
     if store.has(args.target):

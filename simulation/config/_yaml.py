@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from .errors import _InputError
+from simulation.errors import _InputError
 
 
 class Strict(BaseModel):

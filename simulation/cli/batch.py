@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ._console import stdout_console
+from simulation.cli.console import stdout_console
 
 __all__ = ["register"]
 
@@ -19,7 +19,7 @@ __all__ = ["register"]
 def cmd_batch(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from .batch import make_plan, run_batch
+    from simulation.batch import make_plan, run_batch
 
     plan = make_plan(args.study)
     out = Path(args.out) if args.out else Path("batch-out") / plan.study.name
@@ -84,7 +84,7 @@ def _point_table(a: Any, frame: Any, mean: str, half: str, n: str, title: str, s
 def cmd_analyze(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from .batch.analysis import analyze, export, save_plots
+    from simulation.batch.analysis import analyze, export, save_plots
 
     a = analyze(args.out, kpis=args.kpi or None, reference=args.reference)
     con = stdout_console()

@@ -8,7 +8,7 @@ conflicts), privacy, readiness (TRL; public procurement designates from TRL 7).
 
 The weighted total, a few hard conditions and thresholds (``Rules``) give the recommendation:
 commercialise, extend pilot or stop, with the reasons that drove it. The decision record that the
-evaluator accepts or overrides lives in :mod:`simulation.decide_record`.
+evaluator accepts or overrides lives in :mod:`simulation.decision.record`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .economics import (
+from simulation.decision.economics import (
     DecideError,
     DistrictFigures,
     EconomicsInputs,

@@ -8,7 +8,7 @@ import math
 import sys
 from typing import Any
 
-from ._console import stdout_console
+from simulation.cli.console import stdout_console
 
 __all__ = ["register"]
 
@@ -23,7 +23,7 @@ def _param(text: str) -> tuple[str, Any]:
 
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:
-    from .plugins.scaffold import new_plugin
+    from simulation.plugins.scaffold import new_plugin
 
     dest = new_plugin(args.name, args.dir, vendor=args.vendor, category=args.category)
     print(f"created {dest}/ (plugin.yaml, service.py, README.md, test_service.py)")
@@ -38,14 +38,14 @@ def _fmt(v: float) -> str:
 
 
 def cmd_check_plugin(args: argparse.Namespace) -> int:
-    from .plugins import SETTINGS
-    from .plugins.conformance import check_plugin, kpi_rows
-    from .scenario import parse_duration
+    from simulation.config.scenario import parse_duration
+    from simulation.plugins import SETTINGS
+    from simulation.results.conformance import check_plugin, kpi_rows
 
     try:
         duration = parse_duration(args.duration)
     except ValueError as exc:
-        from .errors import ScenarioError
+        from simulation.errors import ScenarioError
 
         raise ScenarioError("--duration", f"{exc}; got {args.duration!r}") from None
     with SETTINGS.override(allow_degraded=args.allow_degraded or SETTINGS.allow_degraded):

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._console import stderr_progress, stdout_console
+from simulation.cli.console import stderr_progress, stdout_console
 
 __all__ = ["cmd_compare", "register"]
 
@@ -42,8 +42,8 @@ def register(subparsers: Any) -> None:
 
 def _runs(scenarios: list[Any], store: Any, args: argparse.Namespace) -> tuple[dict[str, list[str]], int]:
 
-    from .results import replication_seeds
-    from .runs import run_or_reuse
+    from simulation.results.reuse import run_or_reuse
+    from simulation.results.run import replication_seeds
 
     groups: dict[str, list[str]] = {}
     failed = 0
@@ -71,9 +71,9 @@ def _runs(scenarios: list[Any], store: Any, args: argparse.Namespace) -> tuple[d
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Load the scenarios, make sure their runs are in the store, compare, print and export."""
-    from .compare import compare, hourly_means
-    from .scenario import load_scenario
-    from .store import Store
+    from simulation.config.scenario import load_scenario
+    from simulation.results.compare import compare, hourly_means
+    from simulation.results.store import Store
 
     base = load_scenario(args.baseline, seed=args.seed, replications=args.replications)
     seed, reps = base.seed, base.replications
@@ -89,7 +89,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.csv:
         _write(args.csv, cmp.table.to_csv(index=False))
     if args.html:
-        from .report import render_report
+        from simulation.results.report import render_report
 
         _write(args.html, render_report(cmp, series=hourly_means(store, cmp), store_root=str(store.root)))
     if args.json:
@@ -111,7 +111,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _write(path: str, text: str) -> None:
-    from .errors import SandboxError
+    from simulation.errors import SandboxError
 
     p = Path(path)
     try:
@@ -127,7 +127,7 @@ def _write(path: str, text: str) -> None:
 def _print(cmp: Any, store: Any) -> None:
     from rich.table import Table
 
-    from .report import fmt_value
+    from simulation.results.report import fmt_value
 
     style = {"better": "green", "worse": "red", "no significant change": "dim", "n/a": "dim"}
     out = stdout_console()

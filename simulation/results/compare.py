@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import SandboxError, StoreError
-from .kpis import CATALOGUE
-from .store import Store
+from simulation.errors import SandboxError, StoreError
+from simulation.results.kpis import CATALOGUE
+from simulation.results.store import Store
 
 __all__ = [
     "TABLE_COLUMNS",
@@ -212,7 +212,7 @@ def run_index(store: Store) -> pd.DataFrame:
 
 
 def _duration_s(v: Any) -> float:
-    from .scenario import parse_duration
+    from simulation.config.scenario import parse_duration
 
     try:
         return parse_duration(v) if v is not None else math.nan

@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._yaml import parse_model
-from ..district import list_districts
-from ..errors import SandboxError, ScenarioError
-from ..kpis import CATALOGUE, compute_kpis
-from ..scenario import Scenario, scenario_district
-from .discovery import open_plugin
-from .loader import GuardedRunner
-from .sandbox import SandboxRunner
-from .selfcheck import ensure_sandbox
-from .settings import SETTINGS
+from simulation.config._yaml import parse_model
+from simulation.config.district import list_districts
+from simulation.config.scenario import Scenario, scenario_district
+from simulation.errors import SandboxError, ScenarioError
+from simulation.plugins.discovery import open_plugin
+from simulation.plugins.loader import GuardedRunner
+from simulation.plugins.sandbox import SandboxRunner
+from simulation.plugins.selfcheck import ensure_sandbox
+from simulation.plugins.settings import SETTINGS
+from simulation.results.kpis import CATALOGUE, compute_kpis
 
 __all__ = ["Check", "DistrictRun", "Report", "check_plugin"]
 
@@ -136,9 +136,9 @@ def _scenario(district: str, name: str, services: list[dict], start: str, durati
 
 
 def _run(sc: Scenario, seed: int) -> tuple[Any, dict[str, float]]:
-    from ..world import World
+    from simulation.results.run import build_world
 
-    world = World(scenario_district(sc), sc, seed)
+    world = build_world(sc, seed)
     world.run()
     return world, compute_kpis(world)
 
@@ -147,7 +147,7 @@ def _districts(tmp: Path) -> list[str]:
     shipped = [str(p) for p in list_districts()]
     if shipped:
         return shipped
-    from ..districtgen import make_district
+    from simulation.config.generator import make_district
 
     out = tmp / "generated"
     make_district(

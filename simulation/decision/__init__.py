@@ -1,0 +1,1 @@
+"""From a comparison to a recorded decision: economics, evaluation, evidence and records."""
