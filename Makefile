@@ -39,6 +39,7 @@ check: $(STAMP)
 	$(VENV)/bin/ruff check simulation webapp tests benchmarks app.py
 	$(VENV)/bin/ruff format --check simulation webapp tests benchmarks app.py
 	$(VENV)/bin/mypy simulation webapp app.py
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

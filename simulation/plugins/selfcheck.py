@@ -37,8 +37,6 @@ def reset_self_check() -> None:
 def probe_sandbox(settings: SandboxSettings | None = None) -> dict[str, Any]:
     """Run the probe in the sandbox: try the network, host files, fork and writes; return what happened."""
     settings = replace(settings or SETTINGS)
-    import simulation
-
     with tempfile.TemporaryDirectory(prefix="pilot-sandbox-probe-") as tmp:
         canary = Path(tmp) / "results" / "runs" / "canary.json"
         canary.parent.mkdir(parents=True)
@@ -48,7 +46,7 @@ def probe_sandbox(settings: SandboxSettings | None = None) -> dict[str, Any]:
         listener.listen(1)
         listener.setblocking(False)
         port = listener.getsockname()[1]
-        pkg = Path(simulation.__file__).resolve().parent
+        pkg = Path(__file__).resolve().parents[1]  # the simulation package
         cfg = {
             "probe": True,
             "entry": "",
