@@ -17,14 +17,17 @@ same bytes an inline one does. A plugin imports nothing from ``simulation`` but 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 __all__ = [
     "FEEDS",
+    "LOG_MARK",
     "SDK_VERSION",
     "Action",
     "BlockInfo",
@@ -218,6 +221,9 @@ class Observation:
     feedback: tuple[Feedback, ...] = ()
     fleet: tuple[Mapping[str, Any], ...] = ()  # own units: id, kind, state, x, y, battery_min, request, home
 
+    def __post_init__(self) -> None:
+        _LOG_CLOCK[0] = self.time_s  # Service.log stamps entries with the time of the observation being handled
+
     def feed(self, name: str) -> tuple[Mapping[str, Any], ...]:
         """Items of one subscribed feed since the last tick (empty if none)."""
         return self.feeds.get(name, ())
@@ -328,6 +334,22 @@ class Service:
     def on_end(self, summary: EndSummary) -> None:
         """Once, when the run ends (optional)."""
 
+    def log(self, message: str, **fields: Any) -> None:
+        """Record a structured log entry, kept with the run (``python -m simulation logs RUN_ID``).
+
+        ``fields`` are plain values (numbers, text, lists, dicts), e.g.
+        ``self.log("fall suspected", camera="cam-003", confidence=0.91)``. The entry is stamped with
+        the simulated time of the observation being handled (``None`` during ``deploy``). Entries
+        and anything you ``print`` share the service's output allowance (1 MB per run by default;
+        beyond it output is dropped and the log says so).
+        """
+        entry = {"time_s": _LOG_CLOCK[0], "message": str(message), **fields}
+        print(LOG_MARK + json.dumps(entry, default=str, ensure_ascii=False), file=sys.stderr, flush=True)
+
+
+#: Prefix of a structured log line on stderr (``Service.log``); the host parses such lines into entries.
+LOG_MARK = "@pilot-log "
+_LOG_CLOCK: list[float | None] = [None]
 
 # --------------------------------------------------------------------------- plain data
 _TYPES: dict[str, type] = {

@@ -121,3 +121,110 @@ def test_every_documented_rejection_is_still_what_the_world_says():
         for frag in r.fragments:
             assert frag in source, f"{r.action}: {r.pattern!r}: {frag!r} is no longer in simulation/world"
     assert hint_for("something nobody documented") == ""
+
+
+# --------------------------------------------------------------------------- logs
+CHATTY_PY = """\
+from simulation.sdk import Deployment, Service
+
+
+class Chatty(Service):
+    def deploy(self, site, params):
+        print("deploying in", site.district)
+        self.log("deployed", poles=len(site.poles))
+        return Deployment()
+
+    def on_tick(self, obs):
+        if obs.tick == 5:
+            self.log("fall suspected", camera="cam-1", confidence=0.9)
+            print("tick five")
+        return []
+"""
+
+
+def _chatty(tmp_path: Path) -> Path:
+    folder = tmp_path / "chatty"
+    folder.mkdir()
+    (folder / "plugin.yaml").write_text(
+        GREEDY_YAML.replace("greedy_flagger", "chatty")
+        .replace("service:Greedy", "service:Chatty")
+        .replace("feeds: [cctv.detections]", "feeds: []")
+    )
+    (folder / "service.py").write_text(CHATTY_PY)
+    return folder
+
+
+@pytest.mark.parametrize("isolation", ["sandbox", "inline"])
+def test_service_output_and_log_entries_are_kept_with_the_run(tmp_path, tiny_district, capsys, isolation, request):
+    from conftest import write_scenario
+
+    from simulation.config.scenario import load_scenario
+    from simulation.results.run import run_scenario
+    from simulation.results.store import Store
+
+    if isolation == "sandbox":
+        request.getfixturevalue("working_sandbox")
+    folder = _chatty(tmp_path)
+    svc = {"use": str(folder)} | ({"isolation": "inline"} if isolation == "inline" else {})
+    data = {"name": "chatty_run", "district": str(tiny_district), "start": "2026-05-12T18:00", "duration": "10m"}
+    path = write_scenario(tmp_path, "chatty_run", {**data, "services": [{"use": "builtin:streetlights"}, svc]})
+    r = run_scenario(load_scenario(path), allow_inline=isolation == "inline")
+    store = Store(tmp_path / "store")
+    store.put(r)
+    logs = store.logs(r.run_id)
+    assert logs["streetlights"] == {"text": "", "entries": [], "truncated": False, "dropped_bytes": 0}
+    log = logs["chatty"]
+    assert log["entries"][0] == {"time_s": None, "message": "deployed", "poles": log["entries"][0]["poles"]}
+    assert log["entries"][1] == {"time_s": 300.0, "message": "fall suspected", "camera": "cam-1", "confidence": 0.9}
+    assert log["text"] == "deploying in tiny\ntick five"
+    assert store.load(r.run_id).logs == logs
+    assert main(["logs", r.run_id, "--store", str(tmp_path / "store"), "--service", "chatty"]) == 0
+    out = capsys.readouterr().out
+    assert "fall suspected  camera=cam-1 confidence=0.9" in out and "t=   300.0" in out and "tick five" in out
+    assert main(["logs", r.run_id, "--store", str(tmp_path / "store"), "--service", "nobody"]) == 2
+    assert "has no service 'nobody'; services: chatty, streetlights" in capsys.readouterr().err
+    assert main(["logs", "nope", "--store", str(tmp_path / "store")]) == 2
+    assert f"no run 'nope'; runs in the store: {r.run_id}" in capsys.readouterr().err
+
+
+def test_logs_over_the_cap_are_truncated_and_say_so():
+    from simulation.plugins.inline import _CappedLog
+    from simulation.results.logs import format_log, parse_output
+    from simulation.sdk import LOG_MARK
+
+    cap = _CappedLog(cap=64)
+    cap.write(LOG_MARK + '{"time_s": 1.0, "message": "hi"}\n')
+    cap.write("x" * 100 + "\n")
+    log = parse_output(cap.text())
+    assert log["entries"] == [{"time_s": 1.0, "message": "hi"}]
+    assert log["truncated"] and log["dropped_bytes"] == cap.total - 64
+    assert "[truncated: " in format_log("svc", log)
+    assert parse_output(LOG_MARK + '{"cut')["text"] == LOG_MARK + '{"cut'  # cut mid-entry: kept as text
+
+
+def test_services_page_shows_a_services_log_from_the_store(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    root = tmp_path / "store"
+    run = root / "runs" / "abc123"
+    run.mkdir(parents=True)
+    meta = {"run_id": "abc123", "scenario": "s", "district": "tiny", "seed": 1, "status": "ok", "created": "2026"}
+    (run / "run.json").write_text(json.dumps(meta))
+    logs = {"airwatch_alerts": {"text": "hello", "entries": [{"time_s": 60.0, "message": "alert"}], "truncated": False}}
+    (run / "logs.json").write_text(json.dumps(logs))
+    monkeypatch.setenv("PILOT_STORE", str(root))
+
+    def page() -> None:
+        from webapp.services import page
+
+        page()
+
+    at = AppTest.from_function(page, default_timeout=30).run()
+    assert not at.exception, at.exception
+    pick = at.selectbox(key="svc_pick")
+    i = next(k for k, o in enumerate(pick.options) if "airwatch" in o.lower())
+    at = pick.select_index(i).run()
+    assert not at.exception, at.exception
+    assert any("Output and logs of airwatch_alerts in stored runs (1 of" in e.label for e in at.expander)
+    assert any("alert" in str(df.value.to_dict()) for df in at.dataframe)
+    assert any("hello" in c.value for c in at.code)

@@ -150,8 +150,8 @@ def plugin_evidence(
                 ev.rejected += st.rejected
                 for reason, n in st.reasons.items():  # ids masked: one line per kind of reason
                     ev.rejections[re.sub(r"'[^']*'", "'…'", reason)] += n
-                for k in c:
-                    pairs.setdefault(k, []).append((b.get(k, math.nan), c[k]))
+                for kpi_name, value in c.items():
+                    pairs.setdefault(kpi_name, []).append((b.get(kpi_name, math.nan), value))
             rows = []
             for name, k in CATALOGUE.items():
                 if name not in pairs:
