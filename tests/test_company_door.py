@@ -228,3 +228,72 @@ def test_services_page_shows_a_services_log_from_the_store(tmp_path, monkeypatch
     assert any("Output and logs of airwatch_alerts in stored runs (1 of" in e.label for e in at.expander)
     assert any("alert" in str(df.value.to_dict()) for df in at.dataframe)
     assert any("hello" in c.value for c in at.code)
+
+
+# --------------------------------------------------------------------------- packaging
+def test_new_plugin_package_installs_offline_and_is_discovered(tmp_path, tiny_district, capsys, monkeypatch):
+    """Scaffold a package, pip install it (no network, no build isolation) into a target dir, find it."""
+    import subprocess
+    import sys
+
+    assert main(["new-plugin", "fall_watch", "--package", "--dir", str(tmp_path), "--vendor", "Acme"]) == 0
+    assert "pip install --no-build-isolation" in capsys.readouterr().out
+    project = tmp_path / "fall_watch"
+    pyproject = (project / "pyproject.toml").read_text()
+    assert '[project.entry-points."pilot_sandbox.services"]\nfall_watch = "fall_watch"' in pyproject
+    target = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--no-index", "-q"]
+    done = subprocess.run([*pip, "--target", str(target), str(project)], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in (target / "fall_watch").iterdir()} >= {"plugin.yaml", "README.md", "service.py"}
+    # discovery in a fresh interpreter that sees the installed package
+    code = (
+        "from simulation.plugins.discovery import resolve_plugin\n"
+        f"p = resolve_plugin('fall_watch', {str(tmp_path / 'scenario.yaml')!r})\n"
+        "print(p.name, p.folder, p.origin)\n"
+    )
+    env = {"PYTHONPATH": f"{target}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[:2] == ["fall_watch", str((target / "fall_watch").resolve())]
+    assert "installed (pilot_sandbox.services: fall_watch)" in out.stdout
+    # the scaffolded unit test passes against the installed package
+    test = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert test.returncode == 0, test.stdout + test.stderr
+    # a folder of the same name next to the scenario is an error naming both
+    from simulation.errors import ScenarioError
+    from simulation.plugins.discovery import resolve_plugin
+
+    monkeypatch.syspath_prepend(str(target))
+    (tmp_path / "scen").mkdir()
+    main(["new-plugin", "fall_watch", "--dir", str(tmp_path / "scen")])
+    with pytest.raises(
+        ScenarioError,
+        match=r"'fall_watch' is both a folder, .*scen/fall_watch, and an installed "
+        r"service \(entry point pilot_sandbox.services: fall_watch = fall_watch\)",
+    ):
+        resolve_plugin("fall_watch", tmp_path / "scen" / "s.yaml")
+    assert resolve_plugin("./fall_watch", tmp_path / "scen" / "s.yaml").origin == "folder"
+
+
+def test_new_plugin_scaffold_unit_test_passes(tmp_path):
+    """The folder scaffold's own test_service.py runs as written."""
+    import subprocess
+    import sys
+
+    assert main(["new-plugin", "outage_notices", "--dir", str(tmp_path)]) == 0
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    test = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "outage_notices")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert test.returncode == 0, test.stdout + test.stderr

@@ -23,9 +23,16 @@ def _param(text: str) -> tuple[str, Any]:
 
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:
-    from simulation.plugins.scaffold import new_plugin
+    from simulation.plugins.scaffold import new_package, new_plugin
 
-    dest = new_plugin(args.name, args.dir, vendor=args.vendor, category=args.category)
+    if args.package:
+        root = new_package(args.name, args.dir or ".", vendor=args.vendor, category=args.category)
+        print(f"created {root}/ (pyproject.toml, {args.name}/plugin.yaml, service.py, README.md, tests/)")
+        print(f"next: edit {root}/{args.name}/service.py, then  python -m simulation check-plugin {root}/{args.name}")
+        print(f"install (offline, with this environment's setuptools):  pip install --no-build-isolation {root}")
+        print(f"then a scenario says  use: {args.name}")
+        return 0
+    dest = new_plugin(args.name, args.dir or "plugins", vendor=args.vendor, category=args.category)
     print(f"created {dest}/ (plugin.yaml, service.py, README.md, test_service.py)")
     print(f"next: edit service.py, then run  python -m simulation check-plugin {dest}")
     return 0
@@ -179,10 +186,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     n = sub.add_parser(
         "new-plugin",
         help="scaffold a working service: manifest, service.py, README, test",
-        description="Create plugins/NAME/ with plugin.yaml, service.py, README.md and test_service.py.",
+        description="Create plugins/NAME/ with plugin.yaml, service.py, README.md and test_service.py; "
+        "with --package, an installable project NAME/ (pyproject.toml with the pilot_sandbox.services entry "
+        "point, the package NAME/ holding plugin.yaml and README.md as package data, tests/).",
     )
     n.add_argument("name", metavar="NAME", help="plugin name: lower-case letters, digits and '_'")
-    n.add_argument("--dir", default="plugins", help="folder to create it in (default: plugins)")
+    n.add_argument("--dir", default=None, help="folder to create it in (default: plugins; with --package: .)")
+    n.add_argument(
+        "--package", action="store_true", help="scaffold an installable Python package (pip install) instead"
+    )
     n.add_argument("--vendor", default="Your Company", help="company name for the manifest")
     n.add_argument(
         "--category",
