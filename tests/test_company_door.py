@@ -243,7 +243,9 @@ def test_new_plugin_package_installs_offline_and_is_discovered(tmp_path, tiny_di
     assert '[project.entry-points."pilot_sandbox.services"]\nfall_watch = "fall_watch"' in pyproject
     target = tmp_path / "site"
     pip = [sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "--no-index", "-q"]
-    done = subprocess.run([*pip, "--target", str(target), str(project)], capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [*pip, "--target", str(target), str(project)], check=False, capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert {p.name for p in (target / "fall_watch").iterdir()} >= {"plugin.yaml", "README.md", "service.py"}
     # discovery in a fresh interpreter that sees the installed package
@@ -253,13 +255,16 @@ def test_new_plugin_package_installs_offline_and_is_discovered(tmp_path, tiny_di
         "print(p.name, p.folder, p.origin)\n"
     )
     env = {"PYTHONPATH": f"{target}:{ROOT}", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, cwd=tmp_path
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[:2] == ["fall_watch", str((target / "fall_watch").resolve())]
     assert "installed (pilot_sandbox.services: fall_watch)" in out.stdout
     # the scaffolded unit test passes against the installed package
     test = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
+        check=False,
         capture_output=True,
         text=True,
         env=env,
@@ -291,6 +296,7 @@ def test_new_plugin_scaffold_unit_test_passes(tmp_path):
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     test = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "outage_notices")],
+        check=False,
         capture_output=True,
         text=True,
         env=env,
