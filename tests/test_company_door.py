@@ -303,3 +303,124 @@ def test_new_plugin_scaffold_unit_test_passes(tmp_path):
         cwd=tmp_path,
     )
     assert test.returncode == 0, test.stdout + test.stderr
+
+
+# --------------------------------------------------------------------------- the generated reference
+def test_the_reference_in_the_guide_agrees_with_the_code(tmp_path, capsys):
+    from simulation.results.reference import BEGIN, END
+
+    assert main(["sdk-reference", "--check"]) == 0, capsys.readouterr().err
+    doc = (ROOT / "docs" / "sdk.md").read_text()
+    stale = tmp_path / "sdk.md"
+    stale.write_text(doc.replace("| `confidence` | float | 0-1 |", "| `confidence` | float | % |"))
+    assert main(["sdk-reference", "--check", "--file", str(stale)]) == 1
+    err = capsys.readouterr().err
+    assert "-| `confidence` | float | % |" in err and "the reference disagrees with the code" in err
+    assert main(["sdk-reference", "--file", str(stale)]) == 0
+    assert stale.read_text() == doc
+    bare = tmp_path / "bare.md"
+    bare.write_text("# no markers\n")
+    assert main(["sdk-reference", "--file", str(bare)]) == 2
+    assert BEGIN in capsys.readouterr().err and END in doc
+
+
+def test_the_reference_covers_every_feed_action_module_builtin_and_kpi():
+    from simulation import sdk
+    from simulation.config.district import load_pole_catalogue
+    from simulation.plugins.builtin import BUILTINS
+    from simulation.results.kpis import CATALOGUE
+    from simulation.results.reference import KPI_MOVERS, render_reference
+
+    text = render_reference()
+    assert set(sdk.FEED_ITEMS) == set(sdk.FEEDS), "declare the item TypedDict of every feed in sdk.FEED_ITEMS"
+    for feed in sdk.FEEDS:
+        assert f"#### `{feed}`" in text
+    for name in ("Flag", "View", "SetLight", "Notify", "Dispatch", "Reserve", "Transmit"):
+        assert text.count(f"#### `{name}(") == 1
+    cat = load_pole_catalogue()
+    assert set(cat.module_costs) == set(cat.modules), "every module type needs capex/install with a source"
+    for m in cat.modules:
+        assert f"| `{m}` |" in text
+    for b in BUILTINS:
+        assert f"#### `builtin:{b}`" in text and BUILTINS[b].takeover
+    assert {k.domain for k in CATALOGUE.values()} <= set(KPI_MOVERS)
+    for k in CATALOGUE:
+        assert f"| `{k}` |" in text
+
+
+ALL_FEEDS_PY = """\
+from simulation.sdk import FEEDS, Deployment, FleetUnit, Install, Service
+
+
+class AllFeeds(Service):
+    def deploy(self, site, params):
+        self.seen = set()
+        pole = next(p for p in site.poles if p.model == "SP-A" and p.free_slots > 0)
+        return Deployment(
+            feeds=tuple(FEEDS),
+            operates=tuple(d.id for d in site.devices),
+            installs=(Install(pole.id, "edge_unit"),),
+            fleet=(FleetUnit("robot", 1, 1.5, 120.0),),
+            market_share=0.5,
+        )
+
+    def on_tick(self, obs):
+        groups = [*obs.feeds.items(), ("modules", obs.modules), ("fleet", obs.fleet), ("weather", (obs.weather,))]
+        for name, items in groups:
+            for item in items:
+                shape = (name, tuple(sorted((k, type(v).__name__) for k, v in item.items())))
+                if shape not in self.seen:
+                    self.seen.add(shape)
+                    types = {k: [t.__name__ for t in type(v).__mro__] for k, v in item.items()}
+                    self.log("shape", feed=name, item=types)
+        return []
+"""
+
+
+def test_feed_items_are_what_the_sdk_declares(tmp_path, tiny_district):
+    """Every item the world sends has exactly the declared keys, with values of the declared types."""
+    import typing
+
+    import yaml
+    from conftest import write_scenario
+
+    from simulation import sdk
+    from simulation.config.district import load_district
+    from simulation.config.scenario import load_scenario
+    from simulation.results.run import run_scenario
+
+    folder = tmp_path / "all_feeds"
+    folder.mkdir()
+    manifest = yaml.safe_load(GREEDY_YAML) | {
+        "name": "all_feeds",
+        "entry": "service:AllFeeds",
+        "feeds": list(sdk.FEEDS),
+        "hardware": [{"module": "edge_unit", "units": 1, "capex_krw": 1, "install_krw": 1, "power_w": 40, "slots": 1}],
+        "fleet": {"kind": "robot", "units": 1, "speed_m_s": 1.5, "battery_min": 120},
+    }
+    (folder / "plugin.yaml").write_text(yaml.safe_dump(manifest))
+    (folder / "service.py").write_text(ALL_FEEDS_PY)
+    pole = next(p.id for p in load_district(tiny_district).poles)
+    data = {
+        "name": "all_feeds",
+        "district": str(tiny_district),
+        "start": "2026-05-12T16:00",
+        "duration": "5h",
+        "faults": [{"kind": "power_outage", "at": "+1h", "duration": "30m", "poles": [pole]}],
+        "services": [{"use": "builtin:cctv_monitoring"}, {"use": str(folder), "isolation": "inline"}],
+    }
+    r = run_scenario(load_scenario(write_scenario(tmp_path, "all_feeds", data)), allow_inline=True)
+    assert r.services["all_feeds"]["status"] == "ok", r.services["all_feeds"]
+    declared = {**sdk.FEED_ITEMS, "modules": sdk.ModuleItem, "fleet": sdk.FleetUnitItem, "weather": sdk.WeatherItem}
+    seen = {}
+    for e in r.logs["all_feeds"]["entries"]:
+        seen.setdefault(e["feed"], []).append(e["item"])
+    assert set(seen) == set(declared), f"no items seen of {set(declared) - set(seen)}"
+    for feed, items in seen.items():
+        hints = typing.get_type_hints(declared[feed])
+        for item in items:
+            assert set(item) == set(hints), f"{feed}: sent {sorted(item)}, declared {sorted(hints)}"
+            for key, mro in item.items():
+                want = hints[key] if isinstance(hints[key], type) else typing.get_origin(hints[key])
+                ok = {want.__name__} | ({"int"} if want is float else set())  # an int is a fine float
+                assert ok & set(mro) and not (want is not bool and mro[0] == "bool"), (feed, key, mro)
