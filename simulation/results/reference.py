@@ -142,10 +142,11 @@ def _feeds() -> list[str]:
 
 def _actions() -> list[str]:
     def subclasses(c: type) -> list[type]:
-        out: list[type] = []
-        for k in c.__subclasses__():
-            out += [k, *subclasses(k)]
-        return out
+        found: list[type] = []
+        sub: type
+        for sub in c.__subclasses__():
+            found += [sub, *subclasses(sub)]
+        return found
 
     out = ["### Actions", ""]
     out.append(
