@@ -94,6 +94,20 @@ def test_handing_flagging_over_takes_the_rejections_away(tmp_path, tiny_district
 
 
 @needs_sandbox
+def test_check_plugin_can_run_the_builtins_as_the_companys_scenario_will(tmp_path, tiny_district, capsys):
+    folder = _greedy(tmp_path)
+    argv = ["check-plugin", str(folder), "--district", str(tiny_district), "--duration", "4h", "--json"]
+    assert main([*argv, "--builtin-param", "cctv_monitoring.selective=false"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert run["rejections"] == {} and run["actions"] > 0
+    assert "builtin:cctv_monitoring (selective=False)" in run["position"]
+    assert main([*argv, "--builtin-param", "nope.x=1"]) == 2
+    assert "no built-in 'nope' in the baseline (built-ins: cctv_monitoring" in capsys.readouterr().err
+    assert main([*argv, "--builtin-param", "cctv_monitoring.selective=7"]) == 2
+    assert "selective: must be true or false; got 7" in capsys.readouterr().err
+
+
+@needs_sandbox
 def test_evidence_mode_prints_the_paired_effect_with_cis(tmp_path, tiny_district, capsys):
     folder = _greedy(tmp_path)
     argv = ["check-plugin", str(folder), "--district", str(tiny_district), "--evidence", "--seeds", "2"]

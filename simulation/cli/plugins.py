@@ -38,6 +38,21 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _builtin_param(text: str) -> tuple[str, str, Any]:
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise argparse.ArgumentTypeError(f"built-in params look like BUILTIN.PARAM=VALUE; got {text!r}")
+    key, value = _param(text)
+    name, param = key.split(".", 1)
+    return name.removeprefix("builtin:"), param, value
+
+
+def _builtin_overrides(items: list[tuple[str, str, Any]] | None) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, param, value in items or []:
+        out.setdefault(name, {})[param] = value
+    return out
+
+
 def _fmt(v: float) -> str:
     if v is None or math.isnan(v):
         return "—"
@@ -65,6 +80,7 @@ def cmd_check_plugin(args: argparse.Namespace) -> int:
             duration=duration,
             seed=args.seed,
             params=dict(args.param or []),
+            builtin_params=_builtin_overrides(args.builtin_param),
         )
     if args.json:
         print(json.dumps(report.to_json(), indent=1, default=str))
@@ -134,6 +150,7 @@ def _evidence(args: argparse.Namespace) -> int:
             start=start,
             duration=duration,
             params=dict(args.param or []),
+            builtin_params=_builtin_overrides(args.builtin_param),
             progress=lambda done, total: prog.update(task, completed=done, total=total),
         )
     if args.json:
@@ -236,6 +253,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--seed", type=int, default=1)
     c.add_argument(
         "--param", action="append", type=_param, metavar="NAME=VALUE", help="a param for the service (repeatable)"
+    )
+    c.add_argument(
+        "--builtin-param",
+        action="append",
+        type=_builtin_param,
+        metavar="BUILTIN.PARAM=VALUE",
+        help="change a built-in in the run with your service only, as your scenario will "
+        "(e.g. cctv_monitoring.selective=false; repeatable); the baseline keeps the defaults",
     )
     c.add_argument(
         "--allow-degraded",

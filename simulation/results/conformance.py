@@ -181,8 +181,13 @@ def check_plugin(
     seed: int = 1,
     params: dict[str, Any] | None = None,
     tick: float = 60.0,
+    builtin_params: dict[str, dict[str, Any]] | None = None,
 ) -> Report:
-    """Run the conformance check; bad input (manifest, params, district names) raises SandboxError."""
+    """Run the conformance check; bad input (manifest, params, district names) raises SandboxError.
+
+    ``builtin_params`` (built-in name -> params) changes the city's built-ins in the candidate run
+    only, as a company's scenario would (e.g. ``{"cctv_monitoring": {"selective": False}}``).
+    """
     plugin = open_plugin(path)
     m = plugin.manifest
     mode = ensure_sandbox(m.name)
@@ -224,7 +229,8 @@ def check_plugin(
         for i, dist in enumerate(districts or _districts(Path(tmp))):
             base_sc = _scenario(dist, "check_baseline", base_services, start, duration, tick)
             # after the built-ins, where a scenario extending a baseline puts it: they act first each tick
-            cand_sc = _scenario(dist, f"check_{m.name}", [*base_services, plugin_spec], start, duration, tick)
+            cand_services = [*candidate_builtins(builtin_params), plugin_spec]
+            cand_sc = _scenario(dist, f"check_{m.name}", cand_services, start, duration, tick)
             label = scenario_district(base_sc).name
             _, base_kpis = _run(base_sc, seed)
             try:
@@ -254,7 +260,7 @@ def check_plugin(
                 mean_call_ms=1000 * getattr(inner, "tick_s", 0.0) / calls if calls else math.nan,
                 max_call_ms=1000 * getattr(inner, "tick_max_s", 0.0) if calls else math.nan,
                 log_tail=guard.log_text()[-2000:] if guard else "",
-                position=f"after {', '.join(b['use'] for b in base_services)}",
+                position=f"after {', '.join(_describe(b) for b in cand_services[:-1])}",
             )
             report.runs.append(run)
             first = s.errors[0] if s.errors else None
@@ -301,6 +307,23 @@ def check_plugin(
                     else "two runs with the same seed gave different KPIs: use self.random, not time or os.urandom",
                 )
     return report
+
+
+def candidate_builtins(overrides: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The built-ins of the candidate run, with ``overrides`` (name -> params); unknown names raise ScenarioError."""
+    overrides = dict(overrides or {})
+    names = [u.split(":", 1)[1] for u in BUILTINS]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise ScenarioError(
+            "--builtin-param", f"no built-in {unknown[0]!r} in the baseline (built-ins: {', '.join(names)})"
+        )
+    return [{"use": f"builtin:{n}", **({"params": overrides[n]} if n in overrides else {})} for n in names]
+
+
+def _describe(spec: dict[str, Any]) -> str:
+    params = spec.get("params")
+    return spec["use"] + (f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else "")
 
 
 def _output_check(log: bytes, total: int, cap: int) -> tuple[bool, str]:

@@ -20,7 +20,7 @@ from simulation.config.scenario import scenario_district
 from simulation.plugins.discovery import open_plugin
 from simulation.plugins.selfcheck import ensure_sandbox
 from simulation.results.compare import _verdict, paired_t
-from simulation.results.conformance import BUILTINS, _districts, _run, _scenario
+from simulation.results.conformance import BUILTINS, _districts, _run, _scenario, candidate_builtins
 from simulation.results.kpis import CATALOGUE
 from simulation.results.rejections import hint_for
 from simulation.results.run import replication_seeds
@@ -116,6 +116,7 @@ def plugin_evidence(
     params: dict[str, Any] | None = None,
     tick: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
+    builtin_params: dict[str, dict[str, Any]] | None = None,
 ) -> Evidence:
     """Run baseline and candidate for ``seeds`` seeds in each district; bad input raises SandboxError."""
     import tempfile
@@ -132,7 +133,9 @@ def plugin_evidence(
         total, done = 2 * len(dists) * len(ev.seeds), 0
         for dist in dists:
             base_sc = _scenario(dist, "evidence_baseline", base, start, duration, tick)
-            cand_sc = _scenario(dist, f"evidence_{m.name}", [*base, spec], start, duration, tick)
+            cand_sc = _scenario(
+                dist, f"evidence_{m.name}", [*candidate_builtins(builtin_params), spec], start, duration, tick
+            )
             label = scenario_district(base_sc).name
             pairs: dict[str, list[tuple[float, float]]] = {}
             for s in ev.seeds:
