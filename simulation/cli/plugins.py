@@ -111,8 +111,10 @@ def cmd_check_plugin(args: argparse.Namespace) -> int:
                 rt.add_row(str(n), reason, run.hints.get(reason, ""))
             out.print(rt)
         if run.log_tail.strip():
-            out.print(f"[dim]service output ({run.district}, last lines):[/dim]")
-            out.print("\n".join(run.log_tail.strip().splitlines()[-5:]), markup=False, highlight=False)
+            from simulation.results.logs import format_log, parse_output
+
+            out.print(f"[dim]service output ({run.district}, last lines; Service.log entries first):[/dim]")
+            out.print(format_log(report.plugin, parse_output(run.log_tail), tail=5), markup=False, highlight=False)
     if report.conforms:
         out.print("[green bold]CONFORMS[/green bold]: every check passed.")
         return 0

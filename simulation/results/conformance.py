@@ -259,7 +259,7 @@ def check_plugin(
                 calls=calls,
                 mean_call_ms=1000 * getattr(inner, "tick_s", 0.0) / calls if calls else math.nan,
                 max_call_ms=1000 * getattr(inner, "tick_max_s", 0.0) if calls else math.nan,
-                log_tail=guard.log_text()[-2000:] if guard else "",
+                log_tail=_tail(guard.log_text()) if guard else "",
                 position=f"after {', '.join(_describe(b) for b in cand_services[:-1])}",
             )
             report.runs.append(run)
@@ -307,6 +307,11 @@ def check_plugin(
                     else "two runs with the same seed gave different KPIs: use self.random, not time or os.urandom",
                 )
     return report
+
+
+def _tail(text: str, n: int = 4000) -> str:
+    """The last ``n`` characters of a log, from a line start."""
+    return text if len(text) <= n else text[-n:].split("\n", 1)[-1]
 
 
 def candidate_builtins(overrides: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
