@@ -469,7 +469,11 @@ class Action:
 
 @dataclass(frozen=True, slots=True)
 class Flag(Action):
-    """Escalate a detection to the control centre; flagged streams are seen first."""
+    """Escalate a detection to the control centre; flagged streams are seen first.
+
+    Any ``priority`` of 1 or more puts it ahead of all unflagged work (2 is the same as 1); 0 or less
+    queues it with the operators' other work. A detection can be flagged once, by one service.
+    """
 
     kind: ClassVar[str] = "flag"
     detection: str

@@ -438,3 +438,59 @@ def test_feed_items_are_what_the_sdk_declares(tmp_path, tiny_district):
                 want = hints[key] if isinstance(hints[key], type) else typing.get_origin(hints[key])
                 ok = {want.__name__} | ({"int"} if want is float else set())  # an int is a fine float
                 assert ok & set(mro) and not (want is not bool and mro[0] == "bool"), (feed, key, mro)
+
+
+# --------------------------------------------------------------------------- a stranger's service
+FALL_YAML = """\
+name: fall_alert
+vendor: Silver Care Co.
+version: 0.1.0
+sdk_version: "1.0"
+entry: service:FallAlert
+category: safety
+description: Flags AI-camera fall detections to the control centre, so people who fall are reached sooner.
+trl: 6
+feeds: [cctv.detections]
+serves: [safety.incidents]
+pricing: {opex_krw_per_month: 400000, subscription_krw_per_month: 1200000}
+params:
+  fall_threshold: {type: float, default: 0.3, min: 0, max: 1, description: flag falls at or above this}
+  other_threshold: {type: float, default: 0.5, min: 0, max: 1, description: flag other detections at or above this}
+"""
+FALL_PY = """\
+from simulation.sdk import Deployment, Flag, Service
+
+
+class FallAlert(Service):
+    def deploy(self, site, params):
+        self.fall = params["fall_threshold"]
+        self.other = params["other_threshold"]
+        cams = tuple(c.id for c in site.devices_of("camera") if c.props.get("camera_type") == "ai")
+        self.log("deployed", ai_cameras=len(cams))
+        return Deployment(feeds=("cctv.detections",), operates=cams)
+
+    def on_tick(self, obs):
+        for fb in obs.feedback:
+            if not fb["accepted"]:
+                self.log("rejected", action=fb["action"], reason=fb["reason"])
+        out = []
+        for d in sorted(obs.feed("cctv.detections"), key=lambda d: d["id"]):
+            if d["label"] == "fall" and d["confidence"] >= self.fall:
+                out.append(Flag(d["id"], priority=2))
+            elif d["confidence"] >= self.other:
+                out.append(Flag(d["id"]))
+        return out
+"""
+
+
+@needs_sandbox
+def test_a_fall_detection_service_written_from_the_guide_conforms(tmp_path, tiny_district, capsys):
+    """The service written from docs/sdk.md alone (issue 14): conforms once the built-in hands flagging over."""
+    folder = tmp_path / "fall_alert"
+    folder.mkdir()
+    (folder / "plugin.yaml").write_text(FALL_YAML)
+    (folder / "service.py").write_text(FALL_PY)
+    argv = ["check-plugin", str(folder), "--district", str(tiny_district), "--duration", "4h"]
+    assert main([*argv, "--builtin-param", "cctv_monitoring.selective=false"]) == 0
+    out = capsys.readouterr().out
+    assert "CONFORMS" in out and "deployed  ai_cameras=" in out  # its Service.log entry, formatted
