@@ -494,3 +494,39 @@ def test_a_fall_detection_service_written_from_the_guide_conforms(tmp_path, tiny
     assert main([*argv, "--builtin-param", "cctv_monitoring.selective=false"]) == 0
     out = capsys.readouterr().out
     assert "CONFORMS" in out and "deployed  ai_cameras=" in out  # its Service.log entry, formatted
+
+
+@needs_sandbox
+def test_compare_page_shows_each_services_log(tmp_path, tiny_district, monkeypatch):
+    from conftest import write_scenario
+    from streamlit.testing.v1 import AppTest
+
+    from simulation.config.scenario import load_scenario
+    from simulation.results.reuse import run_or_reuse
+    from simulation.results.run import replication_seeds
+    from simulation.results.store import Store
+
+    folder = _chatty(tmp_path)
+    common = {"district": str(tiny_district), "start": "2026-05-12T17:00", "duration": "10m", "replications": 2}
+    store = Store(tmp_path / "store")
+    for name, services in (("base", [{"use": "builtin:streetlights"}]), ("chat", [{"use": str(folder)}])):
+        sc = load_scenario(write_scenario(tmp_path, name, common | {"name": name, "services": services}))
+        for seed in replication_seeds(sc.seed, sc.replications):
+            run_or_reuse(sc, seed, store)
+    monkeypatch.setenv("PILOT_STORE", str(store.root))
+
+    def page() -> None:
+        from webapp.compare import page
+
+        page()
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    at.multiselect(key="cmp_pick").set_value(["base", "chat"]).run()
+    assert not at.exception, at.exception
+    assert any(e.label.startswith("Service output and logs") for e in at.expander)
+    runs = at.selectbox(key="cmp_logs_run")
+    i = next(k for k, o in enumerate(runs.options) if o.startswith("chat"))
+    at = runs.select_index(i).run()
+    assert not at.exception, at.exception
+    assert any("fall suspected" in str(df.value.to_dict()) for df in at.dataframe)
+    assert any("tick five" in c.value for c in at.code)
