@@ -39,12 +39,16 @@ class InlineRunner:
 
     isolation = "inline"
 
-    def __init__(self, service: sdk.Service) -> None:
+    def __init__(self, service: sdk.Service, capture: bool = True) -> None:
         self.service = service
         self._log = _CappedLog()
+        self.capture = capture  # built-ins print nothing: they skip the ~15 µs a call of redirecting output
 
     @contextlib.contextmanager
     def _captured(self) -> Iterator[None]:
+        if not self.capture:
+            yield
+            return
         with contextlib.redirect_stdout(self._log), contextlib.redirect_stderr(self._log):  # type: ignore[type-var]
             yield
 
