@@ -17,36 +17,50 @@ same bytes an inline one does. A plugin imports nothing from ``simulation`` but 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypedDict
 
 __all__ = [
     "FEEDS",
+    "LOG_MARK",
     "SDK_VERSION",
     "Action",
     "BlockInfo",
+    "ChargerItem",
+    "DeliveryRequestItem",
     "Deployment",
+    "DetectionItem",
     "DeviceInfo",
     "Dispatch",
     "EndSummary",
     "Feedback",
     "Flag",
     "FleetUnit",
+    "FleetUnitItem",
+    "InfraStatusItem",
     "Install",
     "LinkInfo",
+    "ModuleItem",
     "Notify",
     "Observation",
     "PoleInfo",
+    "PresenceItem",
+    "ReservationItem",
     "Reserve",
+    "SdotReadingItem",
     "Service",
     "SetLight",
     "SiteInfo",
     "SiteView",
     "Transmit",
     "View",
+    "WeatherItem",
+    "WifiLoadItem",
     "from_data",
     "to_data",
 ]
@@ -65,6 +79,199 @@ FEEDS: Mapping[str, str] = {
     "logistics.requests": "delivery requests routed to this service since the last tick: id, kind, origin, "
     "origin_x, origin_y, dest, dest_x, dest_y, created_s, deadline_s, value_krw, weight_kg",
     "ev.chargers": "every EV charger and drone dock: id, kind, pole, x, y, up, pads, busy, queue, reserved",
+}
+
+
+# --------------------------------------------------------------------------- feed items
+# Every item a service receives — of every feed, of ``Observation.modules``, ``Observation.fleet``
+# and ``Observation.weather`` — is a plain ``dict`` (read-only by convention), the same kind
+# everywhere, whose keys are declared here as a ``TypedDict``. ``Annotated[type, unit, meaning]``
+# gives each key's unit ("" when it has none) and meaning; the SDK reference in docs/sdk.md is
+# generated from these declarations (``python -m simulation sdk-reference``) and a test checks
+# them against what the world actually sends. A docstring line starting "Delivered:" says when.
+
+
+class DetectionItem(TypedDict):
+    """An AI-camera detection (some are false alarms).
+
+    Delivered: every tick, the detections since the last tick from cameras this service operates.
+    """
+
+    id: Annotated[str, "", "detection id (pass it to Flag)"]
+    camera: Annotated[str, "", "id of the camera (a DeviceInfo of kind camera)"]
+    time_s: Annotated[float, "s", "when the camera raised it, seconds from the start"]
+    label: Annotated[str, "", "what the analytics think it saw: crime, accident, fall or fire"]
+    confidence: Annotated[float, "0-1", "the analytics' score"]
+    x: Annotated[float, "m", "where (local metres, x east)"]
+    y: Annotated[float, "m", "where (local metres, y north)"]
+
+
+class WifiLoadItem(TypedDict):
+    """The load of one access point this service operates.
+
+    Delivered: every tick, one item per operated AP, as it is now.
+    """
+
+    id: Annotated[str, "", "AP device id"]
+    clients: Annotated[int, "sessions", "sessions on it now"]
+    mbps: Annotated[float, "Mbps", "throughput it carries now"]
+    up: Annotated[bool, "", "its pole has power and backhaul"]
+
+
+class InfraStatusItem(TypedDict):
+    """A pole that went down or came back (power or backhaul).
+
+    Delivered: every tick, the last 500 changes of the run (compare time_s to skip those already seen).
+    """
+
+    id: Annotated[str, "", "pole id"]
+    kind: Annotated[str, "", "what changed: pole"]
+    up: Annotated[bool, "", "the state it changed to"]
+    time_s: Annotated[float, "s", "when it changed"]
+
+
+class PresenceItem(TypedDict):
+    """People counted near one pole (anonymous WiFi probe counts, homes included).
+
+    Delivered: every tick, one item per pole with anybody near it now (poles with nobody are absent).
+    """
+
+    pole: Annotated[str, "", "pole id"]
+    people: Annotated[int, "people", "people whose nearest pole it is"]
+
+
+class SdotReadingItem(TypedDict):
+    """One S-DoT environment sensor reading, in the published S-DoT columns (grade-2 sensors: gain
+    error, drift, noise and a humidity artefact on the raw PM columns).
+
+    Delivered: every tick, the readings since the last tick (every 2 min per sensor; none while a sensor is down).
+    """
+
+    sensor: Annotated[str, "", "sensor device id"]
+    serial: Annotated[str, "", "the sensor's serial number"]
+    model: Annotated[str, "", "sensor model"]
+    time_s: Annotated[float, "s", "when it was measured"]
+    measured_at: Annotated[str, "yyyymmddhhmm", "measurement time as published"]
+    x: Annotated[float, "m", "sensor position"]
+    y: Annotated[float, "m", "sensor position"]
+    pm25: Annotated[float, "µg/m³", "PM2.5 as measured (raw)"]
+    pm10: Annotated[float, "µg/m³", "PM10 as measured (raw)"]
+    temperature_c: Annotated[float, "°C", "air temperature"]
+    humidity_pct: Annotated[float, "%", "relative humidity"]
+    wind_direction_deg: Annotated[float, "°", "wind direction"]
+    wind_speed_m_s: Annotated[float, "m/s", "wind speed"]
+    gust_direction_deg: Annotated[float, "°", "gust direction"]
+    gust_speed_m_s: Annotated[float, "m/s", "gust speed"]
+    illuminance_lux: Annotated[float, "lux", "illuminance"]
+    uv_index: Annotated[float, "", "UV index"]
+    noise_db: Annotated[float, "dB", "noise level"]
+    vibration_x_mm_s: Annotated[float, "mm/s", "vibration, x axis"]
+    vibration_y_mm_s: Annotated[float, "mm/s", "vibration, y axis"]
+    vibration_z_mm_s: Annotated[float, "mm/s", "vibration, z axis"]
+    vibration_x_max_mm_s: Annotated[float, "mm/s", "peak vibration, x axis"]
+    vibration_y_max_mm_s: Annotated[float, "mm/s", "peak vibration, y axis"]
+    vibration_z_max_mm_s: Annotated[float, "mm/s", "peak vibration, z axis"]
+    black_globe_temperature_c: Annotated[float, "°C", "black-globe temperature"]
+    pm25_corrected: Annotated[float, "µg/m³", "PM2.5 corrected for humidity (use this one)"]
+    pm10_corrected: Annotated[float, "µg/m³", "PM10 corrected for humidity"]
+
+
+class DeliveryRequestItem(TypedDict):
+    """A delivery request routed to this service (its market share of the district's demand).
+
+    Delivered: every tick, the requests routed since the last tick; undispatched after 20 minutes, a
+    request goes to the conventional couriers. A service with a fleet is subscribed automatically.
+    """
+
+    id: Annotated[str, "", "request id (pass it to Dispatch)"]
+    kind: Annotated[str, "", "parcel or food"]
+    origin: Annotated[str, "", "pick-up place id"]
+    origin_x: Annotated[float, "m", "pick-up position"]
+    origin_y: Annotated[float, "m", "pick-up position"]
+    dest: Annotated[str, "", "drop-off place id"]
+    dest_x: Annotated[float, "m", "drop-off position"]
+    dest_y: Annotated[float, "m", "drop-off position"]
+    created_s: Annotated[float, "s", "when it was placed"]
+    deadline_s: Annotated[float, "s", "when it is late"]
+    value_krw: Annotated[float, "KRW", "what the customer pays"]
+    weight_kg: Annotated[float, "kg", "weight (a drone carries up to 2.5 kg)"]
+
+
+class ReservationItem(TypedDict):
+    """A pad reservation on a charger or dock."""
+
+    from_s: Annotated[float, "s", "start"]
+    to_s: Annotated[float, "s", "end"]
+    unit: Annotated[str, "", "the unit it is for"]
+
+
+class ChargerItem(TypedDict):
+    """An S-Pole EV charger or drone dock and how busy it is.
+
+    Delivered: every tick, every charger and dock of the district, as it is now.
+    """
+
+    id: Annotated[str, "", "charger or dock device id (pass it to Reserve)"]
+    kind: Annotated[str, "", "ev_charger or drone_dock"]
+    pole: Annotated[str, "", "the pole it is on"]
+    x: Annotated[float, "m", "position"]
+    y: Annotated[float, "m", "position"]
+    up: Annotated[bool, "", "it has power"]
+    pads: Annotated[int, "pads", "pads it has"]
+    busy: Annotated[int, "pads", "pads in use now"]
+    queue: Annotated[int, "vehicles", "vehicles waiting for a pad"]
+    reserved: Annotated[tuple[ReservationItem, ...], "", "reservations not yet over"]
+
+
+class ModuleItem(TypedDict):
+    """A module this service installed (``Observation.modules``): only what was actually mounted.
+
+    Delivered: every tick, all of them, as they are now.
+    """
+
+    id: Annotated[str, "", "module id (Install.id, or <service>:<module>:<n>)"]
+    pole: Annotated[str, "", "the pole it is on"]
+    module: Annotated[str, "", "its module type"]
+    up: Annotated[bool, "", "its pole has power and backhaul"]
+
+
+class FleetUnitItem(TypedDict):
+    """One of this service's own vehicles (``Observation.fleet``).
+
+    Delivered: every tick, every unit, as it is now.
+    """
+
+    id: Annotated[str, "", "unit id, <service>:<kind>-<n> (pass it to Dispatch and Reserve)"]
+    kind: Annotated[str, "", "drone, robot or van"]
+    state: Annotated[str, "", "idle, delivering, returning, queued or charging"]
+    x: Annotated[float, "m", "position"]
+    y: Annotated[float, "m", "position"]
+    battery_min: Annotated[float, "min", "battery left"]
+    request: Annotated[str, "", "the request it serves ('' when none)"]
+    home: Annotated[str, "", "the charger, dock or hub it returns to"]
+
+
+class WeatherItem(TypedDict):
+    """The weather now (``Observation.weather``).
+
+    Delivered: every tick.
+    """
+
+    rain_mm_h: Annotated[float, "mm/h", "rain rate"]
+    heat_wave: Annotated[bool, "", "a heat-wave day"]
+    drones_grounded: Annotated[bool, "", "rain is above the drone limit: Dispatch of drones is refused"]
+
+
+#: The declared item of every feed (see :data:`FEEDS`); ``Observation.modules``, ``.fleet`` and
+#: ``.weather`` are declared by :class:`ModuleItem`, :class:`FleetUnitItem` and :class:`WeatherItem`.
+FEED_ITEMS: Mapping[str, type] = {
+    "cctv.detections": DetectionItem,
+    "wifi.load": WifiLoadItem,
+    "infra.status": InfraStatusItem,
+    "lights.presence": PresenceItem,
+    "sdot.readings": SdotReadingItem,
+    "logistics.requests": DeliveryRequestItem,
+    "ev.chargers": ChargerItem,
 }
 
 
@@ -203,6 +410,23 @@ class Feedback:
     accepted: bool
     reason: str = ""
 
+    def __getitem__(self, key: str) -> Any:
+        """``fb["reason"]`` reads like every feed item (``fb.reason`` works too)."""
+        if key not in _FEEDBACK_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Like ``dict.get``."""
+        return getattr(self, key) if key in _FEEDBACK_KEYS else default
+
+    def keys(self) -> tuple[str, ...]:
+        """The field names, like ``dict.keys``."""
+        return _FEEDBACK_KEYS
+
+
+_FEEDBACK_KEYS = ("index", "action", "accepted", "reason")
+
 
 @dataclass(frozen=True, slots=True)
 class Observation:
@@ -217,6 +441,9 @@ class Observation:
     modules: tuple[Mapping[str, Any], ...] = ()
     feedback: tuple[Feedback, ...] = ()
     fleet: tuple[Mapping[str, Any], ...] = ()  # own units: id, kind, state, x, y, battery_min, request, home
+
+    def __post_init__(self) -> None:
+        _LOG_CLOCK[0] = self.time_s  # Service.log stamps entries with the time of the observation being handled
 
     def feed(self, name: str) -> tuple[Mapping[str, Any], ...]:
         """Items of one subscribed feed since the last tick (empty if none)."""
@@ -242,7 +469,11 @@ class Action:
 
 @dataclass(frozen=True, slots=True)
 class Flag(Action):
-    """Escalate a detection to the control centre; flagged streams are seen first."""
+    """Escalate a detection to the control centre; flagged streams are seen first.
+
+    Any ``priority`` of 1 or more puts it ahead of all unflagged work (2 is the same as 1); 0 or less
+    queues it with the operators' other work. A detection can be flagged once, by one service.
+    """
 
     kind: ClassVar[str] = "flag"
     detection: str
@@ -328,6 +559,22 @@ class Service:
     def on_end(self, summary: EndSummary) -> None:
         """Once, when the run ends (optional)."""
 
+    def log(self, message: str, **fields: Any) -> None:
+        """Record a structured log entry, kept with the run (``python -m simulation logs RUN_ID``).
+
+        ``fields`` are plain values (numbers, text, lists, dicts), e.g.
+        ``self.log("fall suspected", camera="cam-003", confidence=0.91)``. The entry is stamped with
+        the simulated time of the observation being handled (``None`` during ``deploy``). Entries
+        and anything you ``print`` share the service's output allowance (1 MB per run by default;
+        beyond it output is dropped and the log says so).
+        """
+        entry = {"time_s": _LOG_CLOCK[0], "message": str(message), **fields}
+        print(LOG_MARK + json.dumps(entry, default=str, ensure_ascii=False), file=sys.stderr, flush=True)
+
+
+#: Prefix of a structured log line on stderr (``Service.log``); the host parses such lines into entries.
+LOG_MARK = "@pilot-log "
+_LOG_CLOCK: list[float | None] = [None]
 
 # --------------------------------------------------------------------------- plain data
 _TYPES: dict[str, type] = {

@@ -68,6 +68,7 @@ def page() -> None:
     _series(cmp)
     _maps(cmp)
     _services(cmp)
+    _service_logs(cmp)
     _export(cmp)
     with st.expander(f"Runs in this comparison ({len(cmp.run_ids())})"):
         st.dataframe(
@@ -246,6 +247,14 @@ def _services(cmp: Comparison) -> None:
         if r.status != "ok":
             st.error(f"{r.scenario} · {r.service}: {r.status}" + (f" — {r.reasons}" if r.reasons else ""))
     st.dataframe(svc, hide_index=True)
+
+
+def _service_logs(cmp: Comparison) -> None:
+    """Each service's own output (prints and self.log entries) in the compared runs (issue 14)."""
+    from .logs_view import run_logs_expander
+
+    labels = {r: f"{lb} · seed {s} · {r}" for lb, gr in cmp.groups.items() for s, r in gr.items()}
+    run_logs_expander(cmp.run_ids(), labels, key="cmp_logs")
 
 
 def _slug(s: str) -> str:

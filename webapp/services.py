@@ -189,6 +189,9 @@ def page() -> None:
             st.info("This plugin ships no README.md.")
     with t_check:
         _check_view(pick, info, doc, current)
+    from .logs_view import plugin_logs_expander  # the service's own output in stored runs (issue 14)
+
+    plugin_logs_expander(m["name"])
 
 
 def _label(info: dict[str, Any]) -> str:

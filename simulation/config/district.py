@@ -72,11 +72,20 @@ class PoleModel(Strict):
     description: str = ""
 
 
+class ModuleCost(Strict):
+    """What one module costs to buy and to mount on a pole, and where the figure comes from."""
+
+    capex_krw: float = Field(ge=0, description="purchase, per unit")
+    install_krw: float = Field(ge=0, description="mounting and connection, per unit")
+    source: str = Field(min_length=1, description="a published source (see docs/sources.md) or 'judgement'")
+
+
 class PoleCatalogue(Strict):
-    """The catalogue file: module types and pole models."""
+    """The catalogue file: module types, pole models and what each module costs."""
 
     modules: dict[str, ModuleType]
     models: dict[str, PoleModel]
+    module_costs: dict[str, ModuleCost] = Field(default_factory=dict)
 
 
 def load_pole_catalogue(path: Path | None = None) -> PoleCatalogue:
@@ -91,6 +100,13 @@ def load_pole_catalogue(path: Path | None = None) -> PoleCatalogue:
                     f"mounts unknown module {m!r}; known modules: {', '.join(sorted(cat.modules))}",
                     key=f"models.{name}.mounts",
                 )
+    for m in cat.module_costs:
+        if m not in cat.modules:
+            raise DistrictError(
+                path,
+                f"costs an unknown module {m!r}; known modules: {', '.join(sorted(cat.modules))}",
+                key=f"module_costs.{m}",
+            )
     return cat
 
 

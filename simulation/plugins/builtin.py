@@ -76,6 +76,7 @@ class BuiltinService:
     description: str
     category: str
     params: Mapping[str, tuple[Any, Any, Any]] = field(default_factory=dict)
+    takeover: str = ""  # how a company's service takes over from it (printed in the SDK reference)
 
 
 BUILTINS: Mapping[str, BuiltinService] = {
@@ -84,12 +85,26 @@ BUILTINS: Mapping[str, BuiltinService] = {
         "Conventional CCTV monitoring by control-centre operators, with selective control of AI detections",
         "safety",
         {"rotate_every_s": (120.0, 10.0, 3600.0), "flag_threshold": (0.5, 0.0, 1.0), "selective": (True, None, None)},
+        "It operates every camera and, listed first in every baseline, acts first each tick: it flags each AI "
+        "detection at or above flag_threshold before the actions of services listed after it are applied, so "
+        "their Flag of the same detection is rejected ('was already flagged'). To hand flagging over, keep it and set "
+        "`params: {selective: false}` (it still rotates the wall), or raise flag_threshold to leave low-confidence "
+        "detections to you; to take over the wall too, remove it (`remove: true`) and send your own View. Two "
+        "services may operate the same camera: both receive its detections.",
     ),
-    "public_wifi": BuiltinService(PublicWifi, "The district's installed public WiFi (S-Net APs)", "connectivity"),
+    "public_wifi": BuiltinService(
+        PublicWifi,
+        "The district's installed public WiFi (S-Net APs)",
+        "connectivity",
+        takeover="An AP serves sessions only while some service operates it. To replace the city's WiFi, remove "
+        "this service and operate the APs yourself (Deployment.operates with their ids); keep it to add to it.",
+    ),
     "streetlights": BuiltinService(
         Streetlights,
         "Streetlights on the fixed city schedule (sunset to sunrise)",
         "energy",
         {"night_level": (1.0, 0.0, 1.0)},
+        "It sets every pole's light at sunset and sunrise; the last SetLight on a pole wins. To control the lights, "
+        "remove it (`use: builtin:streetlights` with `remove: true`) and deploy with operates=('lights',).",
     ),
 }

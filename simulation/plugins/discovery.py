@@ -139,13 +139,21 @@ def resolve_plugin(use: str, where: str | Path) -> Plugin:
     base = Path(where_s).parent if Path(where_s).suffix in (".yaml", ".yml") else Path.cwd()
     p = Path(use).expanduser()
     cand = p if p.is_absolute() else base / p
-    if cand.is_dir():
+    looks_like_path = "/" in use or use.startswith((".", "~")) or os.sep in use
+    installed = installed_plugins()
+    by_name = not looks_like_path and use in installed
+    if by_name and (cand / "plugin.yaml").is_file():
+        raise ScenarioError(
+            where_s,
+            f"{use!r} is both a folder, {cand}, and an installed service (entry point {ENTRY_POINT_GROUP}: "
+            f"{use} = {installed[use]}); write './{use}' for the folder, or rename one of them",
+            key="services.use",
+        )
+    if cand.is_dir() and not by_name:
         if not (cand / "plugin.yaml").is_file():
             raise ScenarioError(where_s, f"folder {cand} has no plugin.yaml; got {use!r}", key="services.use")
         return open_plugin(cand)
-    looks_like_path = "/" in use or use.startswith((".", "~")) or os.sep in use
-    installed = installed_plugins()
-    if not looks_like_path and use in installed:
+    if by_name:
         folder = _entry_point_folder(use, installed[use], where_s)
         return open_plugin(folder, origin=f"installed ({ENTRY_POINT_GROUP}: {installed[use]})")
     names = ", ".join(sorted(installed)) or "none"

@@ -57,7 +57,8 @@ def make_runner(spec: ServiceSpec, where: str, allow_inline: bool = False) -> tu
                 where, f"no built-in service {name!r} (built-ins: {', '.join(sorted(BUILTINS))})", key="services.use"
             )
         params = check_builtin_params(spec.key, spec.params, b.params, where)
-        return InlineRunner(b.cls()), params, {"use": spec.use, "category": b.category, "code": f"builtin:{name}"}
+        info = {"use": spec.use, "category": b.category, "code": f"builtin:{name}"}
+        return InlineRunner(b.cls(), capture=False), params, info
     return load_runner(spec, where, allow_inline=allow_inline)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from simulation.errors import PluginError
 from simulation.sdk import SDK_VERSION
 
-__all__ = ["new_plugin"]
+__all__ = ["new_package", "new_plugin"]
 
 _MANIFEST = """\
 # The manifest of your service: validated strictly when it loads (unknown keys are errors).
@@ -102,7 +102,7 @@ it, and which KPIs should move (see `python -m simulation kpis`).
     python -m simulation check-plugin {folder}
 
 runs the service in the sandbox on a short standard scenario in every shipped district and prints
-a conformance report. `pytest {folder}/test_service.py` runs its unit test.
+a conformance report. `{test_cmd}` runs its unit test.
 """
 
 _TEST = '''\
@@ -110,7 +110,7 @@ _TEST = '''\
 
 from simulation.sdk import Notify, Observation, PoleInfo, SiteView
 
-from simulation.plugins.service import {cls}
+from {name}.service import {cls}
 
 
 def site() -> SiteView:
@@ -131,10 +131,7 @@ def test_notifies_people_near_a_failed_pole():
 '''
 
 
-def new_plugin(
-    name: str, folder: str | Path = "plugins", vendor: str = "Your Company", category: str = "safety"
-) -> Path:
-    """Create ``folder/name`` with plugin.yaml, service.py, README.md, test_service.py; return it."""
+def _check_name(name: str, category: str) -> None:
     if not re.match(r"^[a-z][a-z0-9_]{1,63}$", name):
         raise PluginError(
             name, "a plugin name is lower-case letters, digits and '_' (2-64 characters, starting with a letter)"
@@ -143,20 +140,30 @@ def new_plugin(
 
     if category not in CATEGORIES:
         raise PluginError(name, f"unknown category {category!r}; categories: {', '.join(CATEGORIES)}")
-    dest = Path(folder) / name
-    if dest.exists():
-        raise PluginError(name, f"{dest} already exists; choose another name or --dir")
-    cls = "".join(part.capitalize() for part in name.split("_")) + "Service"
-    title = name.replace("_", " ").capitalize()
-    fill = {
+
+
+def _fill(name: str, vendor: str, category: str, folder: Path, test_cmd: str) -> dict[str, object]:
+    return {
         "name": name,
         "vendor": vendor,
         "sdk": SDK_VERSION,
-        "cls": cls,
+        "cls": "".join(part.capitalize() for part in name.split("_")) + "Service",
         "category": category,
-        "title": title,
-        "folder": dest,
+        "title": name.replace("_", " ").capitalize(),
+        "folder": folder,
+        "test_cmd": test_cmd,
     }
+
+
+def new_plugin(
+    name: str, folder: str | Path = "plugins", vendor: str = "Your Company", category: str = "safety"
+) -> Path:
+    """Create ``folder/name`` with plugin.yaml, service.py, README.md, test_service.py; return it."""
+    _check_name(name, category)
+    dest = Path(folder) / name
+    if dest.exists():
+        raise PluginError(name, f"{dest} already exists; choose another name or --dir")
+    fill = _fill(name, vendor, category, dest, f"pytest {dest}/test_service.py")
     dest.mkdir(parents=True)
     (dest / "plugin.yaml").write_text(_MANIFEST.format(**fill))
     (dest / "service.py").write_text(_SERVICE.format(**fill))
@@ -164,3 +171,54 @@ def new_plugin(
     (dest / "test_service.py").write_text(_TEST.format(**fill))
     (dest / "__init__.py").write_text("")
     return dest
+
+
+_PYPROJECT = """\
+# An installable company service: `pip install .` (offline: `pip install --no-build-isolation .`,
+# using the setuptools the city's environment already has). The sandbox finds it through the entry
+# point below without importing it, and runs the package folder (holding plugin.yaml) sandboxed.
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "0.1.0"
+description = "{title}: a service for the Pilot District Sandbox"
+readme = "README.md"
+requires-python = ">=3.12"
+# No dependency on the sandbox itself: simulation.sdk is provided where the service runs.
+dependencies = []
+
+[project.entry-points."pilot_sandbox.services"]
+{name} = "{name}"
+
+[tool.setuptools]
+packages = ["{name}"]
+
+[tool.setuptools.package-data]
+# plugin.yaml and README.md must travel with the code: the sandbox reads them from the package folder.
+{name} = ["plugin.yaml", "README.md", "*.json", "*.npz", "*.csv"]
+"""
+
+
+def new_package(name: str, folder: str | Path = ".", vendor: str = "Your Company", category: str = "safety") -> Path:
+    """Create an installable project ``folder/name``: pyproject.toml, the package ``name/`` and a test."""
+    _check_name(name, category)
+    root = Path(folder) / name
+    if root.exists():
+        raise PluginError(name, f"{root} already exists; choose another name or --dir")
+    pkg = root / name
+    fill = _fill(name, vendor, category, pkg, f"pytest {root}/tests")
+    pkg.mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "pyproject.toml").write_text(_PYPROJECT.format(dist=name.replace("_", "-"), **fill))
+    (root / "README.md").write_text(_README.format(**fill))
+    (pkg / "__init__.py").write_text(
+        f'"""{fill["title"]}: the package folder is the plugin (plugin.yaml next to it)."""\n'
+    )
+    (pkg / "plugin.yaml").write_text(_MANIFEST.format(**fill))
+    (pkg / "service.py").write_text(_SERVICE.format(**fill))
+    (pkg / "README.md").write_text(_README.format(**fill))
+    (root / "tests" / "test_service.py").write_text(_TEST.format(**fill))
+    return root

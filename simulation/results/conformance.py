@@ -2,9 +2,11 @@
 
 The standard check: validate the manifest, import the service in the sandbox, then run a short
 scenario (default 2 h from 18:00, across sunset) in every shipped district — once with the city's
-built-in services (the baseline) and once with the service added, same seed — and check that the
-service stays ``ok``, that the world accepts its actions, that it keeps to its deadlines and its
-log cap, and that a second run gives identical KPIs. KPIs are reported against the baseline.
+built-in services (the baseline) and once with the service added *after* them, where a scenario
+that ``extends`` a baseline puts it, same seed — and check that the service stays ``ok``, that the
+world accepts its actions (rejections reported by reason, each with a hint), that it keeps to its
+deadlines and its log cap, and that a second run gives identical KPIs. KPIs are reported against
+the baseline. For the effect with confidence intervals, see :mod:`simulation.results.plugin_evidence`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from simulation.plugins.sandbox import SandboxRunner
 from simulation.plugins.selfcheck import ensure_sandbox
 from simulation.plugins.settings import SETTINGS
 from simulation.results.kpis import CATALOGUE, compute_kpis
+from simulation.results.rejections import hint_for
 
 __all__ = ["Check", "DistrictRun", "Report", "check_plugin"]
 
@@ -55,10 +58,12 @@ class DistrictRun:
     baseline: dict[str, float]
     candidate: dict[str, float]
     rejections: dict[str, int] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)  # rejection reason -> what to do about it
     calls: int = 0
     mean_call_ms: float = math.nan  # on_tick round trips: mean and slowest
     max_call_ms: float = math.nan
     log_tail: str = ""
+    position: str = ""  # where the service ran in the service order
 
 
 @dataclass
@@ -103,6 +108,8 @@ class Report:
                     "rejected": r.rejected,
                     "installed": r.installed,
                     "rejections": r.rejections,
+                    "hints": r.hints,
+                    "position": r.position,
                     "calls": r.calls,
                     "mean_call_ms": num(r.mean_call_ms),
                     "max_call_ms": num(r.max_call_ms),
@@ -174,8 +181,13 @@ def check_plugin(
     seed: int = 1,
     params: dict[str, Any] | None = None,
     tick: float = 60.0,
+    builtin_params: dict[str, dict[str, Any]] | None = None,
 ) -> Report:
-    """Run the conformance check; bad input (manifest, params, district names) raises SandboxError."""
+    """Run the conformance check; bad input (manifest, params, district names) raises SandboxError.
+
+    ``builtin_params`` (built-in name -> params) changes the city's built-ins in the candidate run
+    only, as a company's scenario would (e.g. ``{"cctv_monitoring": {"selective": False}}``).
+    """
     plugin = open_plugin(path)
     m = plugin.manifest
     mode = ensure_sandbox(m.name)
@@ -216,7 +228,9 @@ def check_plugin(
     with tempfile.TemporaryDirectory(prefix="pilot-check-") as tmp:
         for i, dist in enumerate(districts or _districts(Path(tmp))):
             base_sc = _scenario(dist, "check_baseline", base_services, start, duration, tick)
-            cand_sc = _scenario(dist, f"check_{m.name}", [plugin_spec, *base_services], start, duration, tick)
+            # after the built-ins, where a scenario extending a baseline puts it: they act first each tick
+            cand_services = [*candidate_builtins(builtin_params), plugin_spec]
+            cand_sc = _scenario(dist, f"check_{m.name}", cand_services, start, duration, tick)
             label = scenario_district(base_sc).name
             _, base_kpis = _run(base_sc, seed)
             try:
@@ -230,6 +244,7 @@ def check_plugin(
             guard = s.runner if isinstance(s.runner, GuardedRunner) else None
             inner = guard.inner if guard else None
             calls = getattr(inner, "ticks", 0)
+            rej = dict(list(guard.rejections.items())[:10]) if guard else {}
             run = DistrictRun(
                 district=label,
                 status=s.status,
@@ -239,11 +254,13 @@ def check_plugin(
                 installed=len(s.installed),
                 baseline=base_kpis,
                 candidate=cand_kpis,
-                rejections=dict(list(guard.rejections.items())[:10]) if guard else {},
+                rejections=rej,
+                hints={r: h for r in rej if (h := hint_for(r))},
                 calls=calls,
                 mean_call_ms=1000 * getattr(inner, "tick_s", 0.0) / calls if calls else math.nan,
                 max_call_ms=1000 * getattr(inner, "tick_max_s", 0.0) if calls else math.nan,
-                log_tail=guard.log_text()[-2000:] if guard else "",
+                log_tail=_tail(guard.log_text()) if guard else "",
+                position=f"after {', '.join(_describe(b) for b in cand_services[:-1])}",
             )
             report.runs.append(run)
             first = s.errors[0] if s.errors else None
@@ -258,7 +275,9 @@ def check_plugin(
                 else f"status {s.status}",
             )
             share = s.rejected / s.actions if s.actions else 0.0
-            top = "; ".join(f"{n}× {r}" for r, n in run.rejections.items())
+            top = "; ".join(
+                f"{n}× {r}" + (f" (hint: {run.hints[r]})" if r in run.hints else "") for r, n in run.rejections.items()
+            )
             report.add(
                 f"actions accepted in {label}",
                 share <= MAX_REJECTED_SHARE,
@@ -288,6 +307,28 @@ def check_plugin(
                     else "two runs with the same seed gave different KPIs: use self.random, not time or os.urandom",
                 )
     return report
+
+
+def _tail(text: str, n: int = 4000) -> str:
+    """The last ``n`` characters of a log, from a line start."""
+    return text if len(text) <= n else text[-n:].split("\n", 1)[-1]
+
+
+def candidate_builtins(overrides: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The built-ins of the candidate run, with ``overrides`` (name -> params); unknown names raise ScenarioError."""
+    overrides = dict(overrides or {})
+    names = [u.split(":", 1)[1] for u in BUILTINS]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise ScenarioError(
+            "--builtin-param", f"no built-in {unknown[0]!r} in the baseline (built-ins: {', '.join(names)})"
+        )
+    return [{"use": f"builtin:{n}", **({"params": overrides[n]} if n in overrides else {})} for n in names]
+
+
+def _describe(spec: dict[str, Any]) -> str:
+    params = spec.get("params")
+    return spec["use"] + (f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else "")
 
 
 def _output_check(log: bytes, total: int, cap: int) -> tuple[bool, str]:

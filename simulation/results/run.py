@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from simulation.config.scenario import Scenario, ServiceSpec, scenario_district
 from simulation.errors import SandboxError
 from simulation.results.kpis import compute_kpis, hourly_kpis
-from simulation.config.scenario import Scenario, ServiceSpec, scenario_district
+from simulation.results.logs import collect_logs
 
 if TYPE_CHECKING:
     from simulation.config.district import District
@@ -75,6 +76,7 @@ class RunResult:
     wall_s: float = 0.0
     sim_events: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    logs: dict[str, Any] = field(default_factory=dict)  # service -> ServiceLog (results.logs)
 
     def kpi_rows(self) -> pd.DataFrame:
         """Tidy rows: run_id, scenario, seed, kpi, value."""
@@ -211,6 +213,7 @@ def run_scenario(
         wall_s=time.perf_counter() - t0,
         sim_events=_events_scheduled(world),
         meta={"citizens": len(world.pop.citizens), "trips": world.pop.trips},
+        logs=collect_logs(world.host.services),
     )
 
 

@@ -88,6 +88,7 @@ class Store:
             r.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
             r.events.to_parquet(tmp / "events.parquet", index=False)
             r.spatial.to_parquet(tmp / "spatial.parquet", index=False)
+            (tmp / "logs.json").write_text(json.dumps(_clean(getattr(r, "logs", {}) or {}), default=str))
             for f in tmp.iterdir():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
@@ -124,6 +125,13 @@ class Store:
     def has(self, run_id: str) -> bool:
         """Is this run in the store (complete)?"""
         return (self.runs_dir / run_id / "run.json").is_file()
+
+    def logs(self, run_id: str) -> dict[str, Any]:
+        """Each service's output in one run (``results.logs.ServiceLog``); {} for runs stored before logs were kept."""
+        p = self.runs_dir / run_id / "logs.json"
+        if not (self.runs_dir / run_id / "run.json").is_file():
+            raise StoreError(f"{self.root}: no run {run_id!r}")
+        return json.loads(p.read_text()) if p.is_file() else {}
 
     def meta(self, run_id: str) -> dict[str, Any]:
         """The run.json of one run."""
@@ -199,4 +207,5 @@ class Store:
             wall_s=m.get("wall_s", 0.0),
             sim_events=m.get("sim_events", 0),
             meta=m.get("meta", {}),
+            logs=json.loads((d / "logs.json").read_text()) if (d / "logs.json").is_file() else {},
         )
