@@ -75,6 +75,7 @@ class RunResult:
     wall_s: float = 0.0
     sim_events: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    queues: pd.DataFrame = field(default_factory=pd.DataFrame)  # per-job queue records (world.queues)
 
     def kpi_rows(self) -> pd.DataFrame:
         """Tidy rows: run_id, scenario, seed, kpi, value."""
@@ -211,6 +212,7 @@ def run_scenario(
         wall_s=time.perf_counter() - t0,
         sim_events=_events_scheduled(world),
         meta={"citizens": len(world.pop.citizens), "trips": world.pop.trips},
+        queues=world.queues.frame() if status == "ok" else pd.DataFrame(),
     )
 
 
