@@ -116,6 +116,11 @@ def blocked(w: World) -> float:
     return float(w.conn.blocked)
 
 
+@kpi("connectivity.clients_mean", "clients", "none", "time-average clients connected over all APs")
+def clients_mean(w: World) -> float:
+    return w.conn.client_area / w.env.now if w.env.now > 0 else math.nan
+
+
 @kpi("connectivity.attempts", "sessions", "none", "WiFi session attempts (demand)")
 def attempts(w: World) -> float:
     return float(len(w.conn.rec_served))
