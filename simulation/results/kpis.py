@@ -265,6 +265,16 @@ def vehicle_km(w: World) -> float:
     return w.logistics.outcome()["vehicle_km"]
 
 
+@kpi("logistics.van_km", "km", "lower", "road km of the conventional parcel vans and fleet vans")
+def van_km(w: World) -> float:
+    return w.logistics.van_km
+
+
+@kpi("logistics.courier_km", "km", "lower", "road km of motorbike food couriers (delivery leg and repositioning)")
+def courier_km(w: World) -> float:
+    return w.logistics.courier_km
+
+
 @kpi("logistics.charge_wait_min", "min", "lower", "fleet units' wait for a dock or charger pad (not EV drivers)")
 def charge_wait(w: World) -> float:
     return _mean(_waits(w, ("ev_chargers", "drone_pads", "hub_pads"), "fleet").to_numpy()) / 60
