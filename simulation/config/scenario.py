@@ -216,7 +216,7 @@ class MobilityDemand(Strict):
     search_min_per_block: float = Field(default=0.6, gt=0, description="cruising time to check one block, min")
     ev_share: Fraction = Field(default=0.08, description="arriving cars that are electric")
     ev_charge_share: Fraction = Field(default=0.35, description="EVs that want to charge here")
-    ev_session_min: float = Field(default=45.0, gt=0, description="mean session (FACTS: a charge in under an hour)")
+    ev_session_min: float = Field(default=45.0, gt=0, description="mean session (sources.md: a charge in under an hour)")
     charger_walk_m: float = Field(default=400.0, gt=0, description="farthest charger a driver will use")
     visitors_drop_in_heavy_rain: Fraction = Field(default=0.3, description="visitors who stay away in heavy rain")
 
@@ -249,16 +249,16 @@ class Demand(Strict):
 class ControlCentreSpec(Strict):
     """The control centres: the district (gu) centre's operators and the city centre above it.
 
-    Operators on duty = ``centre_cameras`` / ``cameras_per_operator`` (FACTS: one operator watches
+    Operators on duty = ``centre_cameras`` / ``cameras_per_operator`` (sources.md: one operator watches
     about 1,200 cameras; about 160,000 cameras over 25 district centres ≈ 6,400 each), per shift.
     The district centre also serves the jobs of its other cameras (outside the pilot district);
     a linked district passes emergency and urgent jobs still waiting after ``escalate_after_s`` up to
     the city centre, which also takes the escalations of the other linked districts.
     """
 
-    cameras_per_operator: float = Field(default=1200.0, gt=0, description="FACTS: ~1,200 cameras per operator")
+    cameras_per_operator: float = Field(default=1200.0, gt=0, description="sources.md: ~1,200 cameras per operator")
     centre_cameras: int | None = Field(
-        default=None, ge=1, description="cameras the district centre watches; None: 6,400 (160,000 / 25, FACTS)"
+        default=None, ge=1, description="cameras the district centre watches; None: 6,400 (160,000 / 25, sources.md)"
     )
     night_staffing: float = Field(default=1.0, gt=0, le=2, description="night shift / day shift (judgement: 24/7)")
     other_jobs_per_camera_per_day: float = Field(

@@ -60,7 +60,7 @@ HOURLY = np.array(
     ]
 )
 LAND_USE_RATE = {"commercial": 1.3, "office": 1.2, "mixed": 1.1, "residential": 1.0, "park": 0.7, "industrial": 0.8}
-DEMAND_MBPS = {"web": 0.5, "sd_video": 3.0, "hd_video": 5.0, "uhd_video": 25.0}  # FACTS.md
+DEMAND_MBPS = {"web": 0.5, "sd_video": 3.0, "hd_video": 5.0, "uhd_video": 25.0}  # docs/sources.md
 
 
 class Connectivity:

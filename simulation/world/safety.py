@@ -160,7 +160,7 @@ TURNOUT_S = {"police": 60.0, "fire": 90.0}
 DISPATCH_S = {True: 30.0, False: 150.0}  # integrated link vs phone relay (judgement)
 CALL_DISPATCH_S = 60.0
 MAX_CAMS = 8
-CITY_CAMERAS, DISTRICT_CENTRES = 160_000, 25  # FACTS: ~160,000 public cameras, 25 district control centres
+CITY_CAMERAS, DISTRICT_CENTRES = 160_000, 25  # sources.md: ~160,000 public cameras, 25 district control centres
 OTHER_LEVELS = (0.1, 0.4, 0.5)  # other cameras' jobs: urgent / flagged / routine (judgement)
 
 
