@@ -48,6 +48,7 @@ def test_littles_law_holds_on_every_queue_of_a_stored_baseline_day(tiny_district
     store.put(r)
     df = store.table("queues", [r.run_id])
     assert list(df.columns)[1:] == list(COLUMNS)  # run_id added by the reader
+    assert store.load(r.run_id).queues.equals(r.queues)  # stored with the run, in the same atomic write
     assert {"operators", "city_centre", "ev_chargers", "drone_pads", "ap_clients"} <= set(df["queue"])
     law = littles_law(df, sc.duration)
     for row in law.itertuples():
@@ -71,6 +72,12 @@ def test_littles_law_holds_on_every_queue_of_a_stored_baseline_day(tiny_district
     assert len(ev) and r.kpis["mobility.ev_unserved"] == ev["outcome"].isin(["balked", "reneged"]).sum()
     assert set(df.loc[df["queue"] == "ev_chargers", "user"]) >= {"ev_driver"}
     assert not (df.loc[df["user"] == "ev_driver", "queue"] != "ev_chargers").any()
+
+
+def test_queue_records_are_the_same_for_the_same_seed(tiny_scenario):
+    sc = load_scenario(tiny_scenario)
+    a, b = run_scenario(sc, seed=4), run_scenario(sc, seed=4)
+    assert len(a.queues) > 100 and a.queues.equals(b.queues)
 
 
 def test_a_waiting_job_at_the_end_counts_up_to_the_end():

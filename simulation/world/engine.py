@@ -180,7 +180,6 @@ class World:
         self.mobility.finish()
         self.energy.finish(self.energy_kwh)
         self.conn.finish()
-        self.mobility.close_records()
         self.log.add(env.now, "state.final", "world", **self.final_state())
 
     def _sampler(self):

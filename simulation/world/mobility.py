@@ -135,9 +135,6 @@ class Mobility:
         """Requests of ``user`` (ev_driver, fleet, reservation) waiting for a pad now."""
         return sum(1 for r in self._rows if r[3] == user and r[8] == "waiting")
 
-    def close_records(self) -> None:
-        """Nothing to close: rows still open at the end stay ``waiting`` or ``in_service``."""
-
     # ---------------------------------------------------------------- power
     def _acc(self, ch: Charger) -> None:
         now = self.env.now
