@@ -893,7 +893,7 @@ def _notes(gen: _Gen, seed: int, ai: float, n_cam: int) -> dict[str, str]:
         "poles": f"judgement: ~{POLES_PER_KM2:.0f} S-Poles per km² of grid; one every {sp['arterial']} on "
         f"arterials, {sp['collector']} on collectors, {sp['local']} on local streets",
         "pole_models": "judgement: SP-A/C/L/P slots and power from pole_models.yaml",
-        "cameras": f"bitrate 2.4 Mbps from sources.md (1080p H.264 + 20%); {n_cam} cameras, AI share {ai:.0%} (judgement)",
+        "cameras": f"bitrate 2.4 Mbps, published (1080p H.264 + 20%); {n_cam} cameras, AI share {ai:.0%} (judgement)",
         "wifi": "judgement: APs on 40-60% of poles, 300-600 Mbps usable (sources.md rule of thumb)",
         "sensors": "S-DoT 17 variables every 2 min (sources.md); on ~10% of poles (judgement)",
         "small_cells": "~32 per km², 800 Mbps, 150 m range (sources.md: 25-45 per km², 40-1,100 Mbps)",

@@ -216,7 +216,7 @@ class MobilityDemand(Strict):
     search_min_per_block: float = Field(default=0.6, gt=0, description="cruising time to check one block, min")
     ev_share: Fraction = Field(default=0.08, description="arriving cars that are electric")
     ev_charge_share: Fraction = Field(default=0.35, description="EVs that want to charge here")
-    ev_session_min: float = Field(default=45.0, gt=0, description="mean session (sources.md: a charge in under an hour)")
+    ev_session_min: float = Field(default=45.0, gt=0, description="mean session (a charge in under an hour)")
     charger_walk_m: float = Field(default=400.0, gt=0, description="farthest charger a driver will use")
     visitors_drop_in_heavy_rain: Fraction = Field(default=0.3, description="visitors who stay away in heavy rain")
 

@@ -127,7 +127,7 @@ class CityFigures(Strict):
     spoles: CityFigure = CityFigure(value=621, source="docs/sources.md: 221 S-Poles (2021) + 100 a year to 2025")
     area_km2: CityFigure = CityFigure(value=605, source="judgement: Seoul's area, about 605 km²")
     built_area_km2: CityFigure = CityFigure(value=440, source="judgement: area less parks and green belt")
-    conversions_per_year: CityFigure = CityFigure(value=3_600, source="docs/sources.md: 3,500-3,700 poles replaced a year")
+    conversions_per_year: CityFigure = CityFigure(value=3_600, source="sources.md: 3,500-3,700 poles replaced a year")
 
 
 _MODULE_DRIVERS: dict[str, Driver] = {"drone_dock": "area_km2", "ev_charger": "people"}
