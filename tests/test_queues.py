@@ -10,10 +10,10 @@ import pytest
 
 from simulation import ScenarioError, load_scenario, run_scenario
 from simulation.plugins.builtin import BUILTINS, BuiltinService
-from simulation.results.queueing import littles_law, mmc_mean_wait
+from simulation.results.queueing import littles_law, mmc_mean_wait, time_in_queue
 from simulation.results.run import build_world
 from simulation.results.store import Store
-from simulation.world.queues import COLUMNS, time_in_queue
+from simulation.world.queues import COLUMNS
 from tests.conftest import BASE_SERVICES, write_scenario
 from tests.test_world2 import BigDroneFleet
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from simulation.world.queues import time_in_queue
+from simulation.results.queueing import time_in_queue
 
 if TYPE_CHECKING:
     from simulation.world import World

@@ -7,9 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from simulation.world.queues import time_in_queue, time_in_system
-
-__all__ = ["erlang_c", "littles_law", "mmc_mean_wait", "queue_length_area"]
+__all__ = ["erlang_c", "littles_law", "mmc_mean_wait", "queue_length_area", "time_in_queue", "time_in_system"]
 
 
 def erlang_c(c: int, a: float) -> float:
@@ -64,3 +62,14 @@ def littles_law(df: pd.DataFrame, horizon: float) -> pd.DataFrame:
             rel = abs(L - lw) / lw if lw > 0 else (0.0 if L == 0 else math.inf)
             rows.append({"queue": q, "part": what, "jobs": len(g), "L": L, "lambda_W": lw, "rel_diff": rel})
     return pd.DataFrame(rows, columns=["queue", "part", "jobs", "L", "lambda_W", "rel_diff"])
+
+
+def time_in_queue(df: pd.DataFrame, horizon: float) -> pd.Series:
+    """Each job's time waiting, counting jobs still waiting at ``horizon`` up to it."""
+    left = df["start"].fillna(df["end"]).fillna(horizon).clip(upper=horizon)
+    return (left - df["arrival"]).clip(lower=0.0)
+
+
+def time_in_system(df: pd.DataFrame, horizon: float) -> pd.Series:
+    """Each job's time in queue and service, counting unfinished jobs up to ``horizon``."""
+    return (df["end"].fillna(horizon).clip(upper=horizon) - df["arrival"]).clip(lower=0.0)

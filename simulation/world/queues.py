@@ -7,7 +7,7 @@ the end of the run). A job that never waited has ``start == arrival``; one turne
 (a full AP, a driver who sees a queue) has ``end == arrival`` and no ``start``.
 
 Time in queue = (``start``, else ``end``, else the end of the run) − ``arrival``; time in
-system = (``end``, else the end of the run) − ``arrival``. Both are what Little's law needs.
+system = (``end``, else the end of the run) − ``arrival`` (``results.queueing`` computes both).
 """
 
 from __future__ import annotations
@@ -59,14 +59,3 @@ class QueueRecords:
         if not len(df):
             df = df.astype({"priority": "int64", "arrival": float, "start": float, "end": float})
         return df
-
-
-def time_in_queue(df: pd.DataFrame, horizon: float) -> pd.Series:
-    """Each job's time waiting, counting jobs still waiting at ``horizon`` up to it."""
-    left = df["start"].fillna(df["end"]).fillna(horizon).clip(upper=horizon)
-    return (left - df["arrival"]).clip(lower=0.0)
-
-
-def time_in_system(df: pd.DataFrame, horizon: float) -> pd.Series:
-    """Each job's time in queue and service, counting unfinished jobs up to ``horizon``."""
-    return (df["end"].fillna(horizon).clip(upper=horizon) - df["arrival"]).clip(lower=0.0)
