@@ -11,7 +11,7 @@ Each district folder gets ``district.yaml`` and ``layout.geojson`` from
 from the loaded district, so they always match the files. The output is deterministic: the same
 SPECS give byte-identical files, so re-running this script on an unchanged checkout changes nothing.
 
-The districts are plausible, NOT surveyed. Their places come from ``domain/FACTS.md`` ("Places");
+The districts are plausible, NOT surveyed. Their places come from ``docs/sources.md`` ("Places");
 sizes, populations and land-use mixes below are judgement. To change a district, edit its entry in
 SPECS and re-run; to add one, add an entry.
 """
@@ -59,14 +59,14 @@ SPECS: dict[str, dict[str, Any]] = {
             "parks; its control centre is linked to the city's integrated centre. Plausible, not surveyed."
         ),
         "notes": {
-            "place": "FACTS 'Places': Sangam DMC, media/business district, C-ITS and autonomous-driving testbed",
+            "place": "sources.md 'Places': Sangam DMC, media/business district, C-ITS and autonomous-driving testbed",
             "population": "judgement: 12k residents, 14k workers, 3k visitors for a media/business district",
             "size": "judgement: ~1.4 km² of blocks (1450 m x 1360 m grid)",
-            "integrated": "judgement: linked to the integrated centre, one of the first districts (FACTS: 15 -> 25)",
-            "ai_share": "judgement: 40% AI cameras (FACTS: ~96,000 of ~160,000 city cameras AI by 2026)",
+            "integrated": "judgement: linked to the integrated centre, one of the first districts (sources.md: 15 -> 25)",
+            "ai_share": "judgement: 40% AI cameras (sources.md: ~96,000 of ~160,000 city cameras AI by 2026)",
         },
         "modelled_on": (
-            'Sangam Digital Media City (DMC), Mapo-gu, around 37.578 N, 126.889 E. FACTS.md ("Places") '
+            'Sangam Digital Media City (DMC), Mapo-gu, around 37.578 N, 126.889 E. docs/sources.md ("Places") '
             "describes it as a media/business district and Seoul's C-ITS and autonomous-driving testbed "
             "(5G V2X, autonomous buses, delivery robots from 9 firms). The synthetic layout is office- and "
             "media-heavy, with generous parks, and its control centre is already linked to the city's "
@@ -99,14 +99,14 @@ SPECS: dict[str, dict[str, Any]] = {
             "(one of the 15 -> 25 connections still to come). Plausible, not surveyed."
         ),
         "notes": {
-            "place": "FACTS 'Places': Seongsu-dong, mixed residential/industrial/retail; early S-Net district",
+            "place": "sources.md 'Places': Seongsu-dong, mixed residential/industrial/retail; early S-Net district",
             "population": "judgement: 20k residents, 7k workers, 3k visitors for a mixed residential district",
             "size": "judgement: ~1.2 km² of blocks (1350 m x 1250 m grid)",
-            "integrated": "judgement: not yet linked (FACTS: control-centre connections 15 -> 25 districts)",
+            "integrated": "judgement: not yet linked (sources.md: control-centre connections 15 -> 25 districts)",
             "ai_share": "judgement: 20% AI cameras, a district that upgrades late",
         },
         "modelled_on": (
-            'Seongsu-dong, Seongdong-gu, around 37.544 N, 127.056 E. FACTS.md ("Places") describes it as '
+            'Seongsu-dong, Seongdong-gu, around 37.544 N, 127.056 E. docs/sources.md ("Places") describes it as '
             "mixed residential, industrial and retail; Seongdong was among the first S-Net and smart-pole "
             "districts (82 km of fibre; APs 131 -> 400). The synthetic layout mixes housing, workshops and "
             "retail, and its control centre is one of those not yet linked to the city's integrated centre "
@@ -177,7 +177,7 @@ district. Nothing here is a real asset; do not read it as a map of the place.
 
 Trunks (a fibre cut on one trunk cuts the poles behind it): {cut}.
 
-## What is judgement and what comes from FACTS.md
+## What is judgement and what comes from docs/sources.md
 
 The same notes are in `district.yaml` under `notes`.
 

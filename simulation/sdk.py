@@ -471,8 +471,10 @@ class Action:
 class Flag(Action):
     """Escalate a detection to the control centre; flagged streams are seen first.
 
-    Any ``priority`` of 1 or more puts it ahead of all unflagged work (2 is the same as 1); 0 or less
-    queues it with the operators' other work. A detection can be flagged once, by one service.
+    ``priority`` 2 or more is an emergency, 1 (the default) urgent, 0 or less flagged; all three reach
+    the operators before their routine work. One operator job per incident: flagging a second detection
+    of the same event joins the first job and may raise its level. A detection can be flagged once, by
+    one service; detection ids are opaque.
     """
 
     kind: ClassVar[str] = "flag"

@@ -54,6 +54,9 @@ def folders(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         "duration": "1h",
         "seed": 1,
         "replications": 2,
+        # the pre-calibration WiFi demand: an hour of the tiny district then has enough sessions
+        # for two replications to show the served-% difference as significant
+        "demand": {"connectivity": {"sessions_per_person_per_day": 6.0}},
     }
     write_scenario(sc_dir, "tiny_base", common | {"services": BASE_SERVICES})
     write_scenario(sc_dir, "tiny_nowifi", common | {"services": [BASE_SERVICES[0], BASE_SERVICES[2]]})

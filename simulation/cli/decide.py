@@ -294,7 +294,7 @@ def _print(doc: dict, record: dict | None) -> None:
     out.print(t)
     from simulation.decision.economics import BUDGET_LINES
 
-    t = Table(title="Programme budget, policy task 1, 2021-2025 (FACTS.md)")
+    t = Table(title="Programme budget, policy task 1, 2021-2025 (docs/sources.md)")
     t.add_column("line")
     t.add_column("KRW million", justify="right")
     for name, v in BUDGET_LINES:

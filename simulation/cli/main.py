@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules under ``simulation.cli`` that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["batch", "compare", "decide", "plugins", "export", "logs", "reference"]
+COMMAND_MODULES: list[str] = ["batch", "compare", "decide", "plugins", "export", "logs", "reference", "validate"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -50,10 +50,10 @@ LOCAL_SPACING_M = 110.0  # between parallel streets; every 2nd is a collector, e
 HALF_WIDTH_M = {"arterial": 16.0, "collector": 9.0, "local": 4.5, "pedestrian": 2.5}  # axis to block
 POLE_SPACING_M = {"arterial": 40.0, "collector": 45.0, "local": 90.0, "pedestrian": 60.0}  # nominal
 POLES_PER_KM2 = 125.0  # of the generated rectangle (~165 per km² of blocks): spacings are scaled to it
-SMALL_CELLS_PER_KM2 = 32.0  # FACTS: 25-45 per km² for street coverage
-CAMERA_SHARE, SENSOR_SHARE = 0.8, 0.10  # of poles (judgement: Seoul averages ~260 cameras per km², FACTS)
+SMALL_CELLS_PER_KM2 = 32.0  # sources.md: 25-45 per km² for street coverage
+CAMERA_SHARE, SENSOR_SHARE = 0.8, 0.10  # of poles (judgement: Seoul averages ~260 cameras per km², sources.md)
 AP_PEAK_MBPS = 17.0  # busy-hour backhaul per AP; the baseline day of world/connectivity.py gives 11-22
-CAMERA_MBPS = 2.4  # FACTS: 1080p H.264 ~2 Mbps + 20% overhead
+CAMERA_MBPS = 2.4  # sources.md: 1080p H.264 ~2 Mbps + 20% overhead
 TRUNK_TARGET_PEAK = 0.45  # size each trunk so its expected busy-hour peak is ~45% of it...
 TRUNK_STEP_MBPS, TRUNK_MIN_MBPS, TRUNK_MAX_MBPS = 250, 1000, 10_000  # ...in 250 Mbps steps
 ACCESS_MBPS = 1000
@@ -870,7 +870,7 @@ def make_district(
     }
     head = (
         f"# Synthetic district written by simulation.config.generator.make_district (seed {seed}).\n"
-        "# Plausible, NOT surveyed: see notes for which figures are judgement and which come from FACTS.md.\n"
+        "# Plausible, NOT surveyed: see notes for which figures are judgement and which come from docs/sources.md.\n"
     )
     text = head + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -893,14 +893,14 @@ def _notes(gen: _Gen, seed: int, ai: float, n_cam: int) -> dict[str, str]:
         "poles": f"judgement: ~{POLES_PER_KM2:.0f} S-Poles per km² of grid; one every {sp['arterial']} on "
         f"arterials, {sp['collector']} on collectors, {sp['local']} on local streets",
         "pole_models": "judgement: SP-A/C/L/P slots and power from pole_models.yaml",
-        "cameras": f"bitrate 2.4 Mbps from FACTS (1080p H.264 + 20%); {n_cam} cameras, AI share {ai:.0%} (judgement)",
-        "wifi": "judgement: APs on 40-60% of poles, 300-600 Mbps usable (FACTS rule of thumb)",
-        "sensors": "S-DoT 17 variables every 2 min (FACTS); on ~10% of poles (judgement)",
-        "small_cells": "~32 per km², 800 Mbps, 150 m range (FACTS: 25-45 per km², 40-1,100 Mbps)",
-        "gateways": "LoRaWAN range 800 m (FACTS: ~0.86 km urban at SF7); count is judgement",
+        "cameras": f"bitrate 2.4 Mbps, published (1080p H.264 + 20%); {n_cam} cameras, AI share {ai:.0%} (judgement)",
+        "wifi": "judgement: APs on 40-60% of poles, 300-600 Mbps usable (sources.md rule of thumb)",
+        "sensors": "S-DoT 17 variables every 2 min (sources.md); on ~10% of poles (judgement)",
+        "small_cells": "~32 per km², 800 Mbps, 150 m range (sources.md: 25-45 per km², 40-1,100 Mbps)",
+        "gateways": "LoRaWAN range 800 m (sources.md: ~0.86 km urban at SF7); count is judgement",
         "fibre": f"judgement: star from each cabinet; trunks {'/'.join(map(str, trunks))} Mbps, each sized "
         f"so 2.4 Mbps/camera + {AP_PEAK_MBPS:.0f} Mbps/AP is ~{TRUNK_TARGET_PEAK:.0%} of it",
-        "control_centre": "judgement: 2 operators by day, 1 at night (FACTS: ~1,200 cameras per operator)",
+        "control_centre": "judgement: 2 operators by day, 1 at night (sources.md: ~1,200 cameras per operator)",
     }
 
 

@@ -25,6 +25,7 @@ from simulation.errors import DistrictError, ScenarioError
 
 __all__ = [
     "SCENARIOS_DIR",
+    "ControlCentreSpec",
     "Duration",
     "FaultSpec",
     "Scenario",
@@ -76,14 +77,19 @@ def _check_mix(mix: Mapping[Any, float]) -> None:
 
 
 class ConnectivityDemand(Strict):
-    """Citizens' data sessions (defaults: FACTS.md per-user demand; rates are judgement)."""
+    """Citizens' data sessions (per-session demand: vendor capacity guides; the rate is calibrated, docs/sources.md)."""
 
-    sessions_per_person_per_day: float = Field(default=6.0, ge=0)
+    sessions_per_person_per_day: float = Field(
+        default=2.0, ge=0, description="calibrated: ~0.5 served public-WiFi uses per person a day (2024)"
+    )
     mean_session_min: float = Field(default=10.0, gt=0)
     mix: dict[Literal["web", "sd_video", "hd_video", "uhd_video"], float] = Field(
         default_factory=lambda: {"web": 0.6, "sd_video": 0.25, "hd_video": 0.13, "uhd_video": 0.02}  # type: ignore[arg-type]
     )
     wifi_preference: Fraction = Field(default=0.6, description="share of sessions that try WiFi")
+    event_use_factor: float = Field(
+        default=4.0, ge=1, description="use per person at a festival crowd, times the usual (judgement)"
+    )
 
     @model_validator(mode="after")
     def _mix(self) -> ConnectivityDemand:
@@ -210,7 +216,7 @@ class MobilityDemand(Strict):
     search_min_per_block: float = Field(default=0.6, gt=0, description="cruising time to check one block, min")
     ev_share: Fraction = Field(default=0.08, description="arriving cars that are electric")
     ev_charge_share: Fraction = Field(default=0.35, description="EVs that want to charge here")
-    ev_session_min: float = Field(default=45.0, gt=0, description="mean session (FACTS: a charge in under an hour)")
+    ev_session_min: float = Field(default=45.0, gt=0, description="mean session (a charge in under an hour)")
     charger_walk_m: float = Field(default=400.0, gt=0, description="farthest charger a driver will use")
     visitors_drop_in_heavy_rain: Fraction = Field(default=0.3, description="visitors who stay away in heavy rain")
 
@@ -238,6 +244,35 @@ class Demand(Strict):
     logistics: LogisticsDemand = Field(default_factory=LogisticsDemand)
     mobility: MobilityDemand = Field(default_factory=MobilityDemand)
     energy: EnergyDemand = Field(default_factory=EnergyDemand)
+
+
+class ControlCentreSpec(Strict):
+    """The control centres: the district (gu) centre's operators and the city centre above it.
+
+    Operators on duty = ``centre_cameras`` / ``cameras_per_operator`` (sources.md: one operator watches
+    about 1,200 cameras; about 160,000 cameras over 25 district centres ≈ 6,400 each), per shift.
+    The district centre also serves the jobs of its other cameras (outside the pilot district);
+    a linked district passes emergency and urgent jobs still waiting after ``escalate_after_s`` up to
+    the city centre, which also takes the escalations of the other linked districts.
+    """
+
+    cameras_per_operator: float = Field(default=1200.0, gt=0, description="sources.md: ~1,200 cameras per operator")
+    centre_cameras: int | None = Field(
+        default=None, ge=1, description="cameras the district centre watches; None: 6,400 (160,000 / 25, sources.md)"
+    )
+    night_staffing: float = Field(default=1.0, gt=0, le=2, description="night shift / day shift (judgement: 24/7)")
+    other_jobs_per_camera_per_day: float = Field(
+        default=0.3, ge=0, description="operator jobs from the centre's other cameras (judgement)"
+    )
+    linked: bool | None = Field(
+        default=None, description="this district linked to the city centre; None: district.yaml 'integrated'"
+    )
+    linked_districts: int = Field(default=15, ge=1, le=25, description="districts linked to the city (plan: 15 -> 25)")
+    city_operators: int = Field(default=4, ge=1, description="operators at the city centre (judgement)")
+    city_jobs_per_district_per_day: float = Field(
+        default=60.0, ge=0, description="escalations a linked district sends up a day (judgement)"
+    )
+    escalate_after_s: float = Field(default=60.0, gt=0, description="wait before an urgent job goes up (judgement)")
 
 
 # --------------------------------------------------------------------------- faults
@@ -295,6 +330,7 @@ class Scenario(Strict):
     population_scale: float = Field(default=1.0, gt=0, le=10)
     tick: Duration = Field(default=60.0, description="decision interval for services")
     demand: Demand = Field(default_factory=Demand)
+    control_centre: ControlCentreSpec = Field(default_factory=ControlCentreSpec)
     faults: tuple[FaultSpec, ...] = ()
     services: tuple[ServiceSpec, ...] = ()
     source: str = Field(default="", description="file it was loaded from (set by the loader)")

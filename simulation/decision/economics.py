@@ -59,7 +59,7 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_UNIT_VALUES = ROOT / "config" / "unit_values.yaml"
 
-#: Policy task 1 of the plan, 2021-2025, KRW million (FACTS.md; seed plan's investment table).
+#: Policy task 1 of the plan, 2021-2025, KRW million (docs/sources.md; seed plan's investment table).
 BUDGET_LINES: tuple[tuple[str, float], ...] = (
     ("1. smart city infrastructure (policy task 1, total)", 127_072),
     ("1-1. communication infrastructure", 67_951),
@@ -67,9 +67,9 @@ BUDGET_LINES: tuple[tuple[str, float], ...] = (
     ("1-3. S-Pole", 2_450),
     ("1-4. smart city pilot districts", 24_700),
 )
-#: Pilot districts in operation, cumulative by year: 2 (2022) +5 +5 +3 = 15 (FACTS.md).
+#: Pilot districts in operation, cumulative by year: 2 (2022) +5 +5 +3 = 15 (docs/sources.md).
 PILOT_ROLLOUT: tuple[tuple[int, int], ...] = ((2022, 2), (2023, 7), (2024, 12), (2025, 15))
-#: Testbed Seoul funds up to KRW 500 M per demonstration (FACTS.md, sandbox rules).
+#: Testbed Seoul funds up to KRW 500 M per demonstration (docs/sources.md, sandbox rules).
 TESTBED_CAP_KRW = 500e6
 #: ``per: people_present`` multiplies a per-person KPI by the people present in the district.
 PEOPLE = "people_present"
@@ -123,11 +123,11 @@ class CityFigures(Strict):
 
     residents: CityFigure = CityFigure(value=9_400_000, source="judgement: about 9.4 M residents")
     jobs: CityFigure = CityFigure(value=5_000_000, source="judgement: about 5 M jobs")
-    poles: CityFigure = CityFigure(value=240_000, source="FACTS.md: about 240,000 roadside poles")
-    spoles: CityFigure = CityFigure(value=621, source="FACTS.md: 221 S-Poles (2021) + 100 a year to 2025")
+    poles: CityFigure = CityFigure(value=240_000, source="docs/sources.md: about 240,000 roadside poles")
+    spoles: CityFigure = CityFigure(value=621, source="docs/sources.md: 221 S-Poles (2021) + 100 a year to 2025")
     area_km2: CityFigure = CityFigure(value=605, source="judgement: Seoul's area, about 605 km²")
     built_area_km2: CityFigure = CityFigure(value=440, source="judgement: area less parks and green belt")
-    conversions_per_year: CityFigure = CityFigure(value=3_600, source="FACTS.md: 3,500-3,700 poles replaced a year")
+    conversions_per_year: CityFigure = CityFigure(value=3_600, source="sources.md: 3,500-3,700 poles replaced a year")
 
 
 _MODULE_DRIVERS: dict[str, Driver] = {"drone_dock": "area_km2", "ev_charger": "people"}

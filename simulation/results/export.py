@@ -303,7 +303,7 @@ def run_entities(d: District, run: Any, all_samples: bool = False) -> list[dict]
                 pm10=_num(rec.get("pm10"), "GQ"),
                 temperature=_num(rec.get("temperature_c"), "CEL"),
                 relativeHumidity=_num(None if rec.get("humidity_pct") is None else rec["humidity_pct"] / 100),
-                reliability=_prop(0.7),  # grade-2 simple instrument (FACTS)
+                reliability=_prop(0.7),  # grade-2 simple instrument (sources.md)
                 refDevice={"type": "Relationship", "object": _dev_id(d.name, dev)},
             )
         )

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+import pandas as pd
+
+from simulation.results.queueing import time_in_queue
 
 if TYPE_CHECKING:
     from simulation.world import World
@@ -57,6 +60,21 @@ def _pct(num: int | float, den: int | float) -> float:
     return 100.0 * num / den if den else math.nan
 
 
+def queue_records(w: World) -> pd.DataFrame:
+    """The world's per-job queue records (built once per finished world)."""
+    df = w.__dict__.get("_queue_frame")
+    if df is None:
+        df = w.__dict__["_queue_frame"] = w.queues.frame()
+    return df
+
+
+def _waits(w: World, queues: tuple[str, ...], user: str) -> pd.Series:
+    """Time in queue of ``user``'s jobs on ``queues`` (jobs unfinished at the end count up to it), per job."""
+    df = queue_records(w)
+    sel = df[df["queue"].isin(queues) & (df["user"] == user)]
+    return time_in_queue(sel, float(w.env.now)).groupby(sel["job"], sort=False).sum()
+
+
 # --------------------------------------------------------------------------- connectivity
 @kpi("connectivity.sessions_served_pct", "%", "higher", "WiFi session attempts served by an AP")
 def sessions_served(w: World) -> float:
@@ -86,6 +104,21 @@ def backhaul_peak(w: World) -> float:
 @kpi("connectivity.sessions_dropped", "sessions", "lower", "sessions cut off when their AP lost power or backhaul")
 def dropped(w: World) -> float:
     return float(w.conn.dropped)
+
+
+@kpi(
+    "connectivity.sessions_blocked",
+    "sessions",
+    "lower",
+    "attempts within range that no AP could take (clients or airtime full)",
+)
+def blocked(w: World) -> float:
+    return float(w.conn.blocked)
+
+
+@kpi("connectivity.clients_mean", "clients", "none", "time-average clients connected over all APs")
+def clients_mean(w: World) -> float:
+    return w.conn.client_area / w.env.now if w.env.now > 0 else math.nan
 
 
 @kpi("connectivity.attempts", "sessions", "none", "WiFi session attempts (demand)")
@@ -120,9 +153,25 @@ def missed(w: World) -> float:
     return float(sum(1 for i in w.safety.incidents if i.detected_at is None))
 
 
-@kpi("safety.operator_wait_s", "s", "lower", "mean wait in the control centre's queue (all jobs)")
+@kpi(
+    "safety.operator_wait_s",
+    "s",
+    "lower",
+    "mean wait for an operator per incident (district and city centre; unfinished jobs count to the end)",
+)
 def operator_wait(w: World) -> float:
-    return _mean(w.safety.waits)
+    return _mean(_waits(w, ("operators", "city_centre"), "incident").to_numpy())
+
+
+@kpi("safety.escalated", "incidents", "none", "incidents a linked district passed up to the city centre")
+def escalated(w: World) -> float:
+    df = queue_records(w)
+    return float(((df["queue"] == "operators") & (df["user"] == "incident") & (df["outcome"] == "escalated")).sum())
+
+
+@kpi("safety.operators_on_duty", "operators", "none", "mean operators on duty at the district centre")
+def operators_on_duty(w: World) -> float:
+    return w.safety.mean_operators
 
 
 @kpi("safety.operator_queue_mean", "jobs", "lower", "time-average number of jobs waiting for an operator")
@@ -137,7 +186,8 @@ def utilisation(w: World) -> float:
 
 @kpi("safety.false_alarms_handled", "jobs", "lower", "false AI alarms that took an operator's time")
 def false_alarms(w: World) -> float:
-    return float(w.safety.false_alarms_handled)
+    df = queue_records(w)
+    return float(((df["user"] == "false_alarm") & (df["outcome"] == "served")).sum())
 
 
 # --------------------------------------------------------------------------- energy, infra, privacy
@@ -215,9 +265,19 @@ def vehicle_km(w: World) -> float:
     return w.logistics.outcome()["vehicle_km"]
 
 
-@kpi("logistics.charge_wait_min", "min", "lower", "fleet units' wait for a dock or charger pad")
+@kpi("logistics.van_km", "km", "lower", "road km of the conventional parcel vans and fleet vans")
+def van_km(w: World) -> float:
+    return w.logistics.van_km
+
+
+@kpi("logistics.courier_km", "km", "lower", "road km of motorbike food couriers (delivery leg and repositioning)")
+def courier_km(w: World) -> float:
+    return w.logistics.courier_km
+
+
+@kpi("logistics.charge_wait_min", "min", "lower", "fleet units' wait for a dock or charger pad (not EV drivers)")
 def charge_wait(w: World) -> float:
-    return _mean(w.mobility.fleet_waits) / 60
+    return _mean(_waits(w, ("ev_chargers", "drone_pads", "hub_pads"), "fleet").to_numpy()) / 60
 
 
 @kpi("mobility.cruising_time_min", "min", "lower", "time arriving drivers spend looking for parking")
@@ -230,9 +290,30 @@ def charger_utilisation(w: World) -> float:
     return w.mobility.utilisation("ev_charger")
 
 
-@kpi("mobility.ev_unserved", "drivers", "lower", "EV drivers who wanted to charge and found no free charger")
+@kpi(
+    "mobility.ev_unserved",
+    "drivers",
+    "lower",
+    "EV drivers at a charger who found no pad (left at once or after 15 min)",
+)
 def ev_unserved(w: World) -> float:
-    return float(w.mobility.ev_unserved + w.mobility.ev_no_charger)
+    df = queue_records(w)
+    return float(((df["user"] == "ev_driver") & df["outcome"].isin(("balked", "reneged"))).sum())
+
+
+@kpi(
+    "mobility.ev_no_charger",
+    "drivers",
+    "none",
+    "EV drivers who wanted to charge with no charger within walking distance",
+)
+def ev_no_charger(w: World) -> float:
+    return float(w.mobility.ev_no_charger)
+
+
+@kpi("mobility.ev_wait_min", "min", "lower", "EV drivers' wait for a charger pad (not fleet units)")
+def ev_wait(w: World) -> float:
+    return _mean(_waits(w, ("ev_chargers",), "ev_driver").to_numpy()) / 60
 
 
 # --------------------------------------------------------------------------- World II: energy, infra

@@ -77,6 +77,7 @@ class RunResult:
     sim_events: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
     logs: dict[str, Any] = field(default_factory=dict)  # service -> ServiceLog (results.logs)
+    queues: pd.DataFrame = field(default_factory=pd.DataFrame)  # per-job queue records (world.queues)
 
     def kpi_rows(self) -> pd.DataFrame:
         """Tidy rows: run_id, scenario, seed, kpi, value."""
@@ -214,6 +215,7 @@ def run_scenario(
         sim_events=_events_scheduled(world),
         meta={"citizens": len(world.pop.citizens), "trips": world.pop.trips},
         logs=collect_logs(world.host.services),
+        queues=world.queues.frame() if status == "ok" else pd.DataFrame(),
     )
 
 

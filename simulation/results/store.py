@@ -8,6 +8,9 @@ Layout (open it with DuckDB or pandas, no code of ours needed)::
     STORE/runs/<run_id>/timeseries.parquet t, metric, value
     STORE/runs/<run_id>/events.parquet     t, kind, subject, detail (JSON)
     STORE/runs/<run_id>/spatial.parquet    metric, x, y, value (local metres)
+    STORE/runs/<run_id>/queues.parquet     queue, server, job, user, priority, arrival, start, end,
+                                           outcome: one row per job of every queue (operators,
+                                           pads, chargers, AP clients; see world/queues.py)
 
 A run is written to a hidden temporary folder and renamed into place, so a reader never sees half
 a run and a killed writer leaves nothing behind but a ``.tmp-*`` folder that the next open sweeps.
@@ -34,7 +37,7 @@ from simulation.results.run import RunResult
 __all__ = ["DEFAULT_STORE", "Store"]
 
 DEFAULT_STORE = Path("results")
-TABLES = ("kpis", "timeseries", "events", "spatial")
+TABLES = ("kpis", "timeseries", "events", "spatial", "queues")
 
 
 def _clean(v: Any) -> Any:
@@ -45,6 +48,15 @@ def _clean(v: Any) -> Any:
     if isinstance(v, list | tuple):
         return [_clean(x) for x in v]
     return v
+
+
+def _queues(df: pd.DataFrame) -> pd.DataFrame:
+    """The queue records with their columns even when there are none (a failed run)."""
+    from simulation.world.queues import COLUMNS
+
+    if len(df.columns):
+        return df
+    return pd.DataFrame({c: pd.Series(dtype=float if c in ("arrival", "start", "end") else object) for c in COLUMNS})
 
 
 class Store:
@@ -89,6 +101,7 @@ class Store:
             r.events.to_parquet(tmp / "events.parquet", index=False)
             r.spatial.to_parquet(tmp / "spatial.parquet", index=False)
             (tmp / "logs.json").write_text(json.dumps(_clean(getattr(r, "logs", {}) or {}), default=str))
+            _queues(r.queues).to_parquet(tmp / "queues.parquet", index=False)
             for f in tmp.iterdir():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
@@ -175,6 +188,8 @@ class Store:
         frames = []
         for rid in run_ids:
             p = self.runs_dir / rid / f"{name}.parquet"
+            if not p.is_file() and name == "queues" and self.has(rid):
+                continue  # a run stored before queue records existed
             if not p.is_file():
                 raise StoreError(f"{self.root}: no run {rid!r}")
             df = pd.read_parquet(p)
@@ -208,4 +223,5 @@ class Store:
             sim_events=m.get("sim_events", 0),
             meta=m.get("meta", {}),
             logs=json.loads((d / "logs.json").read_text()) if (d / "logs.json").is_file() else {},
+            queues=pd.read_parquet(d / "queues.parquet") if (d / "queues.parquet").is_file() else pd.DataFrame(),
         )

@@ -1,9 +1,13 @@
 """Connectivity: citizens' data sessions served by public WiFi APs and the fibre backhaul.
 
 Sessions arrive while a citizen is in the district, at a rate that follows the hour of day and the
-land use of the block. A session that tries WiFi joins the nearest AP in range that is up, operated
-by a service, and has a free client slot; it gets a fair share of the AP's usable Mbps, limited by
-the backhaul on the pole's path. A fault that takes an AP's pole down drops its sessions.
+land use of the block (calibrated to published public-WiFi use per person a day); people at a
+festival crowd use their phones ``event_use_factor`` times as much. A session that tries WiFi joins
+the nearest AP in range that is up, operated by a service, and has both a free client slot and
+free airtime (the demand already booked on it plus the new session's within its usable Mbps); it
+gets a fair share of the AP's usable Mbps, limited by the backhaul on the pole's path. A fault
+that takes an AP's pole down drops its sessions. Every attempt made within range of an AP is a
+record in the ``ap_clients`` queue (served, blocked, dropped).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from simulation.rng import Streams
 from simulation.world.infrastructure import Infrastructure
 from simulation.world.log import Series
 from simulation.world.population import Citizen, Population
+from simulation.world.queues import QueueRecords
 from simulation.world.spatial import CoverageIndex
 
 # Sessions per hour of day, relative (judgement shaped like mobile-traffic daily profiles).
@@ -55,7 +60,7 @@ HOURLY = np.array(
     ]
 )
 LAND_USE_RATE = {"commercial": 1.3, "office": 1.2, "mixed": 1.1, "residential": 1.0, "park": 0.7, "industrial": 0.8}
-DEMAND_MBPS = {"web": 0.5, "sd_video": 3.0, "hd_video": 5.0, "uhd_video": 25.0}  # FACTS.md
+DEMAND_MBPS = {"web": 0.5, "sd_video": 3.0, "hd_video": 5.0, "uhd_video": 25.0}  # docs/sources.md
 
 
 class Connectivity:
@@ -110,6 +115,20 @@ class Connectivity:
         self.rec_thr: list[float] = []
         self.rec_demand: list[float] = []
         self.dropped = 0
+        self.blocked = 0  # covered attempts no AP in range could take (clients or airtime full)
+        self.records = QueueRecords()  # the world hands its own in
+        self._rows: dict[int, list] = {}
+        self.client_area = 0.0  # time integral of connected clients (all APs)
+        self._n_clients = 0
+        self._since = 0.0
+        self.crowds = [
+            (b, sc.fault_offset(f), sc.fault_offset(f) + f.duration)
+            for f in sc.faults
+            if f.kind == "festival_crowd" and f.block is not None
+            for b in [next((k for k, blk in enumerate(d.blocks) if blk.id == f.block), -1)]
+            if b >= 0
+        ]
+        self.event_factor = dem.event_use_factor
         pop.listen(on_stay=self._on_stay, on_trip=self._on_trip)
         infra.listeners.append(self._on_poles)
 
@@ -144,6 +163,9 @@ class Connectivity:
 
     def _on_stay(self, c: Citizen, b: int, t0: float, t1: float) -> None:
         self._schedule(c, t0, t1, self.lu_rate[b], False)
+        for cb, a, z in self.crowds:  # at a festival crowd: the extra use, over the overlap
+            if cb == b and self.event_factor > 1 and max(t0, a) < min(t1, z):
+                self._schedule(c, max(t0, a), min(t1, z), self.lu_rate[b] * (self.event_factor - 1), False)
 
     def _on_trip(self, c: Citizen, t0: float, t1: float) -> None:
         self._schedule(c, t0, t1, 1.0, True)
@@ -163,14 +185,16 @@ class Connectivity:
         duration = rng.expovariate(1.0 / self.mean_s)
         covered = served = False
         thr = 0.0
-        ap = -1
+        ap = first = -1
+        now = self.env._now  # type: ignore[attr-defined]
         for i in self.index.nearest(x, y):
             if not self.operated[i] or not self.infra.up(self.ap_pole[i]):
                 continue
             covered = True
-            if self.clients[i] < self.ap_max[i]:
+            if self.clients[i] < self.ap_max[i] and self.load[i] + demand <= self.ap_cap[i]:
                 ap = i
                 break
+            first = i if first < 0 else first
         if ap >= 0:
             share = self.infra.add_session_load(self.ap_pole[ap], demand)
             fair = self.ap_cap[ap] / (self.clients[ap] + 1)
@@ -181,7 +205,16 @@ class Connectivity:
             sid = self._sid = self._sid + 1
             self.sessions[sid] = (ap, demand)
             self.active[ap].add(sid)
+            row = self.records.arrive("ap_clients", self.aps[ap].id, f"S{sid}", "session", 0, now)
+            row[6] = now
+            row[8] = "in_service"
+            self._rows[sid] = row
+            self._clients_change(+1)
             self.pop.cal.at(self.env._now + duration, partial(self._end, sid))  # type: ignore[attr-defined]
+        elif covered:
+            self.blocked += 1
+            row = self.records.arrive("ap_clients", self.aps[first].id, f"B{len(self.rec_t)}", "session", 0, now)
+            self.records.end(row, now, "blocked")
         self.rec_t.append(self.env.now)
         self.rec_xy.extend((x, y))
         self.rec_covered.append(covered)
@@ -189,10 +222,17 @@ class Connectivity:
         self.rec_thr.append(thr)
         self.rec_demand.append(demand)
 
-    def _end(self, sid: int, _event: object = None) -> None:
+    def _clients_change(self, k: int) -> None:
+        now = self.env._now  # type: ignore[attr-defined]
+        self.client_area += self._n_clients * (now - self._since)
+        self._since, self._n_clients = now, self._n_clients + k
+
+    def _end(self, sid: int, _event: object = None, outcome: str = "served") -> None:
         s = self.sessions.pop(sid, None)
         if s is None:
             return  # dropped earlier by a fault
+        self.records.end(self._rows.pop(sid), self.env._now, outcome)  # type: ignore[attr-defined]
+        self._clients_change(-1)
         ap, demand = s
         self.clients[ap] -= 1
         self.load[ap] -= demand
@@ -203,7 +243,7 @@ class Connectivity:
         for i, pole in enumerate(self.ap_pole):
             if pole in down:
                 for sid in sorted(self.active[i]):
-                    self._end(sid)
+                    self._end(sid, outcome="dropped")
                     self.dropped += 1
 
     # ---------------------------------------------------------------- views
@@ -214,6 +254,10 @@ class Connectivity:
             for i, a in enumerate(self.aps)
             if ids is None or a.id in ids
         ]
+
+    def finish(self) -> None:
+        """Close the clients' time integral at the end of the run."""
+        self._clients_change(0)
 
     def sample(self, series: Series, t: float) -> None:
         """Record live sessions and the share of operated APs that are up."""

@@ -26,6 +26,7 @@ from simulation.world.log import EventLog, Series
 from simulation.world.logistics import Logistics
 from simulation.world.mobility import Mobility
 from simulation.world.population import DistrictModel, Population
+from simulation.world.queues import QueueRecords
 from simulation.world.safety import Safety
 
 SAMPLE_S = 900.0
@@ -117,13 +118,18 @@ class World:
         self.pop = Population(self.env, district, scenario, self.streams, self.model)
         self.lights = Lighting(self.env, district, scenario.start, self.infra)
         self.conn = Connectivity(self.env, district, scenario, self.streams, self.infra, self.pop)
-        self.safety = Safety(self.env, district, scenario, self.streams, self.infra, self.lights, self.pop, self.log)
+        self.queues = QueueRecords()  # every queue's per-job records (results.store keeps them as queues.parquet)
+        self.safety = Safety(
+            self.env, district, scenario, self.streams, self.infra, self.lights, self.pop, self.log, self.queues
+        )
+        self.conn.records = self.queues
         # World II: environment, energy, mobility and logistics (each draws from its own named streams)
         cal = self.pop.cal
         self.environment = Environment(self.env, district, scenario, self.streams, self.infra, self.pop, self.lights)
         self.energy = Energy(self.env, district, scenario, self.infra, self.lights, self.pop, self.log)
         self.dark = DarkIncidents(self.env, district, scenario, self.streams, self.safety, self.lights, cal)
         self.mobility = Mobility(self.env, district, scenario, self.streams, self.infra, self.pop, self.energy, cal)
+        self.mobility.records = self.queues
         self.logistics = Logistics(self.env, district, scenario, self.streams, self.pop, self.mobility, cal, self.log)
         self.views: dict[str, set[str]] = {}
         self.infra_changes: list[dict] = []
@@ -173,6 +179,7 @@ class World:
         self.environment.finish()
         self.mobility.finish()
         self.energy.finish(self.energy_kwh)
+        self.conn.finish()
         self.log.add(env.now, "state.final", "world", **self.final_state())
 
     def _sampler(self):

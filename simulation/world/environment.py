@@ -37,7 +37,7 @@ from simulation.world.lighting import Lighting
 from simulation.world.log import Series
 from simulation.world.population import ADULT, RESIDENT, WALK_M_S, Citizen, Population
 
-SENSOR_INTERVAL_S = 120.0  # FACTS: one S-DoT reading every 2 minutes
+SENSOR_INTERVAL_S = 120.0  # sources.md: one S-DoT reading every 2 minutes
 SERIES_VARS = ("pm25", "pm10", "temperature_c", "humidity_pct", "noise_db")
 # Seoul monthly mean temperature, °C (judgement, rounded from KMA 1991-2020 normals).
 SEOUL_MEAN_C = (-2.0, 0.6, 6.3, 12.9, 18.2, 22.4, 25.3, 26.1, 21.6, 15.0, 7.5, 0.2)
@@ -547,7 +547,7 @@ class Environment:
         return out
 
     def readings(self, j: int) -> list[dict]:
-        """Every sensor's reading at sample ``j`` in the published S-DoT columns (FACTS.md), as dicts."""
+        """Every sensor's reading at sample ``j`` in the published S-DoT columns (docs/sources.md), as dicts."""
         t = j * SENSOR_INTERVAL_S
         e = self.s_noise[:, j, :]
         k = min(int(t / self.dt), self.n_slots - 1)

@@ -11,6 +11,10 @@ takes longer the fuller the block is (expected blocks tried = 1 / (1 - occupancy
 neighbouring blocks when it is full. An electric car may then want a charger within walking
 distance: it charges if a pad is free or frees within 15 minutes, and leaves unserved otherwise.
 Each driver is two events (park, leave); nothing runs per minute or per stay.
+
+Every request for a pad is a queue record (``ev_chargers``, ``drone_pads``, ``hub_pads``) with
+its user: ``ev_driver``, ``fleet`` or ``reservation`` — so EV drivers and fleet units are
+counted apart.
 """
 
 from __future__ import annotations
@@ -32,10 +36,14 @@ from simulation.world.energy import Energy, dist2_from
 from simulation.world.infrastructure import Infrastructure
 from simulation.world.log import Series
 from simulation.world.population import RESIDENT, VISITOR, Population
+from simulation.world.queues import QueueRecords
 
 EV_MAX_WAIT_S = 900.0  # a driver waits at most 15 minutes for a pad (judgement)
 SPILL_BLOCKS = 6  # blocks tried before giving up and parking off-street outside (judgement)
 GIVE_UP_MIN = 5.0  # extra minutes to reach an off-street car park (judgement)
+
+
+QUEUE_OF = {"ev_charger": "ev_chargers", "drone_dock": "drone_pads", "hub_pad": "hub_pads"}
 
 
 def _node_d2(d: District, x: float, y: float) -> Callable[[str], float]:
@@ -114,6 +122,18 @@ class Mobility:
         self.ev_unserved = 0
         self.ev_no_charger = 0
         self.fleet_waits: list[float] = []
+        self.records = QueueRecords()  # the world hands its own in
+        self._rows: list[list] = []  # this domain's rows
+        self._held_rows: dict[tuple[str, str], list] = {}  # (charger, unit) -> a reservation's row
+
+    def _arrive_row(self, ch: Charger, job: str, user: str, prio: int) -> list:
+        row = self.records.arrive(QUEUE_OF[ch.kind], ch.id, job, user, prio, self.env.now)
+        self._rows.append(row)
+        return row
+
+    def waiting(self, user: str) -> int:
+        """Requests of ``user`` (ev_driver, fleet, reservation) waiting for a pad now."""
+        return sum(1 for r in self._rows if r[3] == user and r[8] == "waiting")
 
     # ---------------------------------------------------------------- power
     def _acc(self, ch: Charger) -> None:
@@ -157,9 +177,14 @@ class Mobility:
         env = self.env
         t0 = env.now
         req = ch.held.pop(unit, None)  # a reservation's pad (granted, or still queued ahead of others)
+        held = self._held_rows.pop((ch.id, unit), None)
+        if held is not None and held[8] in ("waiting", "in_service"):
+            self.records.end(held, t0, "taken_over")
         if req is None:
             req = ch.res.request(priority=prio)
+        row = self._arrive_row(ch, unit, "fleet", prio)
         yield req
+        self.records.start(row, env.now)
         while not ch.powered and ch.back is not None:
             yield ch.back
         wait = env.now - t0
@@ -181,6 +206,7 @@ class Mobility:
             lost = ch.outage_s - start_out
         self._draw(ch, key, False)
         ch.res.release(req)
+        self.records.end(row, env.now)
         return wait
 
     def reserve(self, ch: Charger, unit: str, start: float, end: float) -> str | None:
@@ -203,14 +229,18 @@ class Mobility:
             yield env.timeout(start - env.now)
         req = ch.res.request(priority=0)
         ch.held[unit] = req  # from now on the unit may take this request over, granted or not
+        row = self._held_rows[(ch.id, unit)] = self._arrive_row(ch, unit, "reservation", 0)
         yield req
         if ch.held.get(unit) is not req:
             return  # the unit took it over and releases it after charging
+        self.records.start(row, env.now)
         if env.now < end:
             yield env.timeout(end - env.now)
         if ch.held.get(unit) is req:  # the window passed unused: give the pad back
             del ch.held[unit]
+            self._held_rows.pop((ch.id, unit), None)
             ch.res.release(req)
+            self.records.end(row, env.now)
 
     # ---------------------------------------------------------------- parking and public EVs
     def start(self) -> None:
@@ -263,21 +293,26 @@ class Mobility:
 
     def _ev(self, ch: Charger, uid: int, seconds: float) -> Generator[simpy.Event, Any, None]:
         env = self.env
+        row = self._arrive_row(ch, f"ev-{uid}", "ev_driver", 2)
         if seconds <= 0 or not ch.powered or len(ch.res.queue) >= 1:
             self.ev_unserved += 1
+            self.records.end(row, env.now, "balked")
             return
         req = ch.res.request(priority=2)
         got = yield req | env.timeout(EV_MAX_WAIT_S)
         if req not in got:
             req.cancel()
             self.ev_unserved += 1
+            self.records.end(row, env.now, "reneged")
             return
+        self.records.start(row, env.now)
         self.ev_sessions += 1
         key = f"ev:{uid}"
         self._draw(ch, key, True)
         yield env.timeout(seconds)
         self._draw(ch, key, False)
         ch.res.release(req)
+        self.records.end(row, env.now)
 
     # ---------------------------------------------------------------- views
     def status(self) -> list[dict]:
@@ -315,4 +350,5 @@ class Mobility:
         """Parking occupancy, pads busy and queued."""
         series.add(t, "mobility.parking_occupancy_pct", 100.0 * sum(self.occ) / max(1, sum(self.cap)))
         series.add(t, "mobility.chargers_busy", sum(c.active for c in self.chargers.values() if c.kind == "ev_charger"))
-        series.add(t, "logistics.charge_queue", sum(len(c.res.queue) for c in self.chargers.values()))
+        series.add(t, "logistics.charge_queue", self.waiting("fleet"))  # fleet units only
+        series.add(t, "mobility.ev_queue", self.waiting("ev_driver"))

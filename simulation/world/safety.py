@@ -4,13 +4,17 @@ Incidents (crime, traffic accident, fall, fire) happen at hotspots by hour. An A
 sees one produces a detection (a feed item) that a service may ``Flag``; flagged items enter the
 operator queue first (the plan's selective control). A plain camera's picture is only noticed if
 the camera is on the operators' video wall (``View``). Citizens call the emergency number too.
-Operators are a SimPy ``PriorityResource``; shifts are modelled by off-duty holders taking seats.
+Each incident is at most one operator job, however many cameras see it (see ``control_centre``):
+operators on duty = the centre's cameras / cameras per operator, by shift; the centre also serves
+jobs from its other cameras; a district linked to the city centre sends urgent jobs that wait too
+long up to it. Detection ids are opaque: they carry nothing of the incident behind them.
 Every random number an incident needs is drawn when the incident is generated, so a service that
 changes what happens to it does not shift any other draw (common random numbers).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,119 +25,25 @@ import simpy
 from simulation.config.district import District
 from simulation.config.scenario import Scenario
 from simulation.rng import Streams
+from simulation.world.control_centre import ROUTINE, Centre, Job
 from simulation.world.infrastructure import Infrastructure
 from simulation.world.lighting import Lighting
 from simulation.world.log import EventLog, Series
 from simulation.world.population import Population
+from simulation.world.queues import QueueRecords
 from simulation.world.spatial import CoverageIndex
 
 # Relative incident rate by hour (judgement: night-time crime, rush-hour accidents).
 HOURLY = {
-    "crime": [
-        1.6,
-        1.5,
-        1.3,
-        1.0,
-        0.6,
-        0.4,
-        0.4,
-        0.5,
-        0.6,
-        0.7,
-        0.8,
-        0.9,
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-        1.0,
-        1.1,
-        1.2,
-        1.3,
-        1.4,
-        1.5,
-        1.6,
-        1.7,
-    ],
-    "accident": [
-        0.4,
-        0.3,
-        0.3,
-        0.3,
-        0.4,
-        0.6,
-        1.0,
-        1.6,
-        1.8,
-        1.2,
-        1.0,
-        1.0,
-        1.1,
-        1.0,
-        1.0,
-        1.1,
-        1.3,
-        1.7,
-        1.9,
-        1.5,
-        1.1,
-        0.9,
-        0.7,
-        0.5,
-    ],
-    "fall": [
-        0.3,
-        0.2,
-        0.2,
-        0.2,
-        0.3,
-        0.5,
-        0.8,
-        1.1,
-        1.3,
-        1.4,
-        1.4,
-        1.4,
-        1.4,
-        1.4,
-        1.4,
-        1.4,
-        1.3,
-        1.3,
-        1.2,
-        1.1,
-        0.9,
-        0.7,
-        0.5,
-        0.4,
-    ],
-    "fire": [
-        0.7,
-        0.6,
-        0.6,
-        0.6,
-        0.6,
-        0.7,
-        0.9,
-        1.0,
-        1.0,
-        1.0,
-        1.1,
-        1.2,
-        1.3,
-        1.3,
-        1.2,
-        1.1,
-        1.1,
-        1.2,
-        1.3,
-        1.3,
-        1.2,
-        1.1,
-        0.9,
-        0.8,
-    ],
-}
+    "crime": [1.6, 1.5, 1.3, 1.0, 0.6, 0.4, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
+        1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7],
+    "accident": [0.4, 0.3, 0.3, 0.3, 0.4, 0.6, 1.0, 1.6, 1.8, 1.2, 1.0, 1.0,
+        1.1, 1.0, 1.0, 1.1, 1.3, 1.7, 1.9, 1.5, 1.1, 0.9, 0.7, 0.5],
+    "fall": [0.3, 0.2, 0.2, 0.2, 0.3, 0.5, 0.8, 1.1, 1.3, 1.4, 1.4, 1.4,
+        1.4, 1.4, 1.4, 1.4, 1.3, 1.3, 1.2, 1.1, 0.9, 0.7, 0.5, 0.4],
+    "fire": [0.7, 0.6, 0.6, 0.6, 0.6, 0.7, 0.9, 1.0, 1.0, 1.0, 1.1, 1.2,
+        1.3, 1.3, 1.2, 1.1, 1.1, 1.2, 1.3, 1.3, 1.2, 1.1, 0.9, 0.8],
+}  # fmt: skip
 HOTSPOT_LAND_USE = {
     "crime": {"commercial": 2.0, "mixed": 1.5, "park": 1.3, "residential": 0.8, "office": 0.6, "industrial": 0.7},
     "accident": {"commercial": 1.5, "office": 1.2, "mixed": 1.2, "industrial": 1.0, "residential": 0.8, "park": 0.3},
@@ -154,6 +64,8 @@ TURNOUT_S = {"police": 60.0, "fire": 90.0}
 DISPATCH_S = {True: 30.0, False: 150.0}  # integrated link vs phone relay (judgement)
 CALL_DISPATCH_S = 60.0
 MAX_CAMS = 8
+CITY_CAMERAS, DISTRICT_CENTRES = 160_000, 25  # sources.md: ~160,000 public cameras, 25 district control centres
+OTHER_LEVELS = (0.1, 0.4, 0.5)  # other cameras' jobs: urgent / flagged / routine (judgement)
 
 
 @dataclass
@@ -192,24 +104,39 @@ class Safety:
         lights: Lighting,
         pop: Population,
         log: EventLog,
+        records: QueueRecords | None = None,
     ) -> None:
         self.env, self.d, self.sc, self.infra, self.lights, self.pop, self.log = env, d, sc, infra, lights, pop, log
         self.cfg = sc.demand.safety
-        cc = d.meta.control_centre
-        self.integrated = cc.integrated
+        cc, spec = d.meta.control_centre, sc.control_centre
+        self.spec = spec
         self.screens_per_op = cc.screens_per_operator
-        fixed = self.cfg.operators
-        if fixed:
-            self.shift = lambda h: fixed
-        else:
-            self.shift = lambda h: cc.operators_day if 7 <= h < 19 else cc.operators_night
-        self.seats = self.cfg.operators or max(cc.operators_day, cc.operators_night)
-        self.ops = simpy.PriorityResource(env, capacity=self.seats)
+        self.records = records if records is not None else QueueRecords()
         self.cams = d.devices_of("camera")
         self.cam_kind = [str(c.get("camera_type", "plain")) for c in self.cams]
         self.cam_index = CoverageIndex(
             [c.x for c in self.cams], [c.y for c in self.cams], [float(c.get("range_m", 40.0)) for c in self.cams]
         )
+        fixed = self.cfg.operators
+        # theory checks (a fixed number of operators): one isolated centre, no other load, no escalation
+        self.isolated = bool(fixed)
+        self.integrated = (spec.linked if spec.linked is not None else cc.integrated) and not self.isolated
+        self.centre_cameras = spec.centre_cameras or CITY_CAMERAS // DISTRICT_CENTRES
+        day = max(1, round(self.centre_cameras / spec.cameras_per_operator))
+        night = max(1, round(self.centre_cameras * spec.night_staffing / spec.cameras_per_operator))
+        if fixed:
+            self.shift = lambda h: fixed
+        else:
+            self.shift = lambda h: day if 7 <= h < 19 else night
+        # the video wall for this district's cameras stays as district.yaml staffs it
+        self._wall_ops = lambda h: fixed or (cc.operators_day if 7 <= h < 19 else cc.operators_night)
+        self.centre = Centre(env, "operators", self.records, self._done, self.shift(self._hour(0)))
+        self.city = (
+            Centre(env, "city_centre", self.records, self._done, spec.city_operators) if self.integrated else None
+        )
+        self.jobs: dict[str, Job] = {}  # incident id -> its one operator job
+        self._ids = hashlib.blake2b(streams("safety.ids").bytes(16), digest_size=16).digest()
+        self.other_jobs = [] if self.isolated else self._other_jobs(streams)
         self.wall: set[str] = set()
         self.pending: list[dict] = []  # AI detections not yet handed to services
         self.detections: dict[str, dict] = {}
@@ -217,13 +144,6 @@ class Safety:
         self.rain = 0.0
         self.heat = False
         self.crowd_blocks: set[str] = set()
-        self._ops_on = float(self.shift(self._hour(0)))
-        self._busy_s = 0.0
-        self._duty_s = 0.0
-        self._duty_since = 0.0
-        self._q_area = 0.0
-        self._q_since = 0.0
-        self.waits: list[float] = []
         self.false_alarms_handled = 0
         self.camera_minutes_viewed = 0.0
         self._pole_xy = {p.id: (p.x, p.y) for p in d.poles}
@@ -329,9 +249,30 @@ class Safety:
         handling = rng.exponential(0.4 * self.cfg.handling_time_s, n)
         return [(float(t), int(c), float(cf), float(h)) for t, c, cf, h in zip(ts, cams, conf, handling, strict=True)]
 
+    def _other_jobs(self, streams: Streams) -> list[tuple[float, str, int, float]]:
+        """Jobs from the centre's other cameras and, at the city centre, other districts' escalations."""
+        rng = streams("safety.other_jobs")
+        dur, spec = self.sc.duration, self.spec
+        out: list[tuple[float, str, int, float]] = []
+        sigma = 0.5
+        loads = [("operators", max(0, self.centre_cameras - len(self.cams)) * spec.other_jobs_per_camera_per_day)]
+        if self.city is not None:
+            loads.append(("city_centre", (spec.linked_districts - 1) * spec.city_jobs_per_district_per_day))
+        for where, per_day in loads:
+            n = int(rng.poisson(per_day * dur / 86400))
+            ts = np.sort(rng.uniform(0, dur, n))
+            levels = rng.choice([1, 2, 3], size=n, p=list(OTHER_LEVELS)) if where == "operators" else np.ones(n, int)
+            hs = rng.lognormal(math.log(self.cfg.handling_time_s) - sigma**2 / 2, sigma, n)
+            out.extend(zip(ts.tolist(), [where] * n, levels.tolist(), hs.tolist(), strict=True))
+        return out
+
+    def opaque(self, key: str) -> str:
+        """A detection id that says nothing about the incident behind it (drawn per run, deterministic)."""
+        return "D-" + hashlib.blake2b(key.encode(), key=self._ids, digest_size=6).hexdigest()
+
     # ---------------------------------------------------------------- running
     def start(self) -> None:
-        """Schedule every incident, false alarm and shift change."""
+        """Schedule every incident, false alarm, other job and shift change."""
         for inc in self.incidents:
             ev = self.env.timeout(inc.t)
             ev.callbacks.append(lambda _e, inc=inc: self._occur(inc))
@@ -341,27 +282,24 @@ class Safety:
         for k, (t, cam, conf, handling) in enumerate(self.false_alarms):
             ev = self.env.timeout(t)
             ev.callbacks.append(lambda _e, k=k, cam=cam, conf=conf, h=handling: self._false(k, cam, conf, h))
+        for k, (t, where, level, handling) in enumerate(self.other_jobs):
+            job = Job(f"O{k:05d}", "other_camera" if where == "operators" else "other_district", level, handling)
+            centre = self.centre if where == "operators" else self.city
+            ev = self.env.timeout(t)
+            ev.callbacks.append(lambda _e, job=job, c=centre: c.submit(job))
         if not self.cfg.operators:
             self.env.process(self._shifts())
 
     def _shifts(self):
         env = self.env
         while True:
-            on = self.shift(self._hour(env.now))
-            self._duty(on)
-            for _ in range(self.seats - on):
-                env.process(self._off_duty())
+            self.centre.set_on_duty(self.shift(self._hour(env.now)))
             yield env.timeout(3600 - (env.now + self.sc.start.minute * 60) % 3600)
 
-    def _off_duty(self):
-        with self.ops.request(priority=-10) as req:
-            yield req
-            yield self.env.timeout(max(1.0, 3600 - (self.env.now + self.sc.start.minute * 60) % 3600 - 1e-6))
-
-    def _duty(self, on: int) -> None:
-        now = self.env.now
-        self._duty_s += self._ops_on * (now - self._duty_since)
-        self._duty_since, self._ops_on = now, float(on)
+    @property
+    def _ops_on(self) -> int:
+        """Operators watching this district's video wall now."""
+        return int(self._wall_ops(self._hour(self.env.now)))
 
     def _visible(self, inc: Incident) -> list[tuple[int, float]]:
         """Cameras that could see the incident: in range and up, nearest first."""
@@ -382,7 +320,7 @@ class Safety:
         self.log.add(inc.t, "incident", inc.id, type=inc.kind, x=round(inc.x, 1), y=round(inc.y, 1))
         if self.cfg.all_to_queue:
             self._detect(inc, "theory")
-            self.env.process(self._handle(inc.id, inc.handling_s, 1, inc))
+            self._job(inc, ROUTINE)
             return
         u = inc.u
         noticed = False
@@ -392,7 +330,7 @@ class Safety:
             if self.cam_kind[cam] == "ai" and u[k] < p:
                 delay = 5 + 25 * u[MAX_CAMS]
                 det = {
-                    "id": f"D-{inc.id}-{k}",
+                    "id": self.opaque(f"{inc.id}/{k}"),
                     "camera": self.cams[cam].id,
                     "time_s": round(inc.t + delay, 1),
                     "label": inc.kind,
@@ -413,7 +351,7 @@ class Safety:
         if not self.infra.up(self.cams[cam].pole):
             return
         det = {
-            "id": f"F{k:05d}",
+            "id": self.opaque(f"false/{k}"),
             "camera": self.cams[cam].id,
             "time_s": round(self.env.now, 1),
             "label": "crime",
@@ -430,7 +368,11 @@ class Safety:
         return out
 
     def flag(self, detection: str, priority: int) -> str | None:
-        """A service escalates a detection; return a rejection reason or None."""
+        """A service escalates a detection; return a rejection reason or None.
+
+        One job per incident: a flag on another detection of an incident that already has a job
+        attaches to it (and moves it up if it asks for a higher level).
+        """
         det = self.detections.get(detection)
         if det is None:
             return f"no detection {detection!r}"
@@ -440,18 +382,56 @@ class Safety:
             return f"detection {detection!r} is older than 10 minutes"
         self.flagged.add(detection)
         inc = det["_incident"]
-        if inc is not None and inc.detected_at is None:
+        level = flag_level(priority)
+        if inc is None:
+            self._submit(Job(detection, "false_alarm", level, det["_handling"], created=self.env.now))
+            return None
+        if inc.detected_at is None:
             self._detect(inc, "ai_flag")
-        prio = 0 if priority >= 1 else 1
-        self.env.process(self._handle(detection, det["_handling"] if inc is None else inc.handling_s, prio, inc))
+        self._job(inc, level)
         return None
+
+    def _job(self, inc: Incident, level: int) -> None:
+        """The incident's one operator job: a new one, or the existing one (attached, maybe moved up)."""
+        job = self.jobs.get(inc.id)
+        if job is None:
+            job = self.jobs[inc.id] = Job(inc.id, "incident", level, inc.handling_s, inc, created=self.env.now)
+            self._submit(job)
+            return
+        job.attached += 1
+        if level < job.level and job.centre is not None:
+            job.centre.raise_level(job, level)
+            self._watch(job)
+
+    def _submit(self, job: Job) -> None:
+        self.centre.submit(job)
+        self._watch(job)
+
+    def _watch(self, job: Job) -> None:
+        """A linked district sends an emergency or urgent job still waiting after a while to the city centre."""
+        if self.city is None or job.level > 1 or job.centre is not self.centre:
+            return
+
+        def check(_e: object) -> None:
+            if self.city is not None and job.centre is self.centre and self.centre.withdraw(job, "escalated"):
+                self.city.submit(job)
+
+        self.env.timeout(self.spec.escalate_after_s).callbacks.append(check)
+
+    def _done(self, job: Job, centre: Centre) -> None:
+        if job.user == "false_alarm":
+            self.false_alarms_handled += 1
+        inc = job.incident
+        if inc is not None:
+            inc.queue_wait = job.waited
+            linked = centre is self.city or self.integrated
+            self._dispatch(inc, DISPATCH_S[bool(linked)])
 
     def _noticed(self, inc: Incident) -> None:
         if inc.detected_at is None or not inc.cctv:
-            first = inc.detected_at is None
             self._detect(inc, "operator")
-            if first or inc.dispatched_at is None:
-                self.env.process(self._handle(inc.id, inc.handling_s, 1, inc))
+            if inc.dispatched_at is None:
+                self._job(inc, ROUTINE)
 
     def _called(self, inc: Incident) -> None:
         if inc.detected_at is None:
@@ -462,32 +442,6 @@ class Safety:
         if inc.detected_at is None:
             inc.detected_at, inc.detected_by = self.env.now, by
         inc.cctv = True
-
-    def _handle(self, job: str, handling: float, prio: int, inc: Incident | None):
-        env = self.env
-        t0 = env.now
-        with self.ops.request(priority=prio) as req:
-            self._queue_change()  # the request is queued now, unless a seat was free
-            yield req
-            self._queue_change()
-            self.waits.append(env.now - t0)
-            if inc is not None and inc.queue_wait is None:
-                inc.queue_wait = env.now - t0
-            yield env.timeout(handling)
-            self._busy_s += handling
-        if inc is None:
-            self.false_alarms_handled += 1
-        else:
-            self._dispatch(inc, DISPATCH_S[self.integrated])
-
-    def _queue_change(self) -> None:
-        now = self.env.now
-        waiting = sum(1 for r in self.ops.queue if r.priority >= 0)
-        self._q_area += self._q_len * (now - self._q_since)
-        self._q_since = now
-        self._q_len = waiting
-
-    _q_len = 0
 
     def _dispatch(self, inc: Incident, delay: float) -> None:
         if inc.dispatched_at is not None:
@@ -511,23 +465,36 @@ class Safety:
 
     def finish(self) -> None:
         """Close time integrals at the end of the run."""
-        self._duty(int(self._ops_on))
-        self._queue_change()
+        self.centre.finish()
+        if self.city is not None:
+            self.city.finish()
 
     @property
     def operator_utilisation(self) -> float:
-        """Busy time over on-duty operator time."""
-        return self._busy_s / self._duty_s if self._duty_s > 0 else math.nan
+        """Busy time over on-duty operator time at the district centre."""
+        return self.centre.utilisation()
 
     @property
     def mean_queue_length(self) -> float:
-        """Time-average number of jobs waiting for an operator."""
-        return self._q_area / self.env.now if self.env.now > 0 else math.nan
+        """Time-average number of jobs waiting for a district-centre operator (the centre's own integral)."""
+        return self.centre.q_area / self.env.now if self.env.now > 0 else math.nan
+
+    @property
+    def mean_operators(self) -> float:
+        """Time-average operators on duty at the district centre."""
+        return self.centre.duty_s / self.env.now if self.env.now > 0 else math.nan
 
     def sample(self, series: Series, t: float) -> None:
         """Record the operator queue and operators on duty."""
-        series.add(t, "safety.queue_length", sum(1 for r in self.ops.queue if r.priority >= 0))
-        series.add(t, "safety.operators_on_duty", self._ops_on)
+        series.add(t, "safety.queue_length", self.centre.queue_length)
+        series.add(t, "safety.operators_on_duty", self.centre.on_duty)
+        if self.city is not None:
+            series.add(t, "safety.city_queue_length", self.city.queue_length)
+
+
+def flag_level(priority: int) -> int:
+    """The queue level of a ``Flag``: priority >= 2 emergency, 1 urgent, <= 0 flagged (see LEVELS)."""
+    return 0 if priority >= 2 else 1 if priority == 1 else 2
 
 
 def zlib_seed(name: str) -> int:
