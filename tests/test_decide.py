@@ -352,6 +352,8 @@ def test_decide_prints_json_and_records_an_accepted_decision(pair, tmp_path, cap
             str(store),
             "--no-faults",
             "-q",
+            "--replications",
+            "5",
             "--manifest",
             str(plugin_yaml(tmp_path)),
             "--json",
@@ -371,7 +373,7 @@ def test_decide_prints_json_and_records_an_accepted_decision(pair, tmp_path, cap
     assert doc["recommendation"]["decision"] in ("commercialise", "extend_pilot", "stop")
     rec = load_decision(store, doc["decision"]["id"])
     assert rec.run_ids == doc["run_ids"]
-    assert all(len(v) == 2 for v in rec.run_ids.values())
+    assert all(len(v) == 5 for v in rec.run_ids.values())
     assert main(["decide", "--list", "--store", str(store), "--json"]) == 0
     assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [rec.id]
     assert main(["decide", "--show", rec.id, "--store", str(store), "--json"]) == 0

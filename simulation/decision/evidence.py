@@ -18,9 +18,12 @@ from typing import Any
 
 from simulation.config.district import District, list_districts, load_district
 from simulation.config.scenario import FaultSpec, Scenario
-from simulation.decision.economics import ROOT, DecideError, DistrictFigures, EconomicsInputs, ServiceCosts, UnitValues
+from simulation.decision.cashflow import EconomicsInputs
+from simulation.decision.costs import ServiceCosts
 from simulation.decision.evaluate import Evaluation, InfraUsage, evaluate
-from simulation.errors import SandboxError
+from simulation.decision.scaleup import DistrictFigures
+from simulation.decision.unit_values import ROOT, UnitValues
+from simulation.errors import DecideError, SandboxError
 from simulation.results.compare import Comparison, compare
 from simulation.results.store import Store
 
@@ -132,6 +135,21 @@ class Evidence:
         return out
 
 
+def _operator_hours(d: District, run_hours: float) -> float | None:
+    """On-duty operator-hours in a run: day shift (07-19) and night shift operators over the run's hours."""
+    cc = d.meta.control_centre
+    per_day = 12 * cc.operators_day + 12 * cc.operators_night
+    return per_day * run_hours / 24 or None
+
+
+def _drivers(resolved: Mapping[str, Any], workers: float, visitors: float) -> float | None:
+    """Drivers arriving to park in a run: workers and visitors times their drive shares (scenario settings)."""
+    from simulation.config.scenario import MobilityDemand
+
+    m = MobilityDemand.model_validate((resolved.get("demand") or {}).get("mobility") or {})
+    return workers * m.drive_share_workers + visitors * m.drive_share_visitors or None
+
+
 def evaluate_runs(
     store: Store,
     groups: Mapping[str, Sequence[str]],
@@ -161,9 +179,11 @@ def evaluate_runs(
     if builtins and not plugins and manifest is None:
         notes.append(f"changed built-in services ({', '.join(builtins)}) have no manifest: no costs, pricing or TRL")
     costs = ServiceCosts(name=cand)
+    costed = None
     if plugins or manifest is not None:
         name, folder = plugins[0] if plugins else (cand, None)
         costs = _costs(name, folder, manifest)
+        costed = name
     notes += [f"{n}: only the first plugin's manifest ({plugins[0][0]}) is costed" for n, _ in plugins[1:]]
     try:
         district = load_district(resolved.get("district") or first["district"])
@@ -171,7 +191,7 @@ def evaluate_runs(
         raise DecideError("decide", f"cannot load the candidate's district ({exc})") from None
     services = [n for n, _ in new]
     statuses: dict[str, int] = {}
-    installed = []
+    installed = []  # per clean run: the costed service's installs (built-ins install nothing and do not count)
     for comp, label in ((cmp, cand), *(((fcmp, fcmp.candidates[0]),) if fcmp else ())):
         for rid in comp.run_ids(label):
             svc = store.meta(rid).get("services") or {}
@@ -179,13 +199,21 @@ def evaluate_runs(
                 if n in svc:
                     st = str(svc[n].get("status", "?"))
                     statuses[st] = statuses.get(st, 0) + 1
-                    if comp is cmp:
-                        installed.append(len(svc[n].get("installed") or []))
+            if comp is cmp and costed is not None and costed in svc:
+                installed.append(len(svc[costed].get("installed") or []))
     duration = cmp.meta[cand].get("duration_s") or 86400.0
     run_hours = duration / 3600 if math.isfinite(duration) else 24.0
     pop = district.meta.population
-    people = (pop.residents + pop.workers + pop.visitors) * float(resolved.get("population_scale") or 1.0)
-    inp = (inputs or EconomicsInputs()).model_copy(update={"run_hours": run_hours, "people_present": people})
+    scale = float(resolved.get("population_scale") or 1.0)
+    people = (pop.residents + pop.workers + pop.visitors) * scale
+    inp = (inputs or EconomicsInputs()).model_copy(
+        update={
+            "run_hours": run_hours,
+            "people_present": people,
+            "operator_hours": _operator_hours(district, run_hours),
+            "arriving_drivers": _drivers(resolved, pop.workers * scale, pop.visitors * scale),
+        }
+    )
     ev = evaluate(
         cmp.table,
         costs,
