@@ -6,6 +6,7 @@ pricing, :mod:`.costs`) and the unit values the city sets in one YAML file (:mod
 
 - Benefit of a KPI = improvement (candidate - baseline, signed so that better is positive) ×
   ``factor`` × ``per`` (a baseline KPI mean, or a district figure) × runs a year × unit value.
+- A valued KPI that did not change in any pair (common random numbers) adds nothing and is noted.
 - Monte Carlo, never the central value: each KPI effect is drawn from its paired-difference
   distribution (Student t with the replications' spread) and each unit value from its triangular
   (low, central, high) distribution. An effect the test cannot tell from zero (not significant,
@@ -397,11 +398,15 @@ def economics(rows: pd.DataFrame, costs: ServiceCosts, uv: UnitValues, inp: Econ
     n = 2 * half
     total = np.zeros(n)
     lines = []
+    untouched = []
     for lk in links:
         row = rows.loc[lk.kpi]
         uvv = uv.values[lk.value]
         se, df = _se(row)
         sig = bool(row["significant"])
+        if float(row["diff_mean"]) == 0 and se == 0:
+            untouched.append(lk.kpi)  # the same in every pair (common random numbers): no money, no spread
+            continue
         z = stream(inp.seed, f"economics:kpi:{lk.kpi}").standard_t(df, size=half) * se
         centre = float(row["diff_mean"]) if sig else 0.0
         diff = centre + np.concatenate([z, -z])
@@ -421,9 +426,7 @@ def economics(rows: pd.DataFrame, costs: ServiceCosts, uv: UnitValues, inp: Econ
                 improvement_per_run=_improvement(row),
                 significant=sig,
                 verdict=verdict,
-                counted="its mean difference"
-                if sig
-                else f"around zero ({verdict}): widens the range, does not move the centre",
+                counted="at its mean" if sig else "around 0 (not significant)",
                 quantity_per_year=sign * centre * k,
                 value_unit=uvv.unit,
                 krw_per_unit=uvv.mean,
@@ -434,6 +437,8 @@ def economics(rows: pd.DataFrame, costs: ServiceCosts, uv: UnitValues, inp: Econ
                 source=uvv.source,
             )
         )
+    if untouched:
+        notes.append(f"{len(untouched)} valued KPIs did not change in any pair: {', '.join(sorted(untouched))}")
     npvs = -costs.capex + (revenue + total - costs.opex_per_year) * af
     q05, q50, q95 = (float(x) for x in np.percentile(npvs, [5, 50, 95]))
     b05, b95 = (float(x) for x in np.percentile(total, [5, 95]))

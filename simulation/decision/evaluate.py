@@ -156,17 +156,31 @@ def recommend(card: Scorecard, weights: Mapping[str, float], rules: Rules = Rule
     f = card.facts
     p, trl = float(f["p_npv_positive"]), f["trl"]
     stops = [
-        ("weighted score", total < rules.stop_total, f"weighted score {total:.0f} < {rules.stop_total:.0f}"),
-        ("money", p < rules.stop_p_npv, f"P(NPV > 0) = {p:.2f} < {rules.stop_p_npv}"),
+        (
+            "weighted score",
+            total < rules.stop_total,
+            f"weighted score {total:.0f} < {rules.stop_total:.0f}",
+            f"weighted score {total:.0f} ≥ {rules.stop_total:.0f}",
+        ),
+        (
+            "money",
+            p < rules.stop_p_npv,
+            f"P(NPV > 0) = {p:.2f} < {rules.stop_p_npv}",
+            f"P(NPV > 0) = {p:.2f} ≥ {rules.stop_p_npv}",
+        ),
         (
             "effect and money",
             not f["better"] and p < rules.stop_p_npv_no_effect,
             f"no KPI improved significantly and P(NPV > 0) = {p:.2f} < {rules.stop_p_npv_no_effect}",
+            "some KPI improved significantly"
+            if f["better"]
+            else f"P(NPV > 0) = {p:.2f} ≥ {rules.stop_p_npv_no_effect} without a significant improvement",
         ),
         (
             "reliability",
             f["failed_share"] >= rules.stop_failed_share,
             f"the service failed in {f['failed_share']:.0%} of its runs",
+            f"the service failed in {f['failed_share']:.0%} of its runs (< {rules.stop_failed_share:.0%})",
         ),
     ]
     checks = [
@@ -209,13 +223,13 @@ def recommend(card: Scorecard, weights: Mapping[str, float], rules: Rules = Rule
         ),
     ]
     gates = [
-        {"gate": g, "kind": "stop", "passed": not hit, "text": ("stop: " if hit else "no stop: ") + t}
-        for g, hit, t in stops
+        {"gate": g, "kind": "stop", "passed": not hit, "text": f"stop if {g}: " + (yes if hit else f"{no}, no stop")}
+        for g, hit, yes, no in stops
     ]
     gates += [
         {"gate": g, "kind": "commercialise", "passed": ok, "text": yes if ok else no} for g, ok, yes, no in checks
     ]
-    stop = [t for _, hit, t in stops if hit]
+    stop = [t for _, hit, t, _ in stops if hit]
     if stop:
         return Recommendation("stop", total, tuple(stop), tuple(gates))
     unmet = [no for _, ok, _, no in checks if not ok]

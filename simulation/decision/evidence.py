@@ -26,6 +26,7 @@ from simulation.decision.unit_values import ROOT, UnitValues
 from simulation.errors import DecideError, SandboxError
 from simulation.results.compare import Comparison, compare
 from simulation.results.store import Store
+from simulation.stats import MIN_PAIRS
 
 __all__ = [
     "FAULT_SUFFIX",
@@ -159,19 +160,27 @@ def evaluate_runs(
     fault_groups: Mapping[str, Sequence[str]] | None = None,
     weights: Mapping[str, Any] | None = None,
     manifest: str | Path | None = None,
+    correction: str = "none",
+    assumptions_check: bool = True,
 ) -> tuple[Evaluation, Evidence]:
     """Compare stored runs (``{baseline label: ids, candidate label: ids}``) and evaluate the candidate."""
     if len(groups) != 2:
         raise DecideError("decide", "needs exactly a baseline and one candidate", value=list(groups))
-    cmp = compare(store, groups)
+    cmp = compare(store, groups, correction=correction)
     cand = cmp.candidates[0]
-    fcmp = compare(store, fault_groups) if fault_groups else None
+    fcmp = compare(store, fault_groups, correction=correction) if fault_groups else None
     first = store.meta(cmp.run_ids(cand)[0])
     resolved = (first.get("provenance") or {}).get("scenario_resolved") or {}
     resolved = resolved | {"source": (first.get("provenance") or {}).get("scenario_source", "")}
     base_res = (store.meta(cmp.run_ids(cmp.baseline)[0]).get("provenance") or {}).get("scenario_resolved") or {}
     new = find_manifests(resolved, base_res)
     notes = list(cmp.notes)
+    pairs = int(cmp.table["n_pairs"].max()) if len(cmp.table) else 0
+    if pairs < MIN_PAIRS:
+        notes.append(
+            f"only {pairs} pairs: too few for any KPI to be called better or worse (at least {MIN_PAIRS}); "
+            "effects count as zero in the money, with their spread"
+        )
     if not new:
         notes.append("the candidate runs the same services as the baseline (a change of scenario, not of service)")
     plugins = [(n, f) for n, f in new if f is not None]
@@ -228,5 +237,6 @@ def evaluate_runs(
         infra=InfraUsage.from_district(district, costs, sum(installed) / len(installed) if installed else None),
         population=people,
         source=f"comparison of {cmp.baseline!r} and {cand!r}",
+        assumptions_check=assumptions_check,
     )
     return ev, Evidence(cmp, fcmp, services, notes, district)
