@@ -210,7 +210,7 @@ def assumptions(
 
 def tornado(assess: Assess, items: Sequence[Assumption], base_decision: str) -> list[dict[str, Any]]:
     """One bar per assumption: expected NPV and recommendation at its low and high end; flips first."""
-    bars = []
+    bars: list[dict[str, Any]] = []
     for a in items:
         npv_lo, dec_lo = assess(*a.apply(a.low))
         npv_hi, dec_hi = assess(*a.apply(a.high))
@@ -232,7 +232,7 @@ def tornado(assess: Assess, items: Sequence[Assumption], base_decision: str) -> 
                 "flips": dec_lo != base_decision or dec_hi != base_decision,
             }
         )
-    bars.sort(key=lambda b: (not b["flips"], -b["swing"], b["key"]))
+    bars.sort(key=lambda b: (not b["flips"], -float(b["swing"]), str(b["key"])))
     return bars
 
 
