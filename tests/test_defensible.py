@@ -58,7 +58,7 @@ COSTS = ServiceCosts.from_manifest(
 )
 
 
-# --------------------------------------------------------------------------- 1. statistics that know when they know nothing
+# ----------------------------------------------------------------- 1. statistics that know when they know nothing
 def test_two_identical_pairs_are_too_few_pairs_and_block_nothing(tmp_path):
     # safety.missed +1 in both of 2 pairs: CI [1, 1]. On main this was "worse" and blocked commercialisation.
     t = table_from_pairs({"safety.missed": ([3.0, 5.0], [4.0, 6.0]), KWH: ([100.0, 110.0], [90.0, 100.0])})
