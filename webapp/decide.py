@@ -254,7 +254,7 @@ def _ranking(evs: list[Any], base: str) -> None:
 def _headline(e: dict[str, Any]) -> None:
     m = st.columns(4)
     m[0].metric(
-        "Expected NPV", eok(e["npv"]), help=f"{krw(e['npv'])}; 90% range {krw(e['npv_p05'])} to {krw(e['npv_p95'])}"
+        "Expected NPV", krw(e["npv"]), help=f"{eok(e['npv'])}; 90% range {krw(e['npv_p05'])} to {krw(e['npv_p95'])}"
     )
     m[1].metric("P(NPV > 0)", f"{e['p_npv_positive']:.2f}", help=f"{e['draws']:,} Monte-Carlo draws")
     m[2].metric("BCR", "—" if e["bcr"] is None else f"{e['bcr']:.2f}", help=e.get("bcr_note") or None)
@@ -358,7 +358,7 @@ def _tornado(doc: dict[str, Any]) -> None:
         "Each assumption at the low and the high end of its range, all else as evaluated: the bar spans the "
         "expected NPV; a red bar changes the recommendation."
     )
-    st.html(tornado_svg(bars, doc["economics"]["npv"], doc["recommendation"]["decision"]))
+    st.html(tornado_svg(bars, doc["economics"]["npv"], doc["recommendation"]["decision"], as_img=True))
     flips = doc.get("flips") or []
     if flips:
         st.markdown(
@@ -523,4 +523,4 @@ def _decisions() -> None:
         file_name=f"decision-{rec.id}.json",
         mime="application/json",
     )
-    st.html(decision_html(rec.evaluation, rec))
+    st.html(decision_html(rec.evaluation, rec, svg_as_img=True))

@@ -35,8 +35,13 @@ def _m(v: Any) -> str:
     return krw(v, unit=False)
 
 
-def tornado_svg(bars: list[dict[str, Any]], base_npv: float, base_decision: str, width: int = 760) -> str:
-    """Horizontal bars of expected NPV from each assumption's low to high end; a flip is marked in colour."""
+def tornado_svg(
+    bars: list[dict[str, Any]], base_npv: float, base_decision: str, width: int = 760, as_img: bool = False
+) -> str:
+    """Horizontal bars of expected NPV from each assumption's low to high end; a flip is marked in colour.
+
+    ``as_img`` wraps the SVG in an ``<img>`` data URI (for pages whose HTML sanitiser drops inline SVG).
+    """
     if not bars:
         return ""
     lo = min(base_npv, *(min(b["npv_low"], b["npv_high"]) for b in bars))
@@ -75,7 +80,13 @@ def tornado_svg(bars: list[dict[str, Any]], base_npv: float, base_decision: str,
         f"({_e(_LABEL[base_decision])})</text>"
     )
     out.append("</svg>")
-    return "".join(out)
+    svg = "".join(out)
+    if not as_img:
+        return svg
+    import base64
+
+    data = base64.b64encode(svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1).encode()).decode()
+    return f'<img alt="tornado of expected NPV" width="{width}" src="data:image/svg+xml;base64,{data}"/>'
 
 
 def _chain(ev: dict[str, Any]) -> list[str]:
@@ -143,7 +154,7 @@ def _money(m: dict[str, Any]) -> list[str]:
     return out
 
 
-def _tornado(ev: dict[str, Any]) -> list[str]:
+def _tornado(ev: dict[str, Any], as_img: bool = False) -> list[str]:
     bars = ev.get("tornado") or []
     if not bars:
         return []
@@ -151,7 +162,7 @@ def _tornado(ev: dict[str, Any]) -> list[str]:
     out = [
         "<h3>What drives the verdict</h3><p>Each assumption at the low and the high end of its range, all else "
         "as evaluated: the bar spans the expected NPV; a red bar changes the recommendation.</p>",
-        tornado_svg(bars, ev["economics"]["npv"], base),
+        tornado_svg(bars, ev["economics"]["npv"], base, as_img=as_img),
         "<table class='tornado'><tr><th>assumption</th><th>low end</th><th>NPV</th><th>recommendation</th>"
         "<th>high end</th><th>NPV</th><th>recommendation</th></tr>",
     ]
@@ -173,10 +184,13 @@ def _tornado(ev: dict[str, Any]) -> list[str]:
     return out
 
 
-def decision_html(evaluation: dict[str, Any], record: DecisionRecord | None = None, heading: bool = True) -> str:
+def decision_html(
+    evaluation: dict[str, Any], record: DecisionRecord | None = None, heading: bool = True, svg_as_img: bool = False
+) -> str:
     """A self-contained HTML section: recommendation, chain, scorecard, money, tornado, scale-up, decision.
 
-    ``evaluation`` is :meth:`Evaluation.to_dict` (or a record's ``evaluation``).
+    ``evaluation`` is :meth:`Evaluation.to_dict` (or a record's ``evaluation``); ``svg_as_img`` embeds the
+    tornado as an image (Streamlit's ``st.html`` drops inline SVG).
     """
     ev = evaluation
     rec = ev["recommendation"]
@@ -221,7 +235,7 @@ def decision_html(evaluation: dict[str, Any], record: DecisionRecord | None = No
     )
     m = ev["economics"]
     out += _money(m)
-    out += _tornado(ev)
+    out += _tornado(ev, svg_as_img)
     if m["notes"]:
         out.append("<p class='small'>" + _e(" ".join(m["notes"])) + "</p>")
     out.append(

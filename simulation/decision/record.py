@@ -185,11 +185,13 @@ def report_section(evaluation: dict[str, Any], record: DecisionRecord | None = N
     return heading, decision_html(evaluation, record, heading=False)
 
 
-def decision_html(evaluation: dict[str, Any], record: DecisionRecord | None = None, heading: bool = True) -> str:
+def decision_html(
+    evaluation: dict[str, Any], record: DecisionRecord | None = None, heading: bool = True, svg_as_img: bool = False
+) -> str:
     """A self-contained HTML section for the report (see :func:`simulation.decision.html.decision_html`)."""
     from simulation.decision.html import decision_html as _html
 
-    return _html(evaluation, record, heading)
+    return _html(evaluation, record, heading, svg_as_img)
 
 
 def record_page(record: DecisionRecord) -> str:
