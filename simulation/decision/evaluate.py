@@ -37,6 +37,7 @@ from simulation.decision.scorecard import (
 from simulation.decision.tornado import assumptions, flip_points, tornado
 from simulation.decision.unit_values import UnitValues
 from simulation.errors import DecideError
+from simulation.stats import MIN_PAIRS, chance_findings
 
 __all__ = [
     "CRITERIA",
@@ -291,6 +292,21 @@ def chain(
         )
     if not effects:
         effects.append("no KPI changed significantly and none is monetised")
+    directional = rows[rows["better"].isin(["higher", "lower"])]
+    pairs = int(directional["n_pairs"].max()) if len(directional) else 0
+    if pairs < MIN_PAIRS:
+        effects.append(f"{pairs} pairs: too few for any verdict (at least {MIN_PAIRS})")
+    else:
+        tested = int((directional["n_pairs"] >= MIN_PAIRS).sum())
+        holm = "p_adjusted" in rows and bool((rows["p_adjusted"].fillna(0) != rows["p_value"].fillna(0)).any())
+        effects.append(
+            f"{tested} KPIs tested at 5% on {pairs} pairs: "
+            + (
+                f"Holm-corrected, at most {chance_findings(tested, 0.05, True):.2f} chance findings"
+                if holm
+                else f"about {chance_findings(tested):.1f} would look significant by chance alone"
+            )
+        )
     money = [
         f"{ln.kpi} → {ln.value}: expected {krw(ln.krw_per_year)} a year (90% range {krw(ln.krw_p05, False)} to "
         f"{krw(ln.krw_p95, False)} M; counted {ln.counted})"
