@@ -79,11 +79,15 @@ def _pick() -> tuple[str, list[str], pd.DataFrame] | None:
     options = [lb for lb in labels if lb != base]  # a baseline cannot be its own candidate
     children = [lb for lb in options if tree.get(lb, (None, False)) == (base, True)]
     default = [c for c in cands0 if c in options] if base == base0 else children[:1]
+    if st.session_state.get("decide_cands_for") != base:  # a new baseline: its own default candidates
+        st.session_state["decide_cands_for"] = base
+        st.session_state["decide_cands"] = default or options[:1]
+    else:  # keep what the evaluator picked, less anything no longer in the store
+        st.session_state["decide_cands"] = [c for c in st.session_state.get("decide_cands", []) if c in options]
     cands = c2.multiselect(
         "Candidates",
         options,
-        default=default or options[:1],
-        key=f"decide_cands_{base}",
+        key="decide_cands",
         help="scenarios that add a service to the baseline; pick several to rank them",
     )
     if not cands:
