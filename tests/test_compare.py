@@ -110,11 +110,12 @@ def test_paired_t_needs_two_differences():
 
 def test_compare_uses_differences_of_pairs_not_of_means(store):
     # Baselines vary a lot between seeds, the paired change is steady: the paired CI is narrow.
-    groups = two_groups(store, [100.0, 300.0, 500.0, 700.0], [99.0, 298.0, 497.0, 696.0])
+    groups = two_groups(store, [100.0, 300.0, 500.0, 700.0, 900.0], [99.0, 298.0, 497.0, 696.0, 895.0])
     row = compare(store, groups).table.iloc[0]
-    assert list(row[["baseline_mean", "candidate_mean", "diff_mean"]]) == pytest.approx([400.0, 397.5, -2.5])
-    assert (row.ci_low, row.ci_high) == pytest.approx((-2.5 - 2.054260, -2.5 + 2.054260), abs=1e-6)
-    assert row.n_pairs == 4 and bool(row.significant)
+    assert list(row[["baseline_mean", "candidate_mean", "diff_mean"]]) == pytest.approx([500.0, 497.0, -3.0])
+    # d = -1..-5: sd 1.581139, se 0.707107, t(0.975, 4) = 2.776445 -> half-width 1.963243
+    assert (row.ci_low, row.ci_high) == pytest.approx((-3.0 - 1.963243, -3.0 + 1.963243), abs=1e-6)
+    assert row.n_pairs == 5 and bool(row.significant) and row.verdict == "better"
 
 
 def test_runs_pair_by_seed_whatever_order_they_are_given_in(store):
@@ -133,19 +134,57 @@ def test_table_has_exactly_the_contracted_columns(store):
 @pytest.mark.parametrize(
     ("kpi", "base", "cand", "verdict"),
     [
-        (RESPOND, [300.0, 310.0, 320.0], [250.0, 262.0, 268.0], "better"),  # lower is better, it fell
-        (RESPOND, [300.0, 310.0, 320.0], [350.0, 362.0, 368.0], "worse"),
-        (SERVED, [50.0, 60.0, 70.0], [40.0, 49.0, 61.0], "worse"),  # higher is better, it fell
-        (SERVED, [50.0, 60.0, 70.0], [55.0, 66.0, 74.0], "better"),
-        (SERVED, [50.0, 60.0, 70.0], [51.0, 59.0, 70.5], "no significant change"),
-        (INCIDENTS, [5.0, 6.0, 7.0], [8.0, 9.0, 10.0], "n/a"),  # a context figure: changed, but no direction
-        (SERVED, [50.0, 60.0, 70.0], [50.0, 60.0, 70.0], "no significant change"),  # common random numbers: exactly 0
+        (RESPOND, [300.0, 310.0, 320.0, 330.0, 340.0], [250.0, 262.0, 268.0, 281.0, 289.0], "better"),  # it fell
+        (RESPOND, [300.0, 310.0, 320.0, 330.0, 340.0], [350.0, 362.0, 368.0, 381.0, 389.0], "worse"),
+        (SERVED, [50.0, 60.0, 70.0, 80.0, 90.0], [40.0, 49.0, 61.0, 70.0, 79.0], "worse"),  # higher is better, it fell
+        (SERVED, [50.0, 60.0, 70.0, 80.0, 90.0], [55.0, 66.0, 74.0, 86.0, 95.0], "better"),
+        (SERVED, [50.0, 60.0, 70.0, 80.0, 90.0], [51.0, 59.0, 70.5, 79.0, 91.0], "no significant change"),
+        (INCIDENTS, [5.0, 6.0, 7.0, 8.0, 9.0], [8.0, 9.0, 10.0, 11.5, 12.0], "n/a"),  # changed, but no direction
+        # common random numbers: exactly 0
+        (SERVED, [50.0, 60.0, 70.0, 80.0, 90.0], [50.0, 60.0, 70.0, 80.0, 90.0], "no significant change"),
+        # the same +1 in every one of 5 pairs: a real, deterministic change
+        (SERVED, [50.0, 60.0, 70.0, 80.0, 90.0], [51.0, 61.0, 71.0, 81.0, 91.0], "better"),
+        # too few pairs: no verdict however clear the change looks
+        (SERVED, [50.0, 60.0, 70.0], [55.0, 66.0, 74.0], "too few pairs"),
     ],
 )
 def test_verdict_follows_the_kpi_direction(store, kpi, base, cand, verdict):
     row = compare(store, two_groups(store, base, cand, kpi=kpi)).table.iloc[0]
     assert row.verdict == verdict
     assert bool(row.significant) == (verdict in ("better", "worse") or kpi == INCIDENTS)
+
+
+def test_two_identical_pairs_are_too_few_pairs_not_significance(store):
+    # On main this was "worse" with CI [1.00, 1.00]: a zero-width interval from 2 pairs.
+    row = compare(store, two_groups(store, [3.0, 5.0], [4.0, 6.0], kpi="safety.missed")).table.iloc[0]
+    assert (row.ci_low, row.ci_high) == (1.0, 1.0)
+    assert row.verdict == "too few pairs" and not bool(row.significant)
+    cmp = compare(store, two_groups(store, [3.0, 5.0], [4.0, 6.0], kpi="safety.missed"))
+    assert "too few for a verdict (at least 5 are needed)" in cmp.caption()
+    assert "too few for a verdict" in kpi_table_html(cmp)
+
+
+def test_holm_correction_and_the_chance_findings_caption(store):
+    seeds = [1, 2, 3, 4, 5]
+    missed = "safety.missed"
+    base = [put(store, "base", s, {missed: 3.0, SERVED: 50.0 + s}) for s in seeds]
+    # SERVED a marginal rise (raw p just under 0.05); missed unchanged (p = 1)
+    cand = [
+        put(store, "cand", s, {missed: 3.0, SERVED: 50.0 + s + d})
+        for s, d in zip(seeds, [1, 0, 2, 1, 0.6], strict=True)
+    ]
+    raw = compare(store, {"base": base, "cand": cand})
+    r = raw.table.set_index("kpi")
+    assert 0.04 < r.loc[SERVED, "p_value"] < 0.05 and r.loc[SERVED, "verdict"] == "better"
+    assert "2 KPIs tested at 5% on 5 pairs; no multiple-comparison correction, so about 0.1 of them" in raw.caption()
+    holm = compare(store, {"base": base, "cand": cand}, correction="holm")
+    h = holm.table.set_index("kpi")
+    assert h.loc[SERVED, "p_adjusted"] == pytest.approx(2 * r.loc[SERVED, "p_value"])  # smallest of 2: × 2
+    assert h.loc[missed, "p_adjusted"] == 1.0
+    assert h.loc[SERVED, "verdict"] == "no significant change" and not h.loc[SERVED, "significant"]
+    assert "Holm-corrected across the KPIs, so at most 0.1" in holm.caption()
+    with pytest.raises(SandboxError, match="unknown multiple-comparison correction 'bonf'; allowed: none, holm"):
+        compare(store, {"base": base, "cand": cand}, correction="bonf")
 
 
 def test_a_kpi_without_value_in_a_run_is_left_out_of_that_pair(store):
@@ -253,7 +292,7 @@ def test_hourly_and_spatial_means_average_over_runs(store):
 
 # --------------------------------------------------------------------------- report
 def test_report_is_self_contained_and_takes_extra_sections(store):
-    cmp = compare(store, two_groups(store, [300.0, 310.0, 320.0], [250.0, 262.0, 268.0]))
+    cmp = compare(store, two_groups(store, [300.0, 310.0, 320.0, 330.0, 340.0], [250.0, 262.0, 268.0, 281.0, 289.0]))
     doc = render_report(cmp, extra_sections=[("Scorecard", "<p id='score'>42</p>")], series=hourly_means(store, cmp))
     assert doc.startswith("<!DOCTYPE html>") and "<p id='score'>42</p>" in doc and "<h2>Scorecard</h2>" in doc
     assert "<script" not in doc and "<link" not in doc and "src=" not in doc and "url(" not in doc
@@ -262,7 +301,7 @@ def test_report_is_self_contained_and_takes_extra_sections(store):
 
 
 def test_kpi_table_cells_carry_the_exact_values(store):
-    cmp = compare(store, two_groups(store, [300.0, 310.0, 320.0], [250.0, 262.0, 268.0]))
+    cmp = compare(store, two_groups(store, [300.0, 310.0, 320.0, 330.0, 340.0], [250.0, 262.0, 268.0, 281.0, 289.0]))
     html = kpi_table_html(cmp)
     assert f'data-kpi="{RESPOND}" data-verdict="better"' in html
     assert 'data-col="diff_mean" data-value="-50.0"' in html
@@ -302,7 +341,10 @@ def test_cli_compare_runs_missing_replications_and_exports(tiny_district, tmp_pa
         "2",
     }  # the candidate took the baseline's seeds
     served = next(r for r in doc["rows"] if r["kpi"] == SERVED)
-    assert served["candidate_mean"] == 0.0 and served["verdict"] == "worse"  # no public WiFi, nothing served
+    # no public WiFi, nothing served: an obvious drop, but 2 pairs are too few for a verdict
+    assert served["candidate_mean"] == 0.0 and served["verdict"] == "too few pairs"
+    assert "too few for a verdict" in doc["caption"]["cand"] and doc["precision"] == "10%"
+    assert all("pairs_needed" in r for r in doc["rows"])
     assert tuple(pd.read_csv(out / "c.csv").columns) == TABLE_COLUMNS
     assert '<table class="kpi-table"' in (out / "r.html").read_text()
 
@@ -313,6 +355,24 @@ def test_cli_compare_runs_missing_replications_and_exports(tiny_district, tmp_pa
     header = next(line for line in text.splitlines() if "KPI" in line)
     assert [h.strip() for h in header.strip("┃ ").split("┃")][:5] == ["KPI", "unit", "better", "baseline", "candidate"]
     assert all(f" {k} " in text for k in (SERVED, "safety.operator_utilisation_pct", "connectivity.backhaul_peak_pct"))
+    assert "pairs for ±10%" in text and "too few for a verdict (at least 5 are needed)" in text
+
+    # a bad precision is exit 2 with the value and what is allowed
+    args = ["compare", str(base), str(cand), "--store", str(tmp_path / "s"), "-q", "--precision", "tight"]
+    assert main(args) == 2
+    assert (
+        "--precision: not a number; got 'tight' (allowed: a share like 10% or a number > 0)" in capsys.readouterr().err
+    )
+
+
+def test_replications_needed_follow_the_observed_spread():
+    from simulation.stats import replications_needed
+
+    # sd 10, target ±5: t(n-1) × 10 / √n ≤ 5 first holds at n = 18 (t(17) = 2.110 → 4.97)
+    assert replications_needed(10.0, 5.0) == 18
+    assert replications_needed(10.0, 5.0 / 2) >= 4 * 16  # half the width: about four times the pairs
+    assert replications_needed(0.0, 1.0) == 5  # no spread: the minimum for a verdict
+    assert replications_needed(float("nan"), 1.0) is None and replications_needed(1.0, 0.0) is None
 
 
 def test_cli_compare_with_one_replication_exits_2_with_the_reason(tiny_scenario, tmp_path, capsys):

@@ -352,6 +352,8 @@ def test_decide_prints_json_and_records_an_accepted_decision(pair, tmp_path, cap
             str(store),
             "--no-faults",
             "-q",
+            "--replications",
+            "5",
             "--manifest",
             str(plugin_yaml(tmp_path)),
             "--json",
@@ -371,9 +373,24 @@ def test_decide_prints_json_and_records_an_accepted_decision(pair, tmp_path, cap
     assert doc["recommendation"]["decision"] in ("commercialise", "extend_pilot", "stop")
     rec = load_decision(store, doc["decision"]["id"])
     assert rec.run_ids == doc["run_ids"]
-    assert all(len(v) == 2 for v in rec.run_ids.values())
+    assert all(len(v) == 5 for v in rec.run_ids.values())
+    assert doc["chain"][0]["step"] == "KPI effect (95% CI)" and doc["tornado"]
+    assert {b["key"] for b in doc["tornado"]} >= {"capex", "discount_rate", "days_per_year", "unit_value:kwh"}
     assert main(["decide", "--list", "--store", str(store), "--json"]) == 0
     assert [r["id"] for r in json.loads(capsys.readouterr().out)] == [rec.id]
+    # the same evidence as tables (runs reused): the chain, the money's sources and the tornado in words
+    args = ["decide", str(cand), "--baseline", str(base), "--store", str(store), "--no-faults", "-q", "-r", "5"]
+    assert main([*args, "--manifest", str(tmp_path / "dimmer" / "plugin.yaml")]) == 0
+    text = capsys.readouterr().out
+    for part in (
+        "How the recommendation follows",
+        "KPI effect (95% CI)",
+        "where the money comes from",
+        "capex: 3 × sensor at KRW 100,000 + KRW 20,000 installation (manifest hardware)",
+        "What drives the verdict",
+        "Recommendation:",
+    ):
+        assert part in text, part
     assert main(["decide", "--show", rec.id, "--store", str(store), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(rec.model_dump_json())
 
@@ -433,3 +450,20 @@ def test_decide_page_evaluates_stored_runs_and_records_a_decision(pair, tmp_path
     assert any("recorded" in s.value for s in at.success)
     (rec,) = list_decisions(store)
     assert (rec.decision, rec.note) == ("extend_pilot", "dimming is enough")
+
+
+def test_decide_page_defaults_follow_extends(tmp_path, monkeypatch):
+    from webapp.decide import default_pair, lineage
+
+    folder = tmp_path / "sc"
+    folder.mkdir()
+    (folder / "city.yaml").write_text("name: city\ndistrict: x\n")
+    (folder / "rain.yaml").write_text("extends: city.yaml\nname: rain\nevents: []\n")
+    (folder / "acme.yaml").write_text("extends: city.yaml\nname: acme\nservices:\n  - use: plugins/acme\n")
+    monkeypatch.setenv("PILOT_SCENARIOS", str(folder))
+    tree = lineage()
+    assert tree["acme"] == ("city", True) and tree["rain"] == ("city", False) and tree["city"] == (None, False)
+    # the store lists newest first; the candidate is the scenario that adds a service, the baseline what it extends
+    assert default_pair(["acme", "rain", "city"], tree) == ("city", ["acme"])
+    assert default_pair(["rain", "city", "acme"], tree) == ("city", ["acme"])
+    assert default_pair(["rain", "city"], tree) == ("rain", ["city"])  # nothing adds a service: first two

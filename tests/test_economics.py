@@ -132,7 +132,8 @@ def test_working_days_per_year_scale_benefit(uv):
 
 
 def test_mean_per_incident_is_multiplied_by_incidents(uv):
-    # 60 s faster on each of 10 incidents a day = 10 incident-minutes × KRW 50,000 central.
+    # 60 s faster on each of 10 incidents a day = 10 incident-minutes × KRW 86,667, the mean of the
+    # triangular (10,000, 50,000, 200,000): the expected value, never the central one.
     t = pd.DataFrame(
         [
             row("safety.time_to_respond_s", "s", "lower", 600, 540),
@@ -142,7 +143,7 @@ def test_mean_per_incident_is_multiplied_by_incidents(uv):
     e = economics(candidate_rows(t), ServiceCosts("x"), uv, inputs(days_per_year=1))
     line = next(ln for ln in e.lines if ln.kpi == "safety.time_to_respond_s")
     assert line.quantity_per_year == pytest.approx(10.0)
-    assert line.krw_per_year == pytest.approx(500_000)
+    assert line.krw_per_year == pytest.approx(10 * (10_000 + 50_000 + 200_000) / 3)
 
 
 def test_per_request_revenue_comes_from_a_logistics_count(uv):
@@ -348,10 +349,10 @@ def test_docks_scale_with_area_and_need_poles_with_room(uv):
 
 
 def test_a_per_person_dose_is_multiplied_by_the_people_present(uv):
-    # 0.5 µg/m³·h less per person × 2,000 people × KRW 3.5 central × 1 day
+    # 0.5 µg/m³·h less per person × 2,000 people × KRW 4.83 (mean of 1, 3.5, 10) × 1 day
     t = pd.DataFrame([row("environment.mean_exposure", "µg/m³·h", "lower", 20.0, 19.5)])
     e = economics(candidate_rows(t), ServiceCosts("x"), uv, inputs(days_per_year=1, people_present=2000))
-    assert e.benefit_per_year == pytest.approx(0.5 * 2000 * 3.5)
+    assert e.benefit_per_year == pytest.approx(0.5 * 2000 * (1 + 3.5 + 10) / 3)
     unknown = economics(candidate_rows(t), ServiceCosts("x"), uv, inputs(days_per_year=1))
     assert unknown.benefit_per_year == 0
     assert any("number of people present is unknown" in n for n in unknown.notes)

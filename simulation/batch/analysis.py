@@ -20,6 +20,7 @@ import pandas as pd
 from simulation.batch.layout import Layout
 from simulation.batch.study import BatchError
 from simulation.results.kpis import CATALOGUE
+from simulation.stats import half_width
 
 __all__ = [
     "Analysis",
@@ -59,20 +60,10 @@ class Analysis:
         return [f["label"] for f in self.plan["factors"]]
 
 
-def _t95(n: np.ndarray) -> np.ndarray:
-    from scipy import stats
-
-    n = np.asarray(n, dtype=float)
-    out = np.full(n.shape, np.nan)
-    ok = n > 1
-    out[ok] = stats.t.ppf(0.975, n[ok] - 1)
-    return out
-
-
 def _ci(grouped: pd.core.groupby.DataFrameGroupBy) -> pd.DataFrame:
     """n, mean, sd, 95% CI half-width and bounds of ``value`` per group (NaN values left out)."""
     agg = grouped["value"].agg(n="count", mean="mean", sd="std").reset_index()
-    agg["half_width"] = _t95(agg["n"].to_numpy()) * agg["sd"] / np.sqrt(agg["n"].clip(lower=1))
+    agg["half_width"] = half_width(agg["sd"].to_numpy(float), agg["n"].to_numpy(float))
     agg["ci_low"], agg["ci_high"] = agg["mean"] - agg["half_width"], agg["mean"] + agg["half_width"]
     return agg
 

@@ -23,9 +23,9 @@ from simulation.batch.layout import Layout
 from simulation.batch.plan import Plan
 from simulation.batch.study import BatchError
 from simulation.batch.worker import RunTask, execute
-from simulation.cli.main import summarise
 from simulation.results.run import RunResult
 from simulation.results.store import Store
+from simulation.stats import summarise
 
 __all__ = ["BatchSummary", "run_batch"]
 

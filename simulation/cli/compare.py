@@ -32,6 +32,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--store", default="results", metavar="DIR", help="results folder (default: results)")
     p.add_argument("--seed", type=int, help="base seed for every scenario (default: the baseline's)")
     p.add_argument("--replications", "-r", type=int, help="replications of every scenario (default: the baseline's)")
+    p.add_argument(
+        "--correction",
+        choices=("none", "holm"),
+        default="none",
+        help="multiple-comparison correction across each candidate's KPIs (default: none; the caption says "
+        "how many significant KPIs chance alone would give)",
+    )
+    p.add_argument(
+        "--precision",
+        metavar="X",
+        default="10%",
+        help="show the pairs needed for a 95%% interval of ±X, from the observed spread: a share of the "
+        "baseline mean like 10%% (default) or an absolute number in the KPI's unit",
+    )
     p.add_argument("--csv", metavar="FILE", help="write the comparison table as CSV")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout instead of tables")
@@ -85,7 +99,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         scenarios.append(sc)
     store = Store(args.store)
     groups, failed = _runs(scenarios, store, args)
-    cmp = compare(store, groups)
+    cmp = compare(store, groups, correction=args.correction)
+    needed = pairs_needed(cmp.table, args.precision)
     if args.csv:
         _write(args.csv, cmp.table.to_csv(index=False))
     if args.html:
@@ -102,12 +117,37 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "candidates": cmp.candidates,
             "runs": {lb: {str(s): r for s, r in g.items()} for lb, g in cmp.groups.items()},
             "notes": list(cmp.notes),
-            "rows": rows,
+            "correction": cmp.correction,
+            "caption": {c: cmp.caption(c) for c in cmp.candidates},
+            "precision": args.precision,
+            "rows": [r | {"pairs_needed": n} for r, n in zip(rows, needed, strict=True)],
         }
         print(json.dumps(doc, indent=1, allow_nan=False, default=str))
     else:
-        _print(cmp, store)
+        _print(cmp, store, needed, args.precision)
     return 1 if failed else 0
+
+
+def pairs_needed(table: Any, precision: str) -> list[int | None]:
+    """Per table row: pairs for a 95% interval of ±``precision`` (``"10%"`` of the baseline mean, or absolute)."""
+    from simulation.errors import SandboxError
+    from simulation.stats import replications_needed
+
+    text = str(precision).strip()
+    try:
+        rel = text.endswith("%")
+        x = float(text[:-1]) / 100 if rel else float(text)
+    except ValueError:
+        raise SandboxError(
+            f"--precision: not a number; got {precision!r} (allowed: a share like 10% or a number > 0)"
+        ) from None
+    if not (math.isfinite(x) and x > 0):
+        raise SandboxError(f"--precision: must be > 0; got {precision!r} (allowed: a share like 10% or a number > 0)")
+    out: list[int | None] = []
+    for sd, base in zip(table["sd_diff"], table["baseline_mean"], strict=True):
+        target = x * abs(float(base)) if rel else x
+        out.append(replications_needed(float(sd), target) if target > 0 else None)
+    return out
 
 
 def _write(path: str, text: str) -> None:
@@ -124,23 +164,26 @@ def _write(path: str, text: str) -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
-def _print(cmp: Any, store: Any) -> None:
+def _print(cmp: Any, store: Any, needed: list[int | None], precision: str) -> None:
     from rich.table import Table
 
     from simulation.results.report import fmt_value
 
-    style = {"better": "green", "worse": "red", "no significant change": "dim", "n/a": "dim"}
+    style = {"better": "green", "worse": "red", "no significant change": "dim", "too few pairs": "yellow", "n/a": "dim"}
+    need = dict(zip(zip(cmp.table["candidate"], cmp.table["kpi"], strict=True), needed, strict=True))
     out = stdout_console()
     for c in cmp.candidates:
         t = cmp.table[cmp.table["candidate"] == c]
         seeds = cmp.pair_seeds(c)
         table = Table(
             title=f"{c} (candidate) vs {cmp.baseline} (baseline) · {len(seeds)} pairs "
-            f"(seeds {seeds[0]}–{seeds[-1]}) · 95% paired-t CI"
+            f"(seeds {seeds[0]}–{seeds[-1]}) · 95% paired-t CI",
+            caption=cmp.caption(c),
         )
         kpi_width = max((len(k) for k in t["kpi"]), default=3)
         table.add_column("KPI", no_wrap=True, min_width=min(kpi_width, 40))
-        for col in ("unit", "better", "baseline", "candidate", "difference", "95% CI", "verdict"):
+        cols = ("unit", "better", "baseline", "candidate", "difference", "95% CI", "verdict", f"pairs for ±{precision}")
+        for col in cols:
             table.add_column(col, justify="right" if col not in ("unit", "better", "verdict") else "left")
         for r in t.itertuples(index=False):
             ci = "—" if math.isnan(r.ci_low) else f"[{fmt_value(r.ci_low)}, {fmt_value(r.ci_high)}]"
@@ -154,6 +197,7 @@ def _print(cmp: Any, store: Any) -> None:
                 fmt_value(r.diff_mean, signed=True),
                 ci,
                 f"[{style[r.verdict]}]{verdict}[/]",
+                "—" if need[(c, r.kpi)] is None else f"{need[(c, r.kpi)]:,}",
             )
         out.print(table)
     for n in cmp.notes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import TYPE_CHECKING
 
@@ -33,3 +34,14 @@ def stderr_progress(unit: str, quiet: bool = False) -> Progress:
         transient=True,
         disable=quiet,
     )
+
+
+def fmt_number(v: float) -> str:
+    """A KPI figure for a table: thousands separated, fewer decimals as it grows, a dash for none."""
+    if v is None or math.isnan(v):
+        return "—"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.1f}"
+    return f"{v:.2f}"

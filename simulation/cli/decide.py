@@ -52,6 +52,12 @@ def register(subparsers: Any) -> None:
         help="plugin folder or plugin.yaml to cost (default: the candidate's new service)",
     )
     p.add_argument(
+        "--correction",
+        choices=("none", "holm"),
+        default="none",
+        help="multiple-comparison correction across the KPIs (default: none)",
+    )
+    p.add_argument(
         "--no-faults", action="store_true", help="skip the fault variants (reliability is then not assessed)"
     )
     g = p.add_mutually_exclusive_group()
@@ -205,22 +211,44 @@ def _evaluate(args: argparse.Namespace, uv: Any, inp: Any, weights: dict) -> tup
         )
     groups = {base_clean.name: ids[0], cand_clean.name: ids[1]}
     fault_groups = None if args.no_faults else {base_fault.name: ids[2], cand_fault.name: ids[3]}
-    return evaluate_runs(store, groups, uv, inp, fault_groups=fault_groups, weights=weights, manifest=args.manifest)
+    return evaluate_runs(
+        store,
+        groups,
+        uv,
+        inp,
+        fault_groups=fault_groups,
+        weights=weights,
+        manifest=args.manifest,
+        correction=args.correction,
+    )
 
 
 # --------------------------------------------------------------------------- printing
 def _m(v: float | None) -> str:
-    return "—" if v is None else f"{v / 1e6:,.1f}"
+    from simulation.decision.cashflow import krw
+
+    return krw(v, unit=False)
 
 
 def _print(doc: dict, record: dict | None) -> None:
     from rich.table import Table
 
+    from simulation.decision.evaluate import LABELS
+
     out = stdout_console()
     rec = doc["recommendation"]
+    e = doc["economics"]
+    # the chain first: how the evidence became the verdict
+    if doc.get("chain"):
+        t = Table(title=f"How the recommendation follows · {doc['candidate']}", show_lines=True)
+        t.add_column("step", no_wrap=True)
+        t.add_column("what it rests on")
+        for step in doc["chain"]:
+            t.add_row(step["step"], "\n".join(step["lines"]))
+        out.print(t)
     t = Table(title=f"Scorecard · {doc['candidate']}")
-    for c in ("criterion", "score", "weight", "evidence"):
-        t.add_column(c, justify="right" if c in ("score", "weight") else "left")
+    for c in ("criterion", "score (0-100)", "weight", "evidence"):
+        t.add_column(c, justify="right" if c in ("score (0-100)", "weight") else "left")
     for c in doc["scorecard"]:
         t.add_row(
             c["name"] + ("" if c["assessed"] else " (not assessed)"),
@@ -232,12 +260,21 @@ def _print(doc: dict, record: dict | None) -> None:
     out.print(t)
     if doc.get("weights_note"):
         out.print(f"[dim]{doc['weights_note']}[/dim]")
-    e = doc["economics"]
     t = Table(
-        title=f"Economics, KRW million ({e['horizon_years']} years at {e['discount_rate']:.1%}, "
-        f"{e['draws']} Monte-Carlo draws, seed {e['seed']})"
+        title=f"Economics, million KRW ({e['horizon_years']} years at {e['discount_rate']:.1%}, "
+        f"{e['draws']:,} Monte-Carlo draws, seed {e['seed']})"
     )
-    for c in ("capex", "opex/y", "revenue/y", "benefit/y", "NPV", "90% range", "P(NPV>0)", "BCR", "payback"):
+    for c in (
+        "capex",
+        "opex a year",
+        "revenue a year",
+        "benefit a year (expected)",
+        "expected NPV",
+        "NPV 90% range",
+        "P(NPV > 0)",
+        "BCR",
+        "payback",
+    ):
         t.add_column(c, justify="right")
     t.add_row(
         _m(e["capex"]),
@@ -245,35 +282,62 @@ def _print(doc: dict, record: dict | None) -> None:
         _m(e["revenue_per_year"]),
         _m(e["benefit_per_year"]),
         _m(e["npv"]),
-        f"{_m(e['npv_p05'])} .. {_m(e['npv_p95'])}",
+        f"{_m(e['npv_p05'])} to {_m(e['npv_p95'])}",
         f"{e['p_npv_positive']:.2f}",
         "—" if e["bcr"] is None else f"{e['bcr']:.2f}",
-        "—" if e["payback_years"] is None else f"{e['payback_years']:.1f} y",
+        "—" if e["payback_years"] is None else f"{e['payback_years']:.1f} years",
     )
     out.print(t)
+    out.print("[bold]where the money comes from[/bold]")
+    for line in e.get("capex_sources") or []:
+        out.print(f"  capex: {line}")
+    out.print(f"  opex: {e.get('opex_source') or '—'}")
+    for r in e.get("revenue_lines") or []:
+        out.print(f"  revenue, {r['source']}: {_m(r['krw_per_year'])} M KRW a year — {r['how']}")
+    if not e.get("revenue_lines"):
+        out.print("  revenue: none (no subscription or per-request price in the manifest)")
+    if e.get("bcr_note"):
+        out.print(f"  BCR: {e['bcr_note']}")
     if e["lines"]:
-        t = Table(title="Monetised benefit (central unit values)")
-        for c in ("unit value", "KPI", "improvement/run", "significant", "quantity/y", "KRW/unit", "KRW M/y"):
-            t.add_column(c, justify="left" if c in ("unit value", "KPI") else "right")
+        t = Table(title="Monetised KPI effects (expected value and 90% range, million KRW a year)")
+        for c in (
+            "KPI",
+            "unit value",
+            "improvement a run (+ better)",
+            "verdict",
+            "counted",
+            "KRW per unit (mean)",
+            "expected",
+            "90% range",
+        ):
+            t.add_column(c, justify="left" if c in ("KPI", "unit value", "verdict", "counted") else "right")
         for ln in e["lines"]:
             t.add_row(
-                ln["value"],
                 ln["kpi"],
+                ln["value"],
                 f"{ln['improvement_per_run'] + 0.0:+.3g} {ln['unit']}",
-                "yes" if ln["significant"] else "no",
-                f"{ln['quantity_per_year']:,.0f}",
+                ln.get("verdict") or ("significant" if ln["significant"] else "not significant"),
+                ln.get("counted", ""),
                 f"{ln['krw_per_unit']:,.1f}",
                 _m(ln["krw_per_year"]),
+                f"{_m(ln.get('krw_p05'))} to {_m(ln.get('krw_p95'))}",
             )
         out.print(t)
-    t = Table(title="Scale-up, KRW million (central values)")
+    nm = e.get("not_monetised") or []
+    if nm:
+        out.print("[bold]not monetised[/bold] (moved, but carry no money):")
+        for x in nm:
+            flag = "[yellow]missing unit value[/yellow] " if x["missing"] else ""
+            out.print(f"  {flag}{x['kpi']} ({x['diff_mean']:+.3g} {x['unit']}, {x['verdict']}): {x['reason']}")
+    _print_tornado(out, doc, LABELS)
+    t = Table(title="Scale-up, million KRW (expected values)")
     for c in (
         "scope",
         "units",
         "poles to convert",
         "capex",
-        "opex/y",
-        "benefit+revenue/y",
+        "opex a year",
+        "benefit + revenue a year",
         "NPV",
         "capex / budget line",
     ):
@@ -292,11 +356,11 @@ def _print(doc: dict, record: dict | None) -> None:
             else f"{r['capex_share_of_budget']:.1%} of line {r['budget_line'].split('.')[0]}",
         )
     out.print(t)
-    from simulation.decision.economics import BUDGET_LINES
+    from simulation.decision.scaleup import BUDGET_LINES
 
     t = Table(title="Programme budget, policy task 1, 2021-2025 (docs/sources.md)")
     t.add_column("line")
-    t.add_column("KRW million", justify="right")
+    t.add_column("million KRW", justify="right")
     for name, v in BUDGET_LINES:
         t.add_row(name, f"{v:,.0f}")
     out.print(t)
@@ -326,6 +390,43 @@ def _print(doc: dict, record: dict | None) -> None:
     runs = doc.get("run_ids") or (record or {}).get("run_ids") or {}
     for k, v in runs.items():
         out.print(f"[dim]{k} runs: {', '.join(v)}[/dim]")
+
+
+def _print_tornado(out: Any, doc: dict, labels: dict[str, str]) -> None:
+    from rich.table import Table
+
+    bars = doc.get("tornado") or []
+    if not bars:
+        return
+    base = doc["recommendation"]["decision"]
+    t = Table(
+        title="What drives the verdict: expected NPV (million KRW) and recommendation at each end of an assumption"
+    )
+    for c in ("assumption", "low end", "NPV", "recommendation", "high end", "NPV ", "recommendation ", "NPV swing"):
+        t.add_column(c, justify="right" if c.strip() in ("NPV", "NPV swing") else "left")
+
+    def dec(d: str) -> str:
+        return labels[d] if d == base else f"[bold magenta]{labels[d]}[/bold magenta]"
+
+    for b in bars:
+        t.add_row(
+            b["label"],
+            b["low_text"],
+            _m(b["npv_low"]),
+            dec(b["decision_low"]),
+            b["high_text"],
+            _m(b["npv_high"]),
+            dec(b["decision_high"]),
+            _m(b["swing"]),
+        )
+    out.print(t)
+    flips = doc.get("flips") or []
+    if flips:
+        out.print("[bold]what would change the recommendation[/bold] (nearest first):")
+        for f in flips[:8]:
+            out.print(f"  - {f['text']}")
+    else:
+        out.print("no single assumption changes the recommendation within its search range")
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -7,42 +7,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import math
 import sys
 from collections.abc import Sequence
 
 from simulation.errors import SandboxError
 
 __all__ = ["main"]
-
-
-def _t95(n: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.975, n - 1)) if n > 1 else math.nan
-
-
-def summarise(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and 95% CI half-width (Student t) of replications, ignoring NaN."""
-    xs = [v for v in values if v is not None and not math.isnan(v)]
-    if not xs:
-        return math.nan, math.nan
-    n = len(xs)
-    mean = sum(xs) / n
-    if n < 2:
-        return mean, math.nan
-    var = sum((x - mean) ** 2 for x in xs) / (n - 1)
-    return mean, _t95(n) * math.sqrt(var / n)
-
-
-def _fmt(v: float) -> str:
-    if v is None or math.isnan(v):
-        return "—"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    if abs(v) >= 100:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
 
 
 # --------------------------------------------------------------------------- parser

@@ -7,8 +7,9 @@ import json
 import math
 from typing import Any
 
+from simulation.cli.console import fmt_number as _fmt
 from simulation.cli.console import stdout_console
-from simulation.cli.main import _fmt, summarise
+from simulation.stats import summarise
 
 __all__ = ["cmd_run", "register"]
 

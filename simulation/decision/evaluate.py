@@ -1,45 +1,49 @@
-"""From evidence to a recommendation: the scorecard, evaluator weights, sensitivity, and the rules.
+"""From evidence to a recommendation: evaluator weights, the rules and their gates, sensitivity, the chain.
 
-Seven criteria, each scored 0-100 by a rule written next to it (``RULES``), mirror CITYkeys'
-with-project vs without-project comparison (people, planet, prosperity, governance, propagation):
-
-effectiveness, economics, scalability, reliability (under faults), infrastructure (burden and
-conflicts), privacy, readiness (TRL; public procurement designates from TRL 7).
-
-The weighted total, a few hard conditions and thresholds (``Rules``) give the recommendation:
-commercialise, extend pilot or stop, with the reasons that drove it. The decision record that the
-evaluator accepts or overrides lives in :mod:`simulation.decision.record`.
+The scorecard's seven criteria live in :mod:`.scorecard`. The weighted total, a few hard conditions
+(gates: TRL, reliability, safety, P(NPV > 0)) and thresholds (``Rules``) give the recommendation:
+commercialise, extend pilot or stop, with the reasons that drove it. The tornado over assumptions
+is :mod:`.tornado`; the decision record that the evaluator accepts or overrides is :mod:`.record`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-from simulation.decision.economics import (
-    DecideError,
-    DistrictFigures,
-    EconomicsInputs,
-    EconomicsResult,
-    ScaleRow,
-    ServiceCosts,
-    UnitValues,
-    _json_safe,
-    candidate_rows,
-    economics,
-    scale_up,
+from simulation.decision.cashflow import EconomicsInputs, _json_safe, krw
+from simulation.decision.costs import ServiceCosts
+from simulation.decision.economics import EconomicsResult, candidate_rows, economics
+from simulation.decision.scaleup import DistrictFigures, ScaleRow, scale_up
+from simulation.decision.scorecard import (
+    CRITERIA,
+    DECISIONS,
+    DEFAULT_WEIGHTS,
+    LABELS,
+    RULES,
+    SENSITIVITY,
+    Criterion,
+    InfraUsage,
+    Scorecard,
+    rescore,
+    score,
 )
+from simulation.decision.tornado import assumptions, flip_points, tornado
+from simulation.decision.unit_values import UnitValues
+from simulation.errors import DecideError
+from simulation.stats import MIN_PAIRS, chance_findings
 
 __all__ = [
     "CRITERIA",
     "DECISIONS",
     "DEFAULT_WEIGHTS",
+    "LABELS",
     "RULES",
     "Criterion",
     "Evaluation",
@@ -47,6 +51,7 @@ __all__ = [
     "Recommendation",
     "Rules",
     "Scorecard",
+    "chain",
     "check_weights",
     "evaluate",
     "parse_weights",
@@ -54,46 +59,6 @@ __all__ = [
     "score",
     "sensitivity",
 ]
-
-CRITERIA = ("effectiveness", "economics", "scalability", "reliability", "infrastructure", "privacy", "readiness")
-DEFAULT_WEIGHTS: Mapping[str, float] = {
-    "effectiveness": 0.25,
-    "economics": 0.20,
-    "scalability": 0.15,
-    "reliability": 0.10,
-    "infrastructure": 0.10,
-    "privacy": 0.10,
-    "readiness": 0.10,
-}
-DECISIONS = ("commercialise", "extend_pilot", "stop")
-LABELS = {"commercialise": "commercialise", "extend_pilot": "extend pilot", "stop": "stop"}
-TRL_SCORE = {1: 0, 2: 5, 3: 10, 4: 15, 5: 25, 6: 45, 7: 70, 8: 85, 9: 100}
-PERSONAL_FEEDS = ("cctv.detections", "lights.presence")
-SENSITIVITY = (0.8, 1.2)
-
-RULES: Mapping[str, str] = {
-    "effectiveness": "KPIs with a direction (privacy.* excluded) whose change is significant: each weighs "
-    "min(1, |relative change| / 10%); score = 50 + 50 × (better - worse) / max(1, better + worse). "
-    "No significant change scores 50.",
-    "economics": "100 × (0.6 × P(NPV > 0) + 0.4 × min(1, BCR / 2)); no costs and a positive benefit count as BCR ≥ 2.",
-    "scalability": "At 15 pilot districts: 100 × (0.5 × min(1, BCR / 2) + 0.3 × share of hardware that fits existing "
-    "poles + 0.2 × pace), pace = 1 if city-wide pole conversions take ≤ 1 year at the natural "
-    "replacement rate, 0 at ≥ 10 years.",
-    "reliability": "Share of each significant clean improvement kept under faults (mean, capped 0-1) × 100, "
-    "-15 per KPI significantly worse only under faults, -60 × share of runs where the service failed, "
-    "-20 × share where it was degraded. Without a fault comparison: 50 (not assessed) less the penalties.",
-    "infrastructure": "100 × (1 - largest share of the district's free pole slots, power headroom or trunk backhaul "
-    "the hardware takes), -40 × share of installs rejected, -15 per significantly worse KPI in a "
-    "domain the service does not serve (a conflict with other services).",
-    "privacy": "80 - 100 × relative change in camera-minutes viewed (bounded -20..+50), - 100 × share of people "
-    "present tracked (at most 40), - 5 per personal-data feed (CCTV detections, WiFi presence).",
-    "readiness": "Claimed TRL: 1-4 → 0-15, 5 → 25, 6 → 45, 7 → 70, 8 → 85, 9 → 100 "
-    "(procurement designates from TRL 7).",
-}
-
-
-def _clip(x: float, lo: float = 0.0, hi: float = 100.0) -> float:
-    return max(lo, min(hi, x))
 
 
 # --------------------------------------------------------------------------- weights
@@ -149,258 +114,6 @@ def parse_weights(spec: str | None) -> dict[str, float]:
     return out
 
 
-# --------------------------------------------------------------------------- evidence
-@dataclass(frozen=True)
-class InfraUsage:
-    """What the service's hardware takes of the district's shared capacity, and how installs went."""
-
-    slots_needed: float = 0.0
-    slots_free: float = 0.0
-    power_w_needed: float = 0.0
-    power_headroom_w: float = 0.0
-    bandwidth_mbps_needed: float = 0.0
-    backhaul_mbps: float = 0.0
-    installs_claimed: float = 0.0
-    installs_done: float = 0.0
-
-    @classmethod
-    def from_district(cls, d: Any, costs: ServiceCosts, installs_done: float | None = None) -> InfraUsage:
-        """Needs from the manifest's hardware against a loaded district's free capacity."""
-        cat = d.catalogue.modules
-        claimed = sum(h.units for h in costs.hardware)
-        return cls(
-            slots_needed=sum(
-                h.units * (h.slots or (cat[h.module].slots if h.module in cat else 0)) for h in costs.hardware
-            ),
-            slots_free=sum(p.free_slots for p in d.poles),
-            power_w_needed=sum(
-                h.units * (h.power_w or (cat[h.module].power_w if h.module in cat else 0)) for h in costs.hardware
-            ),
-            power_headroom_w=sum(p.power_budget_w - p.base_power_w for p in d.poles),
-            bandwidth_mbps_needed=sum(h.units * h.bandwidth_mbps for h in costs.hardware),
-            backhaul_mbps=sum(lk.capacity_mbps for lk in d.links if lk.level == "trunk"),
-            installs_claimed=claimed,
-            installs_done=claimed if installs_done is None else installs_done,
-        )
-
-
-@dataclass(frozen=True)
-class Criterion:
-    """One criterion's score (0-100), whether evidence allowed it to be assessed, and why."""
-
-    name: str
-    score: float
-    assessed: bool
-    rule: str
-    details: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Scorecard:
-    """A candidate's seven criteria and the facts the recommendation rules read."""
-
-    candidate: str
-    criteria: tuple[Criterion, ...]
-    facts: Mapping[str, Any] = field(default_factory=dict)
-
-    def score_of(self, name: str) -> float:
-        """The score of one criterion."""
-        return next(c.score for c in self.criteria if c.name == name)
-
-    def total(self, weights: Mapping[str, float]) -> float:
-        """Weighted total with normalised weights."""
-        return sum(weights[c.name] * c.score for c in self.criteria)
-
-
-def _directional(rows: pd.DataFrame) -> pd.DataFrame:
-    keep = rows["better"].isin(["higher", "lower"]) & ~rows.index.str.startswith("privacy.")
-    r = rows[keep].copy()
-    r["improvement"] = [
-        float(d) if b == "higher" else -float(d) for d, b in zip(r["diff_mean"], r["better"], strict=True)
-    ]
-    return r[r["improvement"].map(math.isfinite)]
-
-
-def _sig(rows: pd.DataFrame, better: bool) -> list[str]:
-    r = _directional(rows)
-    mask = r["significant"].astype(bool) & ((r["improvement"] > 0) if better else (r["improvement"] < 0))
-    return list(r.index[mask])
-
-
-def _effectiveness(rows: pd.DataFrame) -> Criterion:
-    r = _directional(rows)
-    b = w = 0.0
-    details = []
-    for k, row in r[r["significant"].astype(bool)].iterrows():
-        base = abs(float(row["baseline_mean"]))
-        rel = abs(float(row["diff_mean"])) / base if base > 0 else 1.0
-        weight = min(1.0, rel / 0.10)
-        if row["improvement"] > 0:
-            b += weight
-        elif row["improvement"] < 0:
-            w += weight
-        details.append(
-            f"{k}: {'better' if row['improvement'] > 0 else 'worse'} by {rel:.1%} "
-            f"({float(row['diff_mean']):+.3g} {row['unit']}, "
-            f"95% CI {float(row['ci_low']):.3g}..{float(row['ci_high']):.3g})"
-        )
-    if not details:
-        details.append("no KPI changed significantly")
-    return Criterion(
-        "effectiveness", _clip(50 + 50 * (b - w) / max(1.0, b + w)), True, RULES["effectiveness"], tuple(details)
-    )
-
-
-def _economics(e: EconomicsResult) -> Criterion:
-    ratio = e.bcr if e.bcr is not None else (2.0 if e.pv_benefits > 0 else 0.0)
-    s = 100 * (0.6 * e.p_npv_positive + 0.4 * min(1.0, max(0.0, ratio) / 2))
-    bcr_txt = "n/a (no costs)" if e.bcr is None else f"{e.bcr:.2f}"
-    details = (
-        f"NPV KRW {e.npv / 1e6:,.1f} M (90% range {e.npv_p05 / 1e6:,.1f} .. {e.npv_p95 / 1e6:,.1f} M) over "
-        f"{e.horizon_years} y at {e.discount_rate:.1%}",
-        f"P(NPV > 0) = {e.p_npv_positive:.2f}; BCR {bcr_txt}",
-        "payback " + (f"{e.payback_years:.1f} y" if e.payback_years is not None else "not within the horizon"),
-    )
-    return Criterion("economics", _clip(s), True, RULES["economics"], details)
-
-
-def _scalability(scale: Sequence[ScaleRow]) -> Criterion:
-    r15 = next(r for r in scale if r.scope.startswith("15 "))
-    city = scale[-1]
-    ratio = r15.bcr if r15.bcr is not None else (2.0 if r15.benefit_per_year + r15.revenue_per_year > 0 else 0.0)
-    fits = 1 - r15.poles_to_convert / r15.hardware_units if r15.hardware_units else 1.0
-    pace = _clip((10 - city.conversion_years) / 9, 0, 1)
-    s = 100 * (0.5 * min(1.0, max(0.0, ratio) / 2) + 0.3 * fits + 0.2 * pace)
-    details = (
-        f"15 pilot districts: NPV KRW {r15.npv / 1e6:,.0f} M, BCR {'n/a' if r15.bcr is None else f'{r15.bcr:.2f}'}, "
-        f"{r15.poles_to_convert} of {r15.hardware_units} units need pole conversions",
-        f"city-wide: {city.poles_to_convert:,} pole conversions ≈ "
-        f"{city.conversion_years:.1f} years at the natural rate",
-    )
-    return Criterion("scalability", _clip(s), True, RULES["scalability"], details)
-
-
-def _reliability(rows: pd.DataFrame, fault_rows: pd.DataFrame | None, statuses: Mapping[str, int]) -> Criterion:
-    runs = sum(statuses.values())
-    failed = statuses.get("failed", 0) / runs if runs else 0.0
-    degraded = statuses.get("degraded", 0) / runs if runs else 0.0
-    penalty = 60 * failed + 20 * degraded
-    details = (
-        [f"service status over {runs} runs: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))]
-        if runs
-        else []
-    )
-    if fault_rows is None:
-        details.insert(0, "not assessed under faults (no fault comparison): neutral 50")
-        return Criterion("reliability", _clip(50 - penalty), False, RULES["reliability"], tuple(details))
-    clean = _directional(rows)
-    faulted = _directional(fault_rows)
-    better = [k for k in _sig(rows, True) if k in faulted.index]
-    kept = [_clip(faulted.loc[k, "improvement"] / clean.loc[k, "improvement"], 0, 1) for k in better]
-    base = 100 * (sum(kept) / len(kept)) if kept else 100.0
-    new_harm = [k for k in _sig(fault_rows, False) if k not in _sig(rows, False)]
-    details[:0] = [
-        f"{k}: {x:.0%} of the clean improvement kept under faults" for k, x in zip(better, kept, strict=True)
-    ]
-    details += [f"{k}: significantly worse only under faults" for k in new_harm]
-    return Criterion(
-        "reliability", _clip(base - 15 * len(new_harm) - penalty), True, RULES["reliability"], tuple(details)
-    )
-
-
-def _infrastructure(rows: pd.DataFrame, u: InfraUsage, serves: set[str]) -> Criterion:
-    def share(need: float, have: float) -> float:
-        return 0.0 if need <= 0 else (need / have if have > 0 else 1.0)
-
-    parts = {
-        "pole slots": share(u.slots_needed, u.slots_free),
-        "power headroom": share(u.power_w_needed, u.power_headroom_w),
-        "trunk backhaul": share(u.bandwidth_mbps_needed, u.backhaul_mbps),
-    }
-    worst = max(parts, key=lambda k: parts[k])
-    rejected = 1 - u.installs_done / u.installs_claimed if u.installs_claimed else 0.0
-    conflicts = [k for k in _sig(rows, False) if k.split(".", 1)[0] not in serves]
-    s = 100 * (1 - min(1.0, parts[worst])) - 40 * max(0.0, rejected) - 15 * len(conflicts)
-    details = [", ".join(f"{k} {v:.1%}" for k, v in parts.items()) + " of the district's free capacity"]
-    if u.installs_claimed:
-        details.append(f"installs: {u.installs_done:g} of {u.installs_claimed:g} accepted")
-    details += [f"conflict: {k} significantly worse (a domain the service does not serve)" for k in conflicts]
-    return Criterion("infrastructure", _clip(s), True, RULES["infrastructure"], tuple(details))
-
-
-def _privacy(rows: pd.DataFrame, feeds: Sequence[str], population: float | None) -> Criterion:
-    s, details, assessed = 80.0, [], True
-    cam = "privacy.camera_minutes_viewed"
-    if cam in rows.index:
-        base, diff = float(rows.loc[cam, "baseline_mean"]), float(rows.loc[cam, "diff_mean"])
-        rel = diff / base if base > 0 else (1.0 if diff > 0 else 0.0)
-        rel = rel if math.isfinite(rel) else 0.0
-        s -= _clip(100 * rel, -20, 50)
-        details.append(f"camera-minutes viewed {rel:+.1%} ({diff:+,.0f} camera-min per run)")
-    else:
-        assessed = False
-        details.append("camera-minutes viewed not measured")
-    tracked = "privacy.tracked_citizens"
-    if tracked in rows.index and population:
-        share = float(rows.loc[tracked, "candidate_mean"]) / population
-        share = share if math.isfinite(share) else 0.0
-        s -= min(40.0, 100 * share)
-        details.append(f"tracked citizens: {share:.1%} of people present")
-    else:
-        details.append("tracked citizens not measured")
-    personal = [f for f in feeds if f in PERSONAL_FEEDS]
-    s -= 5 * len(personal)
-    if personal:
-        details.append("personal-data feeds: " + ", ".join(personal))
-    return Criterion("privacy", _clip(s), assessed, RULES["privacy"], tuple(details))
-
-
-def _readiness(trl: int | None) -> Criterion:
-    if trl is None:
-        return Criterion("readiness", 0.0, False, RULES["readiness"], ("no TRL claimed",))
-    note = (
-        "eligible for innovative-prototype procurement (TRL ≥ 7)"
-        if trl >= 7
-        else "below TRL 7: procurement cannot designate it yet"
-    )
-    return Criterion("readiness", float(TRL_SCORE[trl]), True, RULES["readiness"], (f"claimed TRL {trl}: {note}",))
-
-
-def score(
-    rows: pd.DataFrame,
-    costs: ServiceCosts,
-    econ: EconomicsResult,
-    scale: Sequence[ScaleRow],
-    *,
-    fault_rows: pd.DataFrame | None = None,
-    statuses: Mapping[str, int] | None = None,
-    infra: InfraUsage | None = None,
-    population: float | None = None,
-    candidate: str = "",
-) -> Scorecard:
-    """Score the seven criteria for one candidate from its comparison rows, economics and scale-up."""
-    statuses = dict(statuses or {})
-    runs = sum(statuses.values())
-    crit = (
-        _effectiveness(rows),
-        _economics(econ),
-        _scalability(scale),
-        _reliability(rows, fault_rows, statuses),
-        _infrastructure(rows, infra or InfraUsage(), costs.domains),
-        _privacy(rows, costs.feeds, population),
-        _readiness(costs.trl),
-    )
-    facts = {
-        "better": _sig(rows, True),
-        "worse": _sig(rows, False),
-        "worse_safety": [k for k in _sig(rows, False) if k.startswith("safety.")],
-        "p_npv_positive": econ.p_npv_positive,
-        "trl": costs.trl,
-        "failed_share": statuses.get("failed", 0) / runs if runs else 0.0,
-    }
-    return Scorecard(candidate or costs.name, crit, facts)
-
-
 # --------------------------------------------------------------------------- recommendation
 @dataclass(frozen=True)
 class Rules:
@@ -417,11 +130,12 @@ class Rules:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """The recommendation, its weighted total and the reasons that drove it."""
+    """The recommendation, its weighted total, the reasons that drove it and every gate it passed or failed."""
 
     decision: str
     total: float
     reasons: tuple[str, ...]
+    gates: tuple[dict[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
@@ -442,57 +156,87 @@ def recommend(card: Scorecard, weights: Mapping[str, float], rules: Rules = Rule
     total = card.total(weights)
     f = card.facts
     p, trl = float(f["p_npv_positive"]), f["trl"]
-    stop = []
-    if total < rules.stop_total:
-        stop.append(f"weighted score {total:.0f} < {rules.stop_total:.0f}")
-    if p < rules.stop_p_npv:
-        stop.append(f"P(NPV > 0) = {p:.2f} < {rules.stop_p_npv}")
-    if not f["better"] and p < rules.stop_p_npv_no_effect:
-        stop.append(f"no KPI improved significantly and P(NPV > 0) = {p:.2f} < {rules.stop_p_npv_no_effect}")
-    if f["failed_share"] >= rules.stop_failed_share:
-        stop.append(f"the service failed in {f['failed_share']:.0%} of its runs")
-    if stop:
-        return Recommendation("stop", total, tuple(stop))
-    unmet: list[str] = []
-    met: list[str] = []
+    stops = [
+        (
+            "weighted score",
+            total < rules.stop_total,
+            f"weighted score {total:.0f} < {rules.stop_total:.0f}",
+            f"weighted score {total:.0f} ≥ {rules.stop_total:.0f}",
+        ),
+        (
+            "money",
+            p < rules.stop_p_npv,
+            f"P(NPV > 0) = {p:.2f} < {rules.stop_p_npv}",
+            f"P(NPV > 0) = {p:.2f} ≥ {rules.stop_p_npv}",
+        ),
+        (
+            "effect and money",
+            not f["better"] and p < rules.stop_p_npv_no_effect,
+            f"no KPI improved significantly and P(NPV > 0) = {p:.2f} < {rules.stop_p_npv_no_effect}",
+            "some KPI improved significantly"
+            if f["better"]
+            else f"P(NPV > 0) = {p:.2f} ≥ {rules.stop_p_npv_no_effect} without a significant improvement",
+        ),
+        (
+            "reliability",
+            f["failed_share"] >= rules.stop_failed_share,
+            f"the service failed in {f['failed_share']:.0%} of its runs",
+            f"the service failed in {f['failed_share']:.0%} of its runs (< {rules.stop_failed_share:.0%})",
+        ),
+    ]
     checks = [
         (
+            "readiness (TRL)",
             trl is not None and trl >= rules.min_trl,
             f"TRL {trl} ≥ {rules.min_trl} (procurement designates from TRL 7)",
             f"TRL {trl if trl is not None else 'not claimed'} < {rules.min_trl}: "
             "procurement designates only from TRL 7",
         ),
         (
+            "money",
             p >= rules.min_p_npv,
             f"P(NPV > 0) = {p:.2f} ≥ {rules.min_p_npv}",
             f"P(NPV > 0) = {p:.2f} < {rules.min_p_npv}",
         ),
         (
+            "effect",
             bool(f["better"]),
             f"significantly better: {', '.join(f['better'])}" if f["better"] else "",
             "no KPI improved significantly",
         ),
         (
+            "safety",
             not f["worse_safety"],
             "no safety KPI significantly worse",
             f"safety KPI significantly worse: {', '.join(f['worse_safety'])}",
         ),
         (
+            "reliability",
             f["failed_share"] == 0,
             "the service never failed",
             f"the service failed in {f['failed_share']:.0%} of its runs",
         ),
         (
+            "weighted score",
             total >= rules.min_total,
             f"weighted score {total:.0f} ≥ {rules.min_total:.0f}",
             f"weighted score {total:.0f} < {rules.min_total:.0f}",
         ),
     ]
-    for ok, yes, no in checks:
-        (met if ok else unmet).append(yes if ok else no)
+    gates = [
+        {"gate": g, "kind": "stop", "passed": not hit, "text": f"stop if {g}: " + (yes if hit else f"{no}, no stop")}
+        for g, hit, yes, no in stops
+    ]
+    gates += [
+        {"gate": g, "kind": "commercialise", "passed": ok, "text": yes if ok else no} for g, ok, yes, no in checks
+    ]
+    stop = [t for _, hit, t, _ in stops if hit]
+    if stop:
+        return Recommendation("stop", total, tuple(stop), tuple(gates))
+    unmet = [no for _, ok, _, no in checks if not ok]
     if not unmet:
-        return Recommendation("commercialise", total, tuple(met))
-    return Recommendation("extend_pilot", total, tuple(unmet))
+        return Recommendation("commercialise", total, tuple(yes for _, _, yes, _ in checks), tuple(gates))
+    return Recommendation("extend_pilot", total, tuple(unmet), tuple(gates))
 
 
 def sensitivity(
@@ -528,6 +272,70 @@ def sensitivity(
     return out
 
 
+# --------------------------------------------------------------------------- the chain
+def chain(
+    rows: pd.DataFrame, econ: EconomicsResult, card: Scorecard, weights: Mapping[str, float], rec: Recommendation
+) -> list[dict[str, Any]]:
+    """The recommendation as a chain: KPI effect (CI) → money (range) → criteria → weighted score → gates → verdict."""
+    effects = []
+    monetised = {ln.kpi for ln in econ.lines}
+    for kpi, r in rows.iterrows():
+        if r["better"] not in ("higher", "lower"):
+            continue
+        if not (bool(r["significant"]) or kpi in monetised):
+            continue
+        lo, hi = float(r["ci_low"]), float(r["ci_high"])
+        ci = f"[{lo:+.3g}, {hi:+.3g}]" if math.isfinite(lo) else "[—]"
+        effects.append(
+            f"{kpi}: {float(r['diff_mean']):+.3g} {r['unit']} a run, 95% CI {ci}, "
+            f"{r['verdict']} ({int(r['n_pairs'])} pairs)"
+        )
+    if not effects:
+        effects.append("no KPI changed significantly and none is monetised")
+    directional = rows[rows["better"].isin(["higher", "lower"])]
+    pairs = int(directional["n_pairs"].max()) if len(directional) else 0
+    if pairs < MIN_PAIRS:
+        effects.append(f"{pairs} pairs: too few for any verdict (at least {MIN_PAIRS})")
+    else:
+        tested = int((directional["n_pairs"] >= MIN_PAIRS).sum())
+        holm = "p_adjusted" in rows and bool((rows["p_adjusted"].fillna(0) != rows["p_value"].fillna(0)).any())
+        effects.append(
+            f"{tested} KPIs tested at 5% on {pairs} pairs: "
+            + (
+                f"Holm-corrected, at most {chance_findings(tested, 0.05, True):.2f} chance findings"
+                if holm
+                else f"about {chance_findings(tested):.1f} would look significant by chance alone"
+            )
+        )
+    money = [
+        f"{ln.kpi} → {ln.value}: expected {krw(ln.krw_per_year)} a year (90% range {krw(ln.krw_p05, False)} to "
+        f"{krw(ln.krw_p95, False)} M; counted {ln.counted})"
+        for ln in econ.lines
+    ]
+    money += [f"revenue, {r['source']}: {krw(r['krw_per_year'])} a year ({r['how']})" for r in econ.revenue_lines]
+    money.append(
+        f"capex {krw(econ.capex)} ({'; '.join(econ.capex_sources)}); opex {krw(econ.opex_per_year)} a year "
+        f"({econ.opex_source})"
+    )
+    money.append(
+        f"expected NPV {krw(econ.npv)} (90% range {krw(econ.npv_p05, False)} to {krw(econ.npv_p95, False)} M), "
+        f"P(NPV > 0) = {econ.p_npv_positive:.2f}; {econ.bcr_note}"
+    )
+    if econ.not_monetised:
+        money.append("not monetised: " + ", ".join(x["kpi"] for x in econ.not_monetised))
+    scores = [f"{c.name}: {c.score:.0f}/100" + ("" if c.assessed else " (not assessed)") for c in card.criteria]
+    weighted = " + ".join(f"{weights[c.name]:.2f} × {c.score:.0f}" for c in card.criteria)
+    gates = [("✓ " if g["passed"] else "✗ ") + g["text"] for g in rec.gates]
+    return [
+        {"step": "KPI effect (95% CI)", "lines": effects},
+        {"step": "money (90% range)", "lines": money},
+        {"step": "criterion scores", "lines": scores},
+        {"step": "weighted score", "lines": [f"{weighted} = {rec.total:.1f}"]},
+        {"step": "gates", "lines": gates},
+        {"step": "verdict", "lines": [f"{rec.label}: " + "; ".join(rec.reasons)]},
+    ]
+
+
 # --------------------------------------------------------------------------- the whole evaluation
 @dataclass(frozen=True)
 class Evaluation:
@@ -545,6 +353,9 @@ class Evaluation:
     sensitivity: tuple[dict[str, Any], ...]
     inputs: EconomicsInputs
     unit_values: UnitValues
+    tornado: tuple[dict[str, Any], ...] = ()
+    flips: tuple[dict[str, Any], ...] = ()
+    chain: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe data of the whole evaluation (what the record stores and ``--json`` prints)."""
@@ -557,7 +368,11 @@ class Evaluation:
                     "label": self.recommendation.label,
                     "total": self.recommendation.total,
                     "reasons": list(self.recommendation.reasons),
+                    "gates": list(self.recommendation.gates),
                 },
+                "chain": list(self.chain),
+                "tornado": list(self.tornado),
+                "flips": list(self.flips),
                 "scorecard": [asdict(c) | {"weight": self.weights[c.name]} for c in self.scorecard.criteria],
                 "facts": dict(self.scorecard.facts),
                 "weights": dict(self.weights),
@@ -589,10 +404,12 @@ def evaluate(
     others: Sequence[Scorecard] = (),
     rules: Rules = Rules(),
     source: str = "comparison",
+    assumptions_check: bool = True,
 ) -> Evaluation:
-    """Economics, scale-up, scorecard, recommendation and weight sensitivity for one candidate.
+    """Economics, scale-up, scorecard, recommendation, weight sensitivity, tornado and chain for one candidate.
 
     ``others`` are scorecards of competing candidates, ranked against this one in the sensitivity view.
+    ``assumptions_check=False`` skips the tornado and flip search (they re-evaluate a few hundred times).
     """
     w, note = check_weights(weights)
     rows = candidate_rows(table, candidate, source)
@@ -603,6 +420,7 @@ def evaluate(
         fault_rows = candidate_rows(fault_table, name if name in labels else None, f"{source} (faults)")
     econ = economics(rows, costs, unit_values, inputs)
     pilot = pilot or DistrictFigures("pilot", 1, 1, 1, 1, 1, 1)
+    peers = list(peers)
     scale = tuple(scale_up(pilot, peers, costs, econ, unit_values, inputs))
     card = score(
         rows,
@@ -617,4 +435,33 @@ def evaluate(
     )
     rec = recommend(card, w, rules)
     sens = tuple(sensitivity([card, *others], w, rules))
-    return Evaluation(name, rows, costs, econ, scale, card, w, note, rec, sens, inputs, unit_values)
+    bars: list[dict[str, Any]] = []
+    flips: list[dict[str, Any]] = []
+    if assumptions_check:
+
+        def assess(uv: UnitValues, c: ServiceCosts, inp: EconomicsInputs) -> tuple[float, str]:
+            e = economics(rows, c, uv, inp)
+            s = scale_up(pilot, peers, c, e, uv, inp)
+            return e.npv, recommend(rescore(card, e, s), w, rules).decision
+
+        items = assumptions(unit_values, costs, inputs, [ln.value for ln in econ.lines])
+        bars = tornado(assess, items, rec.decision)
+        flips = flip_points(assess, items, rec.decision, LABELS)
+    steps = chain(rows, econ, card, w, rec)
+    return Evaluation(
+        name,
+        rows,
+        costs,
+        econ,
+        scale,
+        card,
+        w,
+        note,
+        rec,
+        sens,
+        inputs,
+        unit_values,
+        tuple(bars),
+        tuple(flips),
+        tuple(steps),
+    )

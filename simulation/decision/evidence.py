@@ -18,11 +18,15 @@ from typing import Any
 
 from simulation.config.district import District, list_districts, load_district
 from simulation.config.scenario import FaultSpec, Scenario
-from simulation.decision.economics import ROOT, DecideError, DistrictFigures, EconomicsInputs, ServiceCosts, UnitValues
+from simulation.decision.cashflow import EconomicsInputs
+from simulation.decision.costs import ServiceCosts
 from simulation.decision.evaluate import Evaluation, InfraUsage, evaluate
-from simulation.errors import SandboxError
+from simulation.decision.scaleup import DistrictFigures
+from simulation.decision.unit_values import ROOT, UnitValues
+from simulation.errors import DecideError, SandboxError
 from simulation.results.compare import Comparison, compare
 from simulation.results.store import Store
+from simulation.stats import MIN_PAIRS
 
 __all__ = [
     "FAULT_SUFFIX",
@@ -132,6 +136,21 @@ class Evidence:
         return out
 
 
+def _operator_hours(d: District, run_hours: float) -> float | None:
+    """On-duty operator-hours in a run: day shift (07-19) and night shift operators over the run's hours."""
+    cc = d.meta.control_centre
+    per_day = 12 * cc.operators_day + 12 * cc.operators_night
+    return per_day * run_hours / 24 or None
+
+
+def _drivers(resolved: Mapping[str, Any], workers: float, visitors: float) -> float | None:
+    """Drivers arriving to park in a run: workers and visitors times their drive shares (scenario settings)."""
+    from simulation.config.scenario import MobilityDemand
+
+    m = MobilityDemand.model_validate((resolved.get("demand") or {}).get("mobility") or {})
+    return workers * m.drive_share_workers + visitors * m.drive_share_visitors or None
+
+
 def evaluate_runs(
     store: Store,
     groups: Mapping[str, Sequence[str]],
@@ -141,19 +160,27 @@ def evaluate_runs(
     fault_groups: Mapping[str, Sequence[str]] | None = None,
     weights: Mapping[str, Any] | None = None,
     manifest: str | Path | None = None,
+    correction: str = "none",
+    assumptions_check: bool = True,
 ) -> tuple[Evaluation, Evidence]:
     """Compare stored runs (``{baseline label: ids, candidate label: ids}``) and evaluate the candidate."""
     if len(groups) != 2:
         raise DecideError("decide", "needs exactly a baseline and one candidate", value=list(groups))
-    cmp = compare(store, groups)
+    cmp = compare(store, groups, correction=correction)
     cand = cmp.candidates[0]
-    fcmp = compare(store, fault_groups) if fault_groups else None
+    fcmp = compare(store, fault_groups, correction=correction) if fault_groups else None
     first = store.meta(cmp.run_ids(cand)[0])
     resolved = (first.get("provenance") or {}).get("scenario_resolved") or {}
     resolved = resolved | {"source": (first.get("provenance") or {}).get("scenario_source", "")}
     base_res = (store.meta(cmp.run_ids(cmp.baseline)[0]).get("provenance") or {}).get("scenario_resolved") or {}
     new = find_manifests(resolved, base_res)
     notes = list(cmp.notes)
+    pairs = int(cmp.table["n_pairs"].max()) if len(cmp.table) else 0
+    if pairs < MIN_PAIRS:
+        notes.append(
+            f"only {pairs} pairs: too few for any KPI to be called better or worse (at least {MIN_PAIRS}); "
+            "effects count as zero in the money, with their spread"
+        )
     if not new:
         notes.append("the candidate runs the same services as the baseline (a change of scenario, not of service)")
     plugins = [(n, f) for n, f in new if f is not None]
@@ -161,9 +188,11 @@ def evaluate_runs(
     if builtins and not plugins and manifest is None:
         notes.append(f"changed built-in services ({', '.join(builtins)}) have no manifest: no costs, pricing or TRL")
     costs = ServiceCosts(name=cand)
+    costed = None
     if plugins or manifest is not None:
         name, folder = plugins[0] if plugins else (cand, None)
         costs = _costs(name, folder, manifest)
+        costed = name
     notes += [f"{n}: only the first plugin's manifest ({plugins[0][0]}) is costed" for n, _ in plugins[1:]]
     try:
         district = load_district(resolved.get("district") or first["district"])
@@ -171,7 +200,7 @@ def evaluate_runs(
         raise DecideError("decide", f"cannot load the candidate's district ({exc})") from None
     services = [n for n, _ in new]
     statuses: dict[str, int] = {}
-    installed = []
+    installed = []  # per clean run: the costed service's installs (built-ins install nothing and do not count)
     for comp, label in ((cmp, cand), *(((fcmp, fcmp.candidates[0]),) if fcmp else ())):
         for rid in comp.run_ids(label):
             svc = store.meta(rid).get("services") or {}
@@ -179,13 +208,21 @@ def evaluate_runs(
                 if n in svc:
                     st = str(svc[n].get("status", "?"))
                     statuses[st] = statuses.get(st, 0) + 1
-                    if comp is cmp:
-                        installed.append(len(svc[n].get("installed") or []))
+            if comp is cmp and costed is not None and costed in svc:
+                installed.append(len(svc[costed].get("installed") or []))
     duration = cmp.meta[cand].get("duration_s") or 86400.0
     run_hours = duration / 3600 if math.isfinite(duration) else 24.0
     pop = district.meta.population
-    people = (pop.residents + pop.workers + pop.visitors) * float(resolved.get("population_scale") or 1.0)
-    inp = (inputs or EconomicsInputs()).model_copy(update={"run_hours": run_hours, "people_present": people})
+    scale = float(resolved.get("population_scale") or 1.0)
+    people = (pop.residents + pop.workers + pop.visitors) * scale
+    inp = (inputs or EconomicsInputs()).model_copy(
+        update={
+            "run_hours": run_hours,
+            "people_present": people,
+            "operator_hours": _operator_hours(district, run_hours),
+            "arriving_drivers": _drivers(resolved, pop.workers * scale, pop.visitors * scale),
+        }
+    )
     ev = evaluate(
         cmp.table,
         costs,
@@ -200,5 +237,6 @@ def evaluate_runs(
         infra=InfraUsage.from_district(district, costs, sum(installed) / len(installed) if installed else None),
         population=people,
         source=f"comparison of {cmp.baseline!r} and {cand!r}",
+        assumptions_check=assumptions_check,
     )
     return ev, Evidence(cmp, fcmp, services, notes, district)

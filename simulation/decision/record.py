@@ -9,7 +9,6 @@ comparison rows and the exact run ids. :func:`load_decision` gives back an equal
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
 import time
@@ -31,6 +30,7 @@ __all__ = [
     "list_decisions",
     "load_decision",
     "make_record",
+    "record_page",
     "report_section",
     "save_decision",
 ]
@@ -160,106 +160,42 @@ def list_decisions(store: str | Path) -> list[DecisionRecord]:
 
 
 def decisions_frame(store: str | Path) -> pd.DataFrame:
-    """One row per decision: id, created, scenario, baseline, candidate, recommendation, decision, note."""
-    cols = ["id", "created", "scenario", "baseline", "candidate", "recommendation", "decision", "accepted", "note"]
+    """One row per decision: id, created, scenario, baseline, candidate, recommendation, decision, evaluator, …"""
+    cols = [
+        "id",
+        "created",
+        "scenario",
+        "baseline",
+        "candidate",
+        "recommendation",
+        "decision",
+        "accepted",
+        "evaluator",
+        "note",
+    ]
     return pd.DataFrame([{c: getattr(r, c) for c in cols} for r in list_decisions(store)], columns=cols)
 
 
-# --------------------------------------------------------------------------- HTML for the report
-_CSS = """<style>
-.decide table{border-collapse:collapse;margin:.5em 0}.decide td,.decide th{border:1px solid #bbb;padding:3px 8px;
-font-size:13px;vertical-align:top}.decide th{background:#eee}.decide .rec{font-size:18px;font-weight:bold}
-.decide .small{font-size:11px;color:#555}@media print{.decide{page-break-inside:avoid}}</style>"""
-
-
+# --------------------------------------------------------------------------- HTML (in simulation.decision.html)
 def report_section(evaluation: dict[str, Any], record: DecisionRecord | None = None) -> tuple[str, str]:
     """``(heading, html)`` for ``simulation.results.report.render_report(..., extra_sections=[...])``."""
+    from simulation.decision.html import decision_html
+
     heading = f"Scorecard and recommendation: {evaluation['candidate']}"
     return heading, decision_html(evaluation, record, heading=False)
 
 
-def decision_html(evaluation: dict[str, Any], record: DecisionRecord | None = None, heading: bool = True) -> str:
-    """A self-contained HTML section (scorecard, economics, scale-up, recommendation, decision) for the report.
+def decision_html(
+    evaluation: dict[str, Any], record: DecisionRecord | None = None, heading: bool = True, svg_as_img: bool = False
+) -> str:
+    """A self-contained HTML section for the report (see :func:`simulation.decision.html.decision_html`)."""
+    from simulation.decision.html import decision_html as _html
 
-    ``evaluation`` is :meth:`Evaluation.to_dict` (or a record's ``evaluation``).
-    """
-    e = html.escape
-    ev = evaluation
-    rec = ev["recommendation"]
-    out = [
-        _CSS,
-        '<section class="decide">',
-        f"<h2>Scorecard and recommendation: {e(str(ev['candidate']))}</h2>" if heading else "",
-        f'<p class="rec">Recommendation: {e(rec["label"])} (weighted score {rec["total"]:.0f}/100)</p><ul>',
-    ]
-    out += [f"<li>{e(r)}</li>" for r in rec["reasons"]]
-    out.append("</ul><table><tr><th>criterion</th><th>score</th><th>weight</th><th>evidence</th><th>rule</th></tr>")
-    for c in ev["scorecard"]:
-        mark = "" if c["assessed"] else " (not assessed)"
-        out.append(
-            f"<tr><td>{e(c['name'])}{mark}</td><td>{c['score']:.0f}</td><td>{c['weight']:.2f}</td>"
-            f"<td>{'<br>'.join(e(d) for d in c['details'])}</td><td class='small'>{e(c['rule'])}</td></tr>"
-        )
-    out.append("</table>")
-    if ev.get("weights_note"):
-        out.append(f"<p class='small'>{e(ev['weights_note'])}</p>")
-    flips = [s for s in ev["sensitivity"] if s["rank_changed"] or s["recommendation_changed"]]
-    out.append(
-        "<p>Weight sensitivity (each weight ±20%): "
-        + (
-            "; ".join(
-                f"{e(s['criterion'])} ×{s['factor']}: "
-                + ("ranking changes" if s["rank_changed"] else "recommendation changes")
-                for s in flips
-            )
-            if flips
-            else "ranking and recommendation stable"
-        )
-        + "</p>"
-    )
-    m = ev["economics"]
+    return _html(evaluation, record, heading, svg_as_img)
 
-    def krw(v: Any) -> str:
-        return "—" if v is None else f"{v / 1e6:,.1f}"
 
-    out.append(
-        "<h3>Economics (KRW million)</h3><table><tr><th>capex</th><th>opex / y</th><th>revenue / y</th>"
-        "<th>benefit / y</th><th>NPV</th><th>90% range</th><th>P(NPV&gt;0)</th><th>BCR</th><th>payback</th></tr>"
-        f"<tr><td>{krw(m['capex'])}</td><td>{krw(m['opex_per_year'])}</td><td>{krw(m['revenue_per_year'])}</td>"
-        f"<td>{krw(m['benefit_per_year'])}</td><td>{krw(m['npv'])}</td>"
-        f"<td>{krw(m['npv_p05'])} .. {krw(m['npv_p95'])}</td>"
-        f"<td>{m['p_npv_positive']:.2f}</td><td>{'—' if m['bcr'] is None else f'{m["bcr"]:.2f}'}</td>"
-        f"<td>{'—' if m['payback_years'] is None else f'{m["payback_years"]:.1f} y'}</td></tr></table>"
-    )
-    out.append(
-        f"<p class='small'>{m['horizon_years']} years at {m['discount_rate']:.1%}; "
-        f"{m['draws']} Monte-Carlo draws, seed {m['seed']}. " + e(" ".join(m["notes"])) + "</p>"
-    )
-    out.append(
-        "<h3>Scale-up</h3><table><tr><th>scope</th><th>hardware units</th><th>poles to convert</th>"
-        "<th>capex</th><th>benefit + revenue / y</th><th>NPV</th><th>budget line</th><th>capex share</th></tr>"
-    )
-    for r in ev["scale_up"]:
-        share = "—" if r["capex_share_of_budget"] is None else f"{r['capex_share_of_budget']:.1%}"
-        budget = f"{e(r['budget_line'])} ({krw(r['budget_krw'])})" if r["budget_line"] else "—"
-        out.append(
-            f"<tr><td>{e(r['scope'])}</td><td>{r['hardware_units']:,}</td><td>{r['poles_to_convert']:,}</td>"
-            f"<td>{krw(r['capex'])}</td><td>{krw(r['benefit_per_year'] + r['revenue_per_year'])}</td>"
-            f"<td>{krw(r['npv'])}</td><td>{budget}</td><td>{share}</td></tr>"
-        )
-    out.append("</table>")
-    if record is not None:
-        verb = "accepted" if record.accepted else f"overrode it with: {record.label}"
-        out.append(
-            f"<h3>Decision {e(record.id)}</h3><p>On {e(record.created)} the evaluator "
-            f"{e(record.evaluator) + ' ' if record.evaluator else ''}{e(verb)}."
-            + (f" Note: {e(record.note)}" if record.note else "")
-            + "</p>"
-        )
-        runs = "; ".join(f"{e(k)}: {', '.join(e(x) for x in v)}" for k, v in record.run_ids.items())
-        out.append(
-            f"<p class='small'>Runs: {runs}. Unit values {e(record.unit_values_file)} "
-            f"(digest {e(record.unit_values_digest)}).</p>"
-        )
-    out.append("</section>")
-    return "\n".join(out)
+def record_page(record: DecisionRecord) -> str:
+    """A recorded decision as a whole, self-contained HTML document (printable to PDF)."""
+    from simulation.decision.html import record_page as _page
+
+    return _page(record)

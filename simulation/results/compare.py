@@ -25,8 +25,11 @@ import pandas as pd
 from simulation.errors import SandboxError, StoreError
 from simulation.results.kpis import CATALOGUE
 from simulation.results.store import Store
+from simulation.stats import MIN_PAIRS, chance_findings, holm, paired_t, paired_test, verdict
 
 __all__ = [
+    "CORRECTIONS",
+    "MIN_PAIRS",
     "TABLE_COLUMNS",
     "VERDICTS",
     "Comparison",
@@ -56,9 +59,14 @@ TABLE_COLUMNS = (
     "n_pairs",
     "significant",
     "verdict",
+    "sd_diff",
+    "p_value",
+    "p_adjusted",
 )
-#: The values of the ``verdict`` column.
-VERDICTS = ("better", "worse", "no significant change", "n/a")
+#: The values of the ``verdict`` column ("too few pairs": fewer than :data:`simulation.stats.MIN_PAIRS`).
+VERDICTS = ("better", "worse", "no significant change", "too few pairs", "n/a")
+#: Multiple-comparison corrections :func:`compare` knows (across one candidate's KPIs).
+CORRECTIONS = ("none", "holm")
 #: Resolved-scenario keys that say which seeds ran, not what was simulated.
 _NOT_VARIANT = ("seed", "replications", "name", "description", "source")
 INDEX_COLUMNS = [
@@ -101,6 +109,37 @@ class Comparison:
     services: pd.DataFrame
     notes: tuple[str, ...] = ()
     meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    correction: str = "none"
+    confidence: float = 0.95
+
+    def tested(self, candidate: str | None = None) -> int:
+        """KPIs with a direction that had enough pairs for a verdict (those a chance finding can hit)."""
+        t = self.table if candidate is None else self.table[self.table["candidate"] == candidate]
+        ok = t["better"].isin(["higher", "lower"]) & (t["n_pairs"] >= MIN_PAIRS) & t["p_value"].notna()
+        return int(ok.sum())
+
+    def caption(self, candidate: str | None = None) -> str:
+        """What the table's significance means: level, correction, pairs, and findings expected by chance."""
+        cand = candidate or (self.candidates[0] if self.candidates else None)
+        t = self.table[self.table["candidate"] == cand]
+        m = self.tested(cand)
+        alpha = 1 - self.confidence
+        n = int(t["n_pairs"].max()) if len(t) else 0
+        if n < MIN_PAIRS:
+            return (
+                f"{n} pairs: too few for a verdict (at least {MIN_PAIRS} are needed); "
+                "differences and intervals are shown, no KPI is called better or worse."
+            )
+        exp = chance_findings(m, alpha, corrected=self.correction == "holm")
+        how = (
+            "Holm-corrected across the KPIs, so at most "
+            if self.correction == "holm"
+            else "no multiple-comparison correction, so about "
+        )
+        return (
+            f"{m} KPIs tested at {alpha:.0%} on {n} pairs; {how}{exp:.1f} of them would look significant "
+            "by chance alone if nothing had changed."
+        )
 
     @property
     def labels(self) -> list[str]:
@@ -128,35 +167,7 @@ class Comparison:
 
 
 # --------------------------------------------------------------------------- statistics
-def paired_t(diffs: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean of paired differences and its Student-t confidence interval ``(mean, low, high)``.
-
-    Needs at least 2 differences (NaN bounds otherwise). Identical differences give a zero-width
-    interval: with common random numbers an untouched KPI differs by exactly 0 in every pair.
-    """
-    from scipy.special import stdtrit
-
-    d = np.asarray(diffs, dtype=float)
-    n = len(d)
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(d.mean())
-    if n < 2:
-        return mean, math.nan, math.nan
-    half = float(stdtrit(n - 1, 0.5 + confidence / 2)) * float(d.std(ddof=1)) / math.sqrt(n)
-    return mean, mean - half, mean + half
-
-
-def _verdict(better: str, mean: float, low: float, high: float) -> tuple[bool, str]:
-    if math.isnan(low) or math.isnan(high):
-        return False, "n/a"
-    significant = bool(low > 0 or high < 0)
-    if not significant:
-        return False, "no significant change"
-    if better not in ("higher", "lower"):
-        return True, "n/a"
-    up = mean > 0
-    return True, "better" if up == (better == "higher") else "worse"
+# paired_t is simulation.stats.paired_t (re-exported: callers know it from here).
 
 
 # --------------------------------------------------------------------------- the store's runs
@@ -333,13 +344,16 @@ def _seeds(seeds: Iterable[int]) -> str:
     return ", ".join(map(str, s[:8])) + (f", … ({len(s)} seeds)" if len(s) > 8 else "")
 
 
-def compare(store: Store, groups: Mapping[str, Sequence[str]], confidence: float = 0.95) -> Comparison:
+def compare(
+    store: Store, groups: Mapping[str, Sequence[str]], confidence: float = 0.95, correction: str = "none"
+) -> Comparison:
     """Compare scenarios run by run: the first group is the baseline, the others candidates.
 
     Args:
         store: The results store holding the runs.
         groups: Label (usually the scenario name) -> run ids of its replications.
         confidence: Level of the paired-t confidence intervals.
+        correction: "none" or "holm" (Holm's correction across each candidate's KPIs).
 
     Raises:
         SandboxError: fewer than two groups, or a group without runs.
@@ -347,6 +361,8 @@ def compare(store: Store, groups: Mapping[str, Sequence[str]], confidence: float
             group failed, the groups ran in different districts, or a candidate pairs with the
             baseline on fewer than 2 seeds.
     """
+    if correction not in CORRECTIONS:
+        raise SandboxError(f"unknown multiple-comparison correction {correction!r}; allowed: {', '.join(CORRECTIONS)}")
     if len(groups) < 2:
         raise SandboxError(
             f"a comparison needs a baseline and at least one candidate; got {len(groups)} scenario(s)"
@@ -388,9 +404,18 @@ def compare(store: Store, groups: Mapping[str, Sequence[str]], confidence: float
                 )
 
     values = _values(store, runs)
-    table = _table(values, base, cands, runs, confidence)
+    table = _table(values, base, cands, runs, confidence, correction)
     services = _services(runs, metas)
-    return Comparison(groups=runs, table=table, values=values, services=services, notes=tuple(notes), meta=meta)
+    return Comparison(
+        groups=runs,
+        table=table,
+        values=values,
+        services=services,
+        notes=tuple(notes),
+        meta=meta,
+        correction=correction,
+        confidence=confidence,
+    )
 
 
 def _values(store: Store, runs: dict[str, dict[int, str]]) -> pd.DataFrame:
@@ -410,7 +435,12 @@ def _kpi_order(names: Iterable[str]) -> list[str]:
 
 
 def _table(
-    values: pd.DataFrame, base: str, cands: list[str], runs: dict[str, dict[int, str]], confidence: float
+    values: pd.DataFrame,
+    base: str,
+    cands: list[str],
+    runs: dict[str, dict[int, str]],
+    confidence: float,
+    correction: str = "none",
 ) -> pd.DataFrame:
     wide = values.pivot_table(index=["kpi", "seed"], columns="label", values="value", aggfunc="first", dropna=False)
     rows = []
@@ -422,8 +452,7 @@ def _table(
             b = np.array([_cell(wide, k, s, base) for s in seeds])
             v = np.array([_cell(wide, k, s, c) for s in seeds])
             ok = ~(np.isnan(b) | np.isnan(v))
-            mean, low, high = paired_t(v[ok] - b[ok], confidence)
-            sig, verdict = _verdict(better, mean, low, high)
+            test = paired_test(v[ok] - b[ok], confidence)
             rows.append(
                 {
                     "kpi": k,
@@ -433,16 +462,28 @@ def _table(
                     "candidate": c,
                     "baseline_mean": _nanmean(b),
                     "candidate_mean": _nanmean(v),
-                    "diff_mean": mean,
-                    "ci_low": low,
-                    "ci_high": high,
+                    "diff_mean": test.mean,
+                    "ci_low": test.low,
+                    "ci_high": test.high,
                     "n_pairs": int(ok.sum()),
-                    "significant": sig,
-                    "verdict": verdict,
+                    "sd_diff": test.sd,
+                    "p_value": test.p_value,
+                    "_test": test,
                 }
             )
-    df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-    return df.astype({"n_pairs": int, "significant": bool})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=list(TABLE_COLUMNS)).astype({"n_pairs": int, "significant": bool})
+    alpha = 1 - confidence
+    df["p_adjusted"] = df["p_value"]
+    if correction == "holm":
+        for c in cands:
+            sel = (df["candidate"] == c) & df["better"].isin(["higher", "lower"]) & (df["n_pairs"] >= MIN_PAIRS)
+            df.loc[sel, "p_adjusted"] = holm(df.loc[sel, "p_value"].to_numpy(float))
+    judged = [verdict(b, t, p, alpha) for b, t, p in zip(df["better"], df["_test"], df["p_adjusted"], strict=True)]
+    df["significant"] = [s for s, _ in judged]
+    df["verdict"] = [v for _, v in judged]
+    return df[list(TABLE_COLUMNS)].astype({"n_pairs": int, "significant": bool})
 
 
 def _nanmean(x: np.ndarray) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulation.results.compare import Comparison
+from simulation.results.compare import MIN_PAIRS, Comparison
 from simulation.results.kpis import CATALOGUE
 
 __all__ = [
@@ -40,6 +40,7 @@ VERDICT_STYLE = {
     "better": ("#e6f4ea", "#137333", "▲ better"),
     "worse": ("#fce8e6", "#a50e0e", "▼ worse"),
     "no significant change": ("#f1f3f4", "#5f6368", "≈ not significant"),
+    "too few pairs": ("#fef7e0", "#8a5a00", "? too few pairs"),
     "n/a": ("#ffffff", "#80868b", "n/a"),
 }
 _ARROW = {"higher": "↑ higher", "lower": "↓ lower", "none": "—"}
@@ -132,7 +133,9 @@ def kpi_table_html(comparison: Comparison, candidate: str | None = None, only_si
         )
     return (
         f'<div style="overflow-x:auto"><table class="kpi-table" data-baseline="{_e(base)}" data-candidate="{_e(cand)}" '
-        f'style="border-collapse:collapse;width:100%;font-size:0.85em"><thead><tr>{head}</tr></thead>'
+        f'style="border-collapse:collapse;width:100%;font-size:0.85em">'
+        f'<caption style="caption-side:bottom;text-align:left;font-size:0.9em;color:#5f6368;padding-top:4px">'
+        f"{_e(comparison.caption(cand))}</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
@@ -302,7 +305,8 @@ def render_report(
         f"generated {time.strftime('%Y-%m-%d %H:%M')}" + (f" · store {_e(store_root)}" if store_root else "") + "</p>",
         "<p>Runs are paired by seed (common random numbers): each candidate run sees the same district day as "
         "the baseline run with the same seed. The difference is candidate − baseline, with a 95% paired-t "
-        "confidence interval; a change whose interval includes 0 is marked <b>≈ not significant</b>.</p>",
+        "confidence interval; a change whose interval includes 0 is marked <b>≈ not significant</b>; with fewer "
+        f"than {MIN_PAIRS} pairs no KPI gets a verdict (<b>? too few pairs</b>).</p>",
     ]
     out += [f"<p class='note'>{_e(n)}</p>" for n in comparison.notes]
     out.append(
