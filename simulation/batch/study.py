@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from simulation._files import project_path
 from simulation.config._yaml import Strict, parse_model, read_yaml
 from simulation.errors import BatchError, SandboxError, StudyError
 from simulation.results.kpis import CATALOGUE
@@ -209,7 +210,7 @@ def _check_kpi(name: str) -> None:
 
 def load_study(path: str | Path) -> tuple[Study, Path]:
     """Read and validate a study file; return it with its resolved path (factors are checked by ``plan``)."""
-    p = Path(path)
+    p = project_path(path)
     if not p.is_file():
         raise StudyError(p, "file not found")
     p = p.resolve()
