@@ -11,6 +11,7 @@ import itertools
 import json
 import math
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -350,12 +351,19 @@ def _slug(kpi: str) -> str:
     return kpi.replace(".", "_")
 
 
-def save_plots(a: Analysis, folder: str | Path | None = None) -> list[Path]:
-    """Write PNGs (main effects, interactions, sensitivity) per KPI; default folder ``OUT/analysis``."""
+def save_plots(
+    a: Analysis, folder: str | Path | None = None, progress: Callable[[int, int], Any] | None = None
+) -> list[Path]:
+    """Write PNGs (main effects, interactions, sensitivity) per KPI; default folder ``OUT/analysis``.
+
+    ``progress(done, total)`` is called after each KPI's plots.
+    """
     dest = Path(folder) if folder else Layout(a.out).analysis
     dest.mkdir(parents=True, exist_ok=True)
     written = []
-    for kpi in a.kpis:
+    for i, kpi in enumerate(a.kpis):
+        if progress is not None:
+            progress(i, len(a.kpis))
         if a.main_effects.empty or kpi not in set(a.main_effects["kpi"]):
             continue
         for kind, fn in (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import math
 import sys
 from typing import Any
@@ -26,6 +27,10 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
     from simulation.plugins.scaffold import new_plugin
 
     dest = new_plugin(args.name, args.dir, vendor=args.vendor, category=args.category)
+    if args.json:
+        files = sorted(str(p.relative_to(dest)) for p in Path(dest).rglob("*") if p.is_file())
+        print(json.dumps({"plugin": args.name, "folder": str(dest), "files": files}, indent=1))
+        return 0
     print(f"created {dest}/ (plugin.yaml, service.py, README.md, test_service.py)")
     print(f"next: edit service.py, then run  python -m simulation check-plugin {dest}")
     return 0
@@ -99,6 +104,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.add_argument("name", metavar="NAME", help="plugin name: lower-case letters, digits and '_'")
     n.add_argument("--dir", default="plugins", help="folder to create it in (default: plugins)")
     n.add_argument("--vendor", default="Your Company", help="company name for the manifest")
+    n.add_argument("--json", action="store_true", help="print what was created as JSON")
     n.add_argument(
         "--category",
         default="safety",
