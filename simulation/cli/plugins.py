@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 from simulation.cli.console import stdout_console
