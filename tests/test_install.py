@@ -45,6 +45,7 @@ def test_project_paths_resolve_from_another_folder(tmp_path: Path, monkeypatch) 
 def test_cli_runs_from_another_folder(tmp_path: Path) -> None:
     r = subprocess.run(
         [sys.executable, "-m", "simulation", "districts", "--json"],
+        check=False,
         cwd=tmp_path,
         env=_env(),
         capture_output=True,
@@ -103,8 +104,18 @@ def test_study_runs_on_a_hand_started_dask_cluster(tiny_district: Path, tmp_path
         stderr=subprocess.STDOUT,
     )
     worker = subprocess.Popen(
-        [str(BIN / "dask"), "worker", addr, "--nworkers", "2", "--nthreads", "1", "--host", "127.0.0.1"]
-        + ["--no-dashboard"],
+        [
+            str(BIN / "dask"),
+            "worker",
+            addr,
+            "--nworkers",
+            "2",
+            "--nthreads",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--no-dashboard",
+        ],
         cwd=elsewhere,  # not the project: the workers import the package as installed
         env=_env(),
         stdout=logs[1],
@@ -173,7 +184,7 @@ def test_base_install_runs_a_scenario_without_the_extras(tiny_district: Path, tm
         "from simulation.cli.main import main\n"
         f"sys.exit(main(['run', {str(sc)!r}, '--store', {str(tmp_path / 'store')!r}, '--json', '-q']))\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads(r.stdout)["runs"][0]["status"] == "ok"
 
