@@ -1,4 +1,4 @@
-"""Honest sensitivity indices: replication noise in the intervals, S1 > ST and wide-interval warnings, samples needed."""
+"""Honest sensitivity indices: replication noise in the intervals, S1 > ST and wide-interval notes, samples needed."""
 
 from __future__ import annotations
 
@@ -112,7 +112,8 @@ def test_a_clean_large_design_gets_no_warnings(tiny_district: Path, tmp_path: Pa
     assert not [n for n in notes if "S1 > ST" in n], notes
     wide = [n for n in notes if "wider than" in n]  # only the factor whose true S1 is 0
     assert wide == [
-        f"sobol {K}: 1 of 6 intervals are wider than their values (call_delay_min S1): those indices are not distinguishable from zero"
+        f"sobol {K}: 1 of 6 intervals are wider than their values (call_delay_min S1): those indices are not "
+        "distinguishable from zero"
     ], notes
     assert s["conf_replication"].isna().all()  # one replication: nothing to resample
 
