@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules under ``simulation.cli`` that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["batch", "compare", "decide", "plugins", "export"]
+COMMAND_MODULES: list[str] = ["batch", "compare", "decide", "plugins", "export", "research"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
