@@ -74,6 +74,65 @@ def _add_discover(sub: Any) -> None:
     p.set_defaults(fn=cmd_discover)
 
 
+def cmd_optimise(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from simulation.batch.optimise import optimise
+    from simulation.cli.console import stderr_progress
+
+    with stderr_progress("trials", quiet=args.quiet or args.json) as prog:
+        task = prog.add_task("optimise", total=1)
+
+        def tick(done: int, total: int, what: str) -> None:
+            prog.update(task, completed=done, total=total, description=what)
+
+        res = optimise(args.study, args.out, trials=args.trials, progress=tick)
+    if args.json:
+        print(json.dumps(res, indent=1, default=str))
+        return 0
+    objs = list(res["objectives"])
+    rows = {r["trial"]: r for r in res["trials"]}
+    title = "best trial" if len(objs) == 1 else f"Pareto front ({len(res['best'])} trials)"
+    t = Table(title=f"{res['study']}: {title} of {res['trials_done']} run ({res['sampler']}, seeds {res['seeds']})")
+    factors = [k for k in next(iter(rows.values()), {}) if k.startswith("factor:")]
+    for c in ("trial", *[f[7:] for f in factors], "capex KRW", *[f"{k} ({d})" for k, d in res["objectives"].items()]):
+        t.add_column(c, justify="right")
+    for n in res["best"]:
+        r = rows[n]
+        cells = [str(n), *[_cell(r[f]) for f in factors], _cell(r["capex_krw"]), *[_cell(r[f"kpi:{k}"]) for k in objs]]
+        t.add_row(*cells)
+    con = stdout_console()
+    con.print(t)
+    if res["trials_pruned"]:
+        con.print(f"{res['trials_pruned']} trials not run (over the capex budget or invalid; see trials.parquet)")
+    con.print(f"saved: {res['out']}/optimise.json, trials.parquet, runs/ (the Batch page shows them)")
+    return 0
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+    return str(v)
+
+
+def _add_optimise(sub: Any) -> None:
+    p = sub.add_parser(
+        "optimise",
+        aliases=["optimize"],
+        help="search a study's factors with optuna for the best KPIs under a capex budget",
+        description="Optimise over the factors of a study file with an 'optimise:' section (objectives, trials, "
+        "capex). One objective: TPE; several: NSGA-II and a Pareto front. Every trial's runs are stored in OUT/runs "
+        "with the study's seeds (paired); the same command resumes.",
+    )
+    p.add_argument("study", metavar="STUDY", help="study YAML file with an 'optimise:' section")
+    p.add_argument("--out", "-o", metavar="DIR", help="output folder (default: batch-out/<study>-optimise)")
+    p.add_argument("--trials", type=int, metavar="N", help="trials in all (default: the study's optimise.trials)")
+    p.add_argument("--json", action="store_true", help="print every trial and the best ones as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(fn=cmd_optimise)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``discover`` and ``optimise``."""
     _add_discover(sub)
+    _add_optimise(sub)
