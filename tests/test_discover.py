@@ -85,3 +85,23 @@ def test_discover_errors_name_the_problem(batch: Path, capsys) -> None:
     assert f"{K} > 5000: 0 of 120 points are cases of interest; PRIM needs some of both" in capsys.readouterr().err
     assert main(["discover", str(batch), "--kpi", K, "--above", "1", "--below", "2"]) == 2
     assert "give --above or --below, not both" in capsys.readouterr().err
+
+
+def test_batch_page_shows_and_runs_discovery(batch: Path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from simulation.batch.discovery import save
+
+    save(discover(batch, K, above=600))
+    monkeypatch.setenv("PILOT_BATCH", str(batch.parent))
+    at = AppTest.from_string("from webapp.batch import page\npage()", default_timeout=60).run()
+    assert not at.exception
+    assert [h.value for h in at.header] == ["Scenario discovery (PRIM)"]
+    text = " ".join(m.value for m in at.markdown)
+    assert f"{K} > 600" in text and "coverage **" in text
+    # run PRIM from the page: the worst 25% (a second rule on the same KPI replaces the saved one)
+    at.selectbox(key="discover_kpi").set_value(K)
+    at.button[0].click()
+    at.run()
+    assert not at.exception and not at.error
+    assert "at most the worst 25% of points" in " ".join(m.value for m in at.markdown)

@@ -121,3 +121,16 @@ def test_optimise_errors(tiny_district: Path, tmp_path: Path, capsys) -> None:
     assert "unknown KPI 'safety.nope'" in capsys.readouterr().err
     with pytest.raises(Exception, match="--trials must be at least 1; got 0"):
         optimise(p, tmp_path / "y", trials=0)
+
+
+def test_batch_page_shows_the_best_trials(tiny_district: Path, tmp_path: Path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    p = _study(tmp_path, tiny_district, trials=3)
+    optimise(p, tmp_path / "batches" / "opt-optimise")
+    monkeypatch.setenv("PILOT_BATCH", str(tmp_path / "batches"))
+    at = AppTest.from_string("from webapp.batch import page\npage()", default_timeout=60).run()
+    assert not at.exception
+    assert [h.value for h in at.header] == ["Optimisation (optuna)"]
+    assert any(m.value == "**Best trial**" for m in at.markdown)
+    assert "3 trials run" in at.caption[0].value
