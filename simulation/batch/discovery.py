@@ -169,7 +169,7 @@ def discover(
                     "step": int(i),
                     **{k: float(t.loc[i, k]) for k in ("coverage", "density", "mass")},
                     "res_dim": int(t.loc[i, "res_dim"]),
-                }  # fmt: skip
+                }
                 for i in t.index
             ]
     return Discovery(str(out), kpi, rule, len(y), int(interest.sum()), threshold, boxes, traj, notes)
