@@ -126,7 +126,8 @@ def optimisation_section(out: Path) -> None:
     budget = res.get("capex_budget_krw")
     st.caption(
         f"Study **{res['study']}** · {res['sampler']} · {res['trials_done']} trials run, "
-        f"{res['trials_pruned']} not run (over the capex budget{f' of {budget:,.0f} KRW' if budget else ''} or invalid) · every trial with seeds "
+        f"{res['trials_pruned']} not run (over the capex budget{f' of {budget:,.0f} KRW' if budget else ''} "
+        "or invalid) · every trial with seeds "
         f"{res['seeds']} (paired). CLI: `python -m simulation optimise STUDY`."
     )
     trials = pd.DataFrame(res["trials"])
