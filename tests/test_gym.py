@@ -104,7 +104,7 @@ def test_a_trivial_policy_learns_the_best_constant_level(night: Path) -> None:
 def test_bad_slot_and_reward_are_named(night: Path) -> None:
     with pytest.raises(ScenarioError, match="slot 'cctv' is not supported; slots: streetlights"):
         gymnasium.make(ID, scenario=str(night), slot="cctv")
-    with pytest.raises(ScenarioError, match="reward: unknown KPI 'energy.nope'"):
+    with pytest.raises(ScenarioError, match=r"reward: unknown KPI 'energy\.nope'"):
         gymnasium.make(ID, scenario=str(night), reward={"energy.nope": 1.0})
     no_lights = write_scenario(
         night.parent, "nolights", {"district": yaml_district(night), "services": BASE_SERVICES[:2]}

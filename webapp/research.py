@@ -46,33 +46,38 @@ def discovery_section(out: Path, kpis: list[str]) -> None:
         go = st.form_submit_button("Find boxes")
     if go:
         try:
-            d = discover(
+            found_now = discover(
                 out,
                 kpi,
                 above=value if rule == "above a value" else None,
                 below=value if rule == "below a value" else None,
             )
-            save(d)
+            save(found_now)
         except SandboxError as exc:
             st.error(str(exc))
     found = load_discoveries(out)
     if not found:
         st.info("No discovery yet for this batch.")
         return
-    for d in found:
-        st.markdown(f"**{d['rule']}** — {d['cases']} of {d['points']} design points are cases of interest")
-        left, right = st.columns([3, 2])
-        with left:
-            for b in d["boxes"]:
-                st.markdown(
-                    f"Box {b['box']}: coverage **{b['coverage']:.0%}**, density **{b['density']:.0%}**, "
-                    f"mass {b['mass']:.0%} (peeling step {b['step']})"
-                )
-                st.dataframe(_limits_table(b), hide_index=True, width="stretch")
-        with right:
-            st.pyplot(_tradeoff(d), clear_figure=False)
-        for n in d.get("notes", []):
-            st.warning(n)
+    for doc in found:
+        _show(doc)
+
+
+def _show(d: dict[str, Any]) -> None:
+    """One saved discovery: its rule, each box's quality and limits, the trade-off plot."""
+    st.markdown(f"**{d['rule']}** — {d['cases']} of {d['points']} design points are cases of interest")
+    left, right = st.columns([3, 2])
+    with left:
+        for b in d["boxes"]:
+            st.markdown(
+                f"Box {b['box']}: coverage **{b['coverage']:.0%}**, density **{b['density']:.0%}**, "
+                f"mass {b['mass']:.0%} (peeling step {b['step']})"
+            )
+            st.dataframe(_limits_table(b), hide_index=True, width="stretch")
+    with right:
+        st.pyplot(_tradeoff(d), clear_figure=False)
+    for n in d.get("notes", []):
+        st.warning(n)
 
 
 def _tradeoff(d: dict[str, Any]) -> Any:

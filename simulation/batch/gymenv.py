@@ -45,7 +45,7 @@ try:  # gymnasium is the [research] extra; the module imports without it for doc
 
     _Base: Any = gym.Env
 except ImportError:  # pragma: no cover - only without the extra
-    gym = None
+    gym = None  # type: ignore[assignment]
     _Base = object
 
 
@@ -98,7 +98,7 @@ class _Bridge:
 class ServiceSlotEnv(_Base):
     """One scenario with the agent in a service's slot (see the module docstring)."""
 
-    metadata = {"render_modes": []}  # noqa: RUF012
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
 
     def __init__(
         self,

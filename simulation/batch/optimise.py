@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +179,7 @@ def optimise(
     return result
 
 
-def _summary(ost: Any, study: Study, objectives: list[tuple[str, str]], seeds: list[int], dest: Path) -> dict:
+def _summary(ost: Any, study: Study, objectives: Sequence[tuple[str, str]], seeds: list[int], dest: Path) -> dict:
     import optuna
 
     rows = []

@@ -47,8 +47,8 @@ CONTEXTS = {
 }
 KST = timezone(timedelta(hours=9))
 #: Device.supportedProtocol's published enum (dataModel.Device device-schema.json)
-PROTOCOLS = ("3g", "bluetooth", "bluetooth LE", "cat-m", "coap", "ec-gsm-iot", "gprs", "http", "lwm2m", "lora")
-PROTOCOLS += ("lte-m", "mqtt", "nb-iot", "onem2m", "sigfox", "ul20", "websocket")
+PROTOCOLS: tuple[str, ...] = ("3g", "bluetooth", "bluetooth LE", "cat-m", "coap", "ec-gsm-iot", "gprs", "http")
+PROTOCOLS += ("lwm2m", "lora", "lte-m", "mqtt", "nb-iot", "onem2m", "sigfox", "ul20", "websocket")
 _PROTOCOL_NAMES = {"lorawan": "lora", "lora": "lora", "nb-iot": "nb-iot", "lte-m": "lte-m", "mqtt": "mqtt"}
 
 # attribute -> (NGSI-LD kind, value type); value types: str, num, num01, int, bool, datetime, point,

@@ -138,7 +138,7 @@ def to_arrow(name: str, df: pd.DataFrame, run: Mapping[str, Any]) -> pa.Table:
         units = {n: metric_unit(n) for n in names.unique()}
         out.insert(list(out.columns).index("value") + 1, "unit", names.map(units).astype("string"))
         added.append("unit")
-    geo = None
+    geo: dict[str, Any] | None = None
     if {"x", "y"} <= set(out.columns) and origin is not None:
         lat0, lon0 = origin
         x, y = out["x"].astype(float).to_numpy(), out["y"].astype(float).to_numpy()
@@ -154,7 +154,7 @@ def to_arrow(name: str, df: pd.DataFrame, run: Mapping[str, Any]) -> pa.Table:
             "columns": {"geometry": {"encoding": "WKB", "geometry_types": ["Point"], "bbox": bbox}},
         }
         if not bbox:
-            del geo["columns"]["geometry"]["bbox"]  # type: ignore[attr-defined]
+            del geo["columns"]["geometry"]["bbox"]
     table = pa.Table.from_pandas(out, preserve_index=False)
     fields = []
     for f in table.schema:
