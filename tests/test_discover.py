@@ -105,3 +105,10 @@ def test_batch_page_shows_and_runs_discovery(batch: Path, monkeypatch) -> None:
     at.run()
     assert not at.exception and not at.error
     assert "at most the worst 25% of points" in " ".join(m.value for m in at.markdown)
+
+
+def test_the_shipped_discovery_study_is_valid() -> None:
+    from conftest import ROOT
+
+    plan = make_plan(ROOT / "scenarios" / "studies" / "discovery.yaml")
+    assert len(plan.points) == 64 and plan.base.name == "seongsu_evening"

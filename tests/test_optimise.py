@@ -134,3 +134,14 @@ def test_batch_page_shows_the_best_trials(tiny_district: Path, tmp_path: Path, m
     assert [h.value for h in at.header] == ["Optimisation (optuna)"]
     assert any(m.value == "**Best trial**" for m in at.markdown)
     assert "3 trials run" in at.caption[0].value
+
+
+def test_the_shipped_optimisation_study_is_valid() -> None:
+    from conftest import ROOT
+
+    from simulation.batch.optimise import capex_of
+    from simulation.batch.study import load_study
+
+    study, _ = load_study(ROOT / "scenarios" / "studies" / "operators_optimise.yaml")
+    assert study.optimise is not None and len(study.optimise.objectives) == 2
+    assert capex_of(study, {"operators": 3, "flag_threshold": 0.5}) == study.optimise.capex_budget_krw
