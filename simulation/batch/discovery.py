@@ -84,7 +84,8 @@ def _cases(y: pd.Series, kpi: str, above: float | None, below: float | None, wor
     return (y > cut).to_numpy(), f"{kpi} > {cut:.4g} (at most the worst {worst:g}% of points; lower is better)"
 
 
-def _limits(initial: pd.DataFrame, lims: pd.DataFrame) -> dict[str, Any]:
+def _limits(initial: pd.DataFrame, lims: pd.DataFrame, whole: set[str]) -> dict[str, Any]:
+    """The restricted factors' ranges; a factor whose values are whole numbers gets whole-number limits."""
     out: dict[str, Any] = {}
     for col in lims.columns:
         lo, hi = lims[col].iloc[0], lims[col].iloc[1]
@@ -92,7 +93,7 @@ def _limits(initial: pd.DataFrame, lims: pd.DataFrame) -> dict[str, Any]:
             if lo != initial[col].iloc[0]:
                 out[col] = sorted(str(v) for v in lo)
         elif lo != initial[col].iloc[0] or hi != initial[col].iloc[1]:
-            out[col] = [float(lo), float(hi)]
+            out[col] = [float(math.ceil(lo)), float(math.floor(hi))] if col in whole else [float(lo), float(hi)]
     return out
 
 
@@ -127,8 +128,9 @@ def discover(
     for c in x.columns:
         if not pd.api.types.is_numeric_dtype(x[c]):
             x[c] = x[c].map(lambda v: v if isinstance(v, str) else json.dumps(v)).astype("category")
-        else:
+        else:  # (ema_workbench's integer peeling fails on pandas 3: whole numbers go in as floats)
             x[c] = x[c].astype(float)
+    whole = {c for c in x.columns if pd.api.types.is_float_dtype(x[c]) and bool((x[c] == x[c].round()).all())}
     interest, rule = _cases(y.reset_index(drop=True), kpi, above, below, worst)
     notes: list[str] = []
     if interest.sum() == 0 or interest.all():
@@ -160,7 +162,7 @@ def discover(
                     mass=float(r["mass"]),
                     points=int(r["n"]),
                     cases=int(r["k"]),
-                    limits=_limits(box.box_lims[0], box.box_lims[step]),
+                    limits=_limits(box.box_lims[0], box.box_lims[step], whole),
                 )
             )
             traj += [

@@ -34,10 +34,11 @@ def cmd_discover(args: argparse.Namespace) -> int:
     con = stdout_console()
     con.print(f"cases of interest: {d.rule} — {d.cases} of {d.points} design points")
     for b in d.boxes:
-        t = Table(
-            title=f"box {b.box} (peeling step {b.step}): coverage {b.coverage:.0%}, density {b.density:.0%}, "
+        con.print(
+            f"[bold]box {b.box}[/bold] (peeling step {b.step}): coverage {b.coverage:.0%}, density {b.density:.0%}, "
             f"mass {b.mass:.0%} ({b.cases} of {b.points} points in the box are cases)"
         )
+        t = Table()
         t.add_column("factor")
         t.add_column("range in the box")
         for name, lim in b.limits.items():
