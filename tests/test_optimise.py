@@ -145,3 +145,13 @@ def test_the_shipped_optimisation_study_is_valid() -> None:
     study, _ = load_study(ROOT / "scenarios" / "studies" / "operators_optimise.yaml")
     assert study.optimise is not None and len(study.optimise.objectives) == 2
     assert capex_of(study, {"operators": 3, "flag_threshold": 0.5}) == study.optimise.capex_budget_krw
+
+
+def test_capex_can_be_an_objective(tiny_district: Path, tmp_path: Path) -> None:
+    p = _study(tmp_path, tiny_district, objectives={T: "minimize", "capex_krw": "minimize"}, trials=3)
+    doc = yaml.safe_load(p.read_text())
+    doc["optimise"]["capex_krw"] = {"operators": 10_000_000}
+    p.write_text(yaml.safe_dump(doc))
+    res = optimise(p, tmp_path / "o")
+    done = [t for t in res["trials"] if t["state"] == "COMPLETE"]
+    assert done and all(t["kpi:capex_krw"] == t["capex_krw"] == 10_000_000 * t["factor:operators"] for t in done)

@@ -1,7 +1,7 @@
 """Optimisation over a study's factors with optuna: best trials, or a Pareto front for several objectives.
 
 A study file with an ``optimise:`` section names the objectives (KPI -> minimize | maximize), the
-number of trials and, optionally, a linear capex model (KRW per unit of each factor, plus a fixed
+number of trials and, optionally, a linear capex model (``capex_krw`` may itself be an objective) (KRW per unit of each factor, plus a fixed
 part) with a budget. Each trial is a design point optuna proposes (TPE for one objective, NSGA-II
 for several); a trial over the capex budget is not run (state PRUNED, reason recorded). A run trial
 simulates the study's replications with the same seeds as every other trial (common random
@@ -160,6 +160,9 @@ def optimise(
             raise optuna.TrialPruned()
         means = []
         for kpi, _ in objectives:
+            if kpi == "capex_krw":
+                means.append(capex)
+                continue
             xs = [r.kpis.get(kpi, math.nan) for r in runs]
             xs = [x for x in xs if x is not None and not math.isnan(x)]
             if not xs:
