@@ -1,12 +1,12 @@
 """Optimisation over a study's factors with optuna: best trials, or a Pareto front for several objectives.
 
 A study file with an ``optimise:`` section names the objectives (KPI -> minimize | maximize), the
-number of trials and, optionally, a linear capex model (``capex_krw`` may itself be an objective) (KRW per unit of each factor, plus a fixed
-part) with a budget. Each trial is a design point optuna proposes (TPE for one objective, NSGA-II
-for several); a trial over the capex budget is not run (state PRUNED, reason recorded). A run trial
-simulates the study's replications with the same seeds as every other trial (common random
-numbers, so trials are compared pair-wise), each run stored in ``OUT/runs`` (the results-store
-layout) and reused when the same scenario and seed come again.
+number of trials and, optionally, a linear capex model (KRW per unit of each factor, plus a fixed
+part) with a budget; ``capex_krw`` may itself be an objective. Each trial is a design point optuna
+proposes (TPE for one objective, NSGA-II for several); a trial over the capex budget is not run
+(state PRUNED, reason recorded). A run trial simulates the study's replications with the same seeds
+as every other trial (common random numbers, so trials are compared pair-wise), each run stored in
+``OUT/runs`` (the results-store layout) and reused when the same scenario and seed come again.
 
 Resumable: optuna's study lives in ``OUT/optuna.db`` (SQLite); running the same command again
 continues up to ``trials``, re-running (from the stored runs) any trial a killed driver left
