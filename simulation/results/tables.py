@@ -25,10 +25,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["ADDED", "COLUMN_DOCS", "METRIC_UNITS", "from_stored", "metric_unit", "to_arrow", "write_table"]
 
@@ -121,6 +124,7 @@ def _context(run: Mapping[str, Any]) -> tuple[datetime | None, tuple[float, floa
 
 def to_arrow(name: str, df: pd.DataFrame, run: Mapping[str, Any]) -> pa.Table:
     """``df`` with the store's added columns and metadata (``run`` is the run.json mapping)."""
+    import pyarrow as pa
     out = df.copy()
     added: list[str] = []
     if "run_id" not in out.columns:
@@ -173,11 +177,13 @@ def to_arrow(name: str, df: pd.DataFrame, run: Mapping[str, Any]) -> pa.Table:
 
 def write_table(path: Path, name: str, df: pd.DataFrame, run: Mapping[str, Any]) -> None:
     """Write one result table as self-describing Parquet (see the module docstring)."""
+    import pyarrow.parquet as pq
     pq.write_table(to_arrow(name, df, run), path)
 
 
 def from_stored(path: Path) -> pd.DataFrame:
     """A stored table as the run computed it: the columns the store added taken off again."""
+    import pyarrow.parquet as pq
     table = pq.read_table(path)
     meta = json.loads((table.schema.metadata or {}).get(b"pilot_sandbox", b"{}"))
     drop = [c for c in meta.get("added_columns", []) if c in table.column_names]
