@@ -15,9 +15,12 @@ from typing import Any
 
 
 def _register() -> None:
-    from simulation.batch.gymenv import register
+    try:
+        from simulation.batch.gymenv import register
 
-    register()
+        register()
+    except ImportError:  # gymnasium (the [research] extra) is not usable here: no env to register
+        pass
 
 
 class _Loader(importlib.abc.Loader):
@@ -47,7 +50,7 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     """Register now if gymnasium is loaded, else when it is."""
-    if "gymnasium" in sys.modules:
+    if sys.modules.get("gymnasium") is not None:
         _register()
     elif not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
