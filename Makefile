@@ -1,5 +1,5 @@
 # Two commands do all set-up: `make run` and `make test`. Both create .venv when it is
-# missing or older than the requirements files.
+# missing or older than the requirements files or pyproject.toml, with every extra ([all]) installed.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,11 +10,14 @@ PYTHON ?= $(shell (pyenv which python 2>/dev/null | grep -q . && pyenv which pyt
 
 .PHONY: run test check bench venv system-deps clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is needed, found " + sys.version.split()[0] + " at " + sys.executable)'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# the package itself, editable, so `python -m simulation`, `pilot-sandbox` and Dask workers started
+	# from this venv import it from any folder (no download: its dependencies are installed above)
+	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
 	@touch $(STAMP)
 
 venv: $(STAMP)

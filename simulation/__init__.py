@@ -72,3 +72,13 @@ def __getattr__(name: str) -> object:
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'simulation' has no attribute {name!r}")
+
+
+def _install_gym_hook() -> None:
+    """``gymnasium.make("PilotSandbox/ServiceSlot-v0", scenario=...)`` works after ``import simulation``."""
+    from simulation import _gym
+
+    _gym.install()
+
+
+_install_gym_hook()

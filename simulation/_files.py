@@ -33,3 +33,20 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+#: The project checkout (the folder holding ``simulation/``, ``scenarios/``, ``districts/``).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def project_path(path: str | Path) -> Path:
+    """``path`` as given when it exists from the current folder, else the same relative path in the project.
+
+    So ``scenarios/x.yaml`` or ``districts/seongsu`` work from any folder once the package is installed
+    (editable, from the checkout).
+    """
+    p = Path(path)
+    if p.exists() or p.is_absolute():
+        return p
+    cand = PROJECT_ROOT / p
+    return cand if cand.exists() else p

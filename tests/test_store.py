@@ -32,10 +32,16 @@ def test_failed_writer_leaves_nothing(tiny_scenario, tmp_path, monkeypatch):
     r = run_scenario(load_scenario(tiny_scenario), seed=1)
     store = Store(tmp_path / "s")
 
-    def boom(*_a, **_k):
-        raise OSError("disk full")
+    import pyarrow.parquet as pq
 
-    monkeypatch.setattr(type(r.events), "to_parquet", boom)
+    real = pq.write_table
+
+    def boom(table, path, *a, **k):
+        if str(path).endswith("events.parquet"):  # a table half-way through the run's files
+            raise OSError("disk full")
+        return real(table, path, *a, **k)
+
+    monkeypatch.setattr(pq, "write_table", boom)
     with pytest.raises(OSError, match="disk full"):
         store.put(r)
     assert not store.has(r.run_id)

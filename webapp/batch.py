@@ -1,5 +1,7 @@
 """Batch page: a researcher's batch output folder — per-point means with CIs, main effects,
-interactions and Sobol/Morris indices. It only reads what ``python -m simulation batch`` wrote.
+interactions and Sobol/Morris indices, scenario discovery (PRIM) — or an optimisation folder's best
+trials / Pareto front (:mod:`webapp.research`). It reads what ``python -m simulation batch``,
+``discover`` and ``optimise`` wrote.
 
 Batch folders are looked for under ``$PILOT_BATCH`` (``os.pathsep``-separated; default ``batch-out``).
 """
@@ -16,6 +18,7 @@ import streamlit as st
 from simulation.batch.analysis import Analysis, analyze, plot_interactions, plot_main_effects, plot_sensitivity
 from simulation.errors import SandboxError
 from simulation.results.kpis import CATALOGUE
+from webapp import research
 
 
 def batch_roots() -> list[Path]:
@@ -31,6 +34,8 @@ def batch_folders() -> list[Path]:
             found.setdefault(root)
         if root.is_dir():
             for p in sorted(root.glob("*/plan.json")):
+                found.setdefault(p.parent)
+            for p in sorted(root.glob("*/optimise.json")):  # `python -m simulation optimise` folders
                 found.setdefault(p.parent)
     return list(found)
 
@@ -84,6 +89,9 @@ def page() -> None:
         )
         return
     out = Path(chosen)
+    if research.is_optimisation(out):
+        research.optimisation_section(out)
+        return
     if not (out / "plan.json").is_file():
         st.error(f"`{out}` is not a batch output folder (it has no plan.json).")
         return
@@ -144,6 +152,7 @@ def page() -> None:
         "text/csv",
         disabled=a.sensitivity.empty,
     )
+    research.discovery_section(out, a.kpis)
 
 
 def _unit(kpi: str) -> str:

@@ -1,5 +1,6 @@
 """Analysis of a batch's output folder: per-point means and CIs, main effects, interactions,
-Sobol or Morris indices (SALib) where the design supports them, plots and tidy exports.
+Sobol or Morris indices (SALib, with a bootstrap over replications: :mod:`simulation.batch.sensitivity`)
+where the design supports them, plots and tidy exports.
 
 It reads only the files the batch wrote (``plan.json``, ``points.parquet``, ``kpis/``), so it
 works on a batch that is still running or was interrupted (with the runs finished so far).
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from simulation.batch.layout import Layout
+from simulation.batch.sensitivity import sensitivity_indices
 from simulation.batch.study import BatchError
 from simulation.results.kpis import CATALOGUE
 from simulation.stats import half_width
@@ -97,94 +99,6 @@ def _levels(values: pd.Series, bins: int = BINS) -> pd.Series:
     return values.groupby(bins, observed=True).transform("mean").round(6)
 
 
-def sensitivity_indices(
-    plan: dict[str, Any], y_by_point: pd.DataFrame, kpis: list[str], notes: list[str] | None = None
-) -> pd.DataFrame:
-    """Sobol (S1, ST, S2) or Morris (mu*, sigma, mu) indices with 95% confidence, from per-point means.
-
-    ``plan`` is ``plan.json``; ``y_by_point`` has a row per point (index = point id), a column per KPI.
-    """
-    notes = [] if notes is None else notes
-    kind = plan["design"]["kind"]
-    rows: list[dict[str, Any]] = []
-    if kind not in ("sobol", "morris"):
-        return pd.DataFrame(rows, columns=["method", "kpi", "factor", "index", "value", "conf"])
-    problem = {k: plan["problem"][k] for k in ("num_vars", "names", "bounds")}
-    x = np.asarray(plan["sample"], dtype=float)
-    for kpi in kpis:
-        y = y_by_point.reindex(range(plan["points"]))[kpi].to_numpy(dtype=float) if kpi in y_by_point else None
-        if y is None or np.isnan(y).any():
-            missing = plan["points"] if y is None else int(np.isnan(y).sum())
-            notes.append(
-                f"{kind} indices of {kpi}: {missing} of {plan['points']} points have no value yet "
-                "(unfinished, failed, or the KPI is undefined there)"
-            )
-            continue
-        if np.ptp(y) == 0:
-            notes.append(f"{kind} indices of {kpi}: the KPI does not vary over the design")
-            continue
-        if kind == "sobol":
-            from SALib.analyze import sobol
-
-            res = sobol.analyze(problem, y, calc_second_order=plan["design"]["second_order"], conf_level=0.95, seed=0)
-            for i, name in enumerate(problem["names"]):
-                rows += [
-                    {
-                        "method": "sobol",
-                        "kpi": kpi,
-                        "factor": name,
-                        "index": ix,
-                        "value": float(res[ix][i]),
-                        "conf": float(res[f"{ix}_conf"][i]),
-                    }
-                    for ix in ("S1", "ST")
-                ]
-            if plan["design"]["second_order"]:
-                for i, j in itertools.combinations(range(len(problem["names"])), 2):
-                    rows.append(
-                        {
-                            "method": "sobol",
-                            "kpi": kpi,
-                            "factor": f"{problem['names'][i]} × {problem['names'][j]}",
-                            "index": "S2",
-                            "value": float(res["S2"][i, j]),
-                            "conf": float(res["S2_conf"][i, j]),
-                        }
-                    )
-        else:
-            from SALib.analyze import morris
-
-            res = morris.analyze(problem, x, y, conf_level=0.95, num_levels=plan["design"]["levels"], seed=0)
-            for i, name in enumerate(problem["names"]):
-                rows += [
-                    {
-                        "method": "morris",
-                        "kpi": kpi,
-                        "factor": name,
-                        "index": "mu_star",
-                        "value": float(res["mu_star"][i]),
-                        "conf": float(res["mu_star_conf"][i]),
-                    },
-                    {
-                        "method": "morris",
-                        "kpi": kpi,
-                        "factor": name,
-                        "index": "sigma",
-                        "value": float(res["sigma"][i]),
-                        "conf": math.nan,
-                    },
-                    {
-                        "method": "morris",
-                        "kpi": kpi,
-                        "factor": name,
-                        "index": "mu",
-                        "value": float(res["mu"][i]),
-                        "conf": math.nan,
-                    },
-                ]
-    return pd.DataFrame(rows, columns=["method", "kpi", "factor", "index", "value", "conf"])
-
-
 def paired_differences(runs: pd.DataFrame, reference: int) -> pd.DataFrame:
     """Each point's KPI minus the reference point's, seed by seed (common random numbers), with a 95% CI."""
     ref = runs[runs["point"] == reference][["kpi", "seed", "value"]].rename(columns={"value": "ref"})
@@ -242,7 +156,7 @@ def analyze(out: str | Path, kpis: list[str] | None = None, reference: int = 0) 
         if len(summary)
         else pd.DataFrame()
     )
-    sens = sensitivity_indices(plan, y, chosen, notes)
+    sens = sensitivity_indices(plan, y, chosen, notes, runs=runs)
     failures = sum(1 for _ in Layout(out).failed())
     if failures:
         notes.append(f"{failures} runs failed (see {Path(out) / 'failures'}); their points have fewer replications")
@@ -341,12 +255,19 @@ def _slug(kpi: str) -> str:
     return kpi.replace(".", "_")
 
 
-def save_plots(a: Analysis, folder: str | Path | None = None) -> list[Path]:
-    """Write PNGs (main effects, interactions, sensitivity) per KPI; default folder ``OUT/analysis``."""
+def save_plots(
+    a: Analysis, folder: str | Path | None = None, progress: Callable[[int, int], Any] | None = None
+) -> list[Path]:
+    """Write PNGs (main effects, interactions, sensitivity) per KPI; default folder ``OUT/analysis``.
+
+    ``progress(done, total)`` is called after each KPI's plots.
+    """
     dest = Path(folder) if folder else Layout(a.out).analysis
     dest.mkdir(parents=True, exist_ok=True)
     written = []
-    for kpi in a.kpis:
+    for i, kpi in enumerate(a.kpis):
+        if progress is not None:
+            progress(i, len(a.kpis))
         if a.main_effects.empty or kpi not in set(a.main_effects["kpi"]):
             continue
         for kind, fn in (

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from simulation._files import project_path
 from simulation.config._yaml import Strict, parse_model, read_yaml
 from simulation.errors import BatchError, SandboxError, StudyError
 from simulation.results.kpis import CATALOGUE
@@ -152,6 +153,29 @@ class Replications(Strict):
         return self
 
 
+class OptimiseSpec(Strict):
+    """``optimise:`` in a study file: what ``python -m simulation optimise`` searches for."""
+
+    objectives: dict[str, Literal["minimize", "maximize"]] = Field(
+        description="KPI (or capex_krw) -> minimize | maximize; two or more give a Pareto front (NSGA-II)"
+    )
+    trials: int = Field(default=30, ge=1, le=10_000, description="trials in all (a resumed study counts its own)")
+    capex_krw: dict[str, float] = Field(default_factory=dict, description="factor label -> KRW per unit of its value")
+    capex_fixed_krw: float = Field(default=0.0, ge=0)
+    capex_budget_krw: float | None = Field(default=None, gt=0, description="trials costing more are not run")
+    seed: int = Field(default=0, ge=0, description="the sampler's seed")
+
+    @field_validator("objectives")
+    @classmethod
+    def _kpis(cls, v: dict[str, str]) -> dict[str, str]:
+        if not v:
+            raise ValueError("give at least one objective: {KPI: minimize | maximize}")
+        for name in v:
+            if name != "capex_krw":  # the study's own capex model
+                _check_kpi(name)
+        return v
+
+
 class Study(Strict):
     """A validated study file. Build with :func:`load_study`."""
 
@@ -164,6 +188,7 @@ class Study(Strict):
     seed: int | None = Field(default=None, ge=0, description="first replication seed (default: the base scenario's)")
     budget: int = Field(default=1000, ge=1, description="most runs the study may cost")
     kpis: tuple[str, ...] = Field(default=(), description="KPIs to analyse first (default: the catalogue)")
+    optimise: OptimiseSpec | None = Field(default=None, description="for `optimise`: objectives, trials, capex")
 
     @field_validator("replications", mode="before")
     @classmethod
@@ -186,7 +211,7 @@ class Study(Strict):
 
     @model_validator(mode="after")
     def _design_fits(self) -> Study:
-        if self.design.kind == "factorial":
+        if self.design.kind == "factorial" and self.optimise is None:
             for path, f in self.factors.items():
                 if f.levels is None and f.steps is None:
                     raise ValueError(f"factor {path!r}: a factorial design needs 'levels', or 'steps' with its 'range'")
@@ -209,7 +234,7 @@ def _check_kpi(name: str) -> None:
 
 def load_study(path: str | Path) -> tuple[Study, Path]:
     """Read and validate a study file; return it with its resolved path (factors are checked by ``plan``)."""
-    p = Path(path)
+    p = project_path(path)
     if not p.is_file():
         raise StudyError(p, "file not found")
     p = p.resolve()

@@ -7,7 +7,9 @@ input (study, scheduler, output folder) — reported before anything runs.
 from __future__ import annotations
 
 import argparse
+import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
         resume=args.resume,
         timeout_s=args.connect_timeout,
     )
+    if args.json:
+        doc = asdict(s) | {"exit_code": s.exit_code, "analyze": f"python -m simulation analyze {out}"}
+        print(json.dumps(doc, indent=1, default=str))
+        return s.exit_code
     print(
         f"runs: {s.planned} planned, {s.skipped} already done, {s.recovered} recovered from the store, "
         f"{s.ran} run ({s.ok} ok, {s.failed} failed, {s.retried} retries) in {s.wall_s:.1f} s "
@@ -52,6 +58,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print("replications per point: " + ", ".join(f"{n} → {k} points" for n, k in s.replications.items()))
     print(f"results: {out}  (python -m simulation analyze {out})")
     return s.exit_code
+
+
+def _json_default(v: Any) -> Any:
+    """numpy scalars and anything else json does not know -> plain values (NaN -> null)."""
+    if hasattr(v, "item"):
+        v = v.item()
+        return None if isinstance(v, float) and math.isnan(v) else v
+    return str(v)
 
 
 def _fmt(v: float) -> str:
@@ -85,8 +99,30 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from simulation.batch.analysis import analyze, export, save_plots
+    from simulation.cli.console import stderr_progress
 
-    a = analyze(args.out, kpis=args.kpi or None, reference=args.reference)
+    with stderr_progress("steps", quiet=args.quiet) as prog:
+        task = prog.add_task("analyse: reading runs, indices", total=2)
+        a = analyze(args.out, kpis=args.kpi or None, reference=args.reference)
+        prog.update(task, completed=1, description="analyse: plots")
+        plots = save_plots(a, args.plots, progress=lambda done, total: prog.update(task, completed=1 + done / total))
+        prog.update(task, completed=2)
+    files = export(a, args.export) if args.export else []
+    if args.json:
+        doc = {
+            "study": a.plan["study"],
+            "design": a.plan["design"]["kind"],
+            "kpis": a.kpis,
+            "points": len(a.points),
+            "summary": a.summary.to_dict("records"),
+            "paired_differences": a.paired.to_dict("records"),
+            "sensitivity": a.sensitivity.to_dict("records"),
+            "notes": a.notes,
+            "plots": [str(p) for p in plots],
+            "tables": [str(p) for p in files],
+        }
+        print(json.dumps(doc, indent=1, default=_json_default))
+        return 0
     con = stdout_console()
     shown = a.kpis[: args.columns]
     head = f"{a.plan['study']} · {a.plan['design']['kind']} · {len(a.points)} points"
@@ -105,11 +141,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         con.print(s)
     for note in a.notes:
         con.print(f"[yellow]note:[/yellow] {note}")
-    plots = save_plots(a, args.plots)
     if plots:
         con.print(f"plots: {plots[0].parent} ({len(plots)} PNG)")
     if args.export:
-        files = export(a, args.export)
         con.print(f"tables: {args.export} ({', '.join(sorted({f.stem for f in files}))}; CSV and Parquet)")
     return 0
 
@@ -150,6 +184,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seconds to wait for the Dask scheduler and its workers (default 5)",
     )
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    b.add_argument("--json", action="store_true", help="print the batch's summary as JSON on stdout")
     b.set_defaults(fn=cmd_batch)
 
     a = sub.add_parser(
@@ -168,4 +203,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     a.add_argument("--rows", type=int, default=30, help="points shown in the table (default 30)")
     a.add_argument("--columns", type=int, default=3, help="KPIs shown in the table (default 3)")
+    a.add_argument("--json", action="store_true", help="print the tables as JSON on stdout instead")
+    a.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     a.set_defaults(fn=cmd_analyze)

@@ -34,12 +34,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default="results", metavar="DIR", help="results folder to look runs up in")
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--all-samples", action="store_true", help="one observation entity per stored sample")
+    p.add_argument(
+        "--batch-dir",
+        metavar="DIR",
+        help="write broker-sized batch files DIR/batch-0001.json ... (at most --batch-entities entities and "
+        "--batch-bytes bytes each), ready for POST /ngsi-ld/v1/entityOperations/upsert",
+    )
+    p.add_argument("--batch-entities", type=int, default=1000, metavar="N", help="entities per batch (default 1000)")
+    p.add_argument("--batch-bytes", type=int, default=1_000_000, metavar="B", help="bytes per batch (default 1 MB)")
+    p.add_argument("--json", action="store_true", help="with --out/--batch-dir: print a summary as JSON on stdout")
     p.set_defaults(fn=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Build, validate and write the entities."""
     from simulation.config.district import list_districts, load_district
+    from simulation.results import sdm
     from simulation.results.export import check_all, district_entities, run_entities
     from simulation.results.store import Store
 
@@ -64,8 +74,15 @@ def cmd_export(args: argparse.Namespace) -> int:
             ) from None
         entities = district_entities(d)
     check_all(entities)
-    text = json.dumps(entities, indent=1, ensure_ascii=False)
+    sdm.check(entities)  # the official Smart Data Models JSON Schemas
     counts = Counter(e["type"] for e in entities)
+    if args.batch_dir:
+        return _write_batches(args, entities, counts)
+    text = json.dumps(entities, indent=1, ensure_ascii=False)
+    if args.json and args.out:
+        write_atomic(_mkparent(args.out), text)
+        print(json.dumps({"entities": len(entities), "types": dict(counts), "files": [args.out]}, indent=1))
+        return 0
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -74,4 +91,41 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"wrote {len(entities)} NGSI-LD entities to {out} ({summary})", file=sys.stderr)
     else:
         print(text)
+    return 0
+
+
+def _mkparent(path: str) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _write_batches(args: argparse.Namespace, entities: list, counts: Counter) -> int:
+    """Broker-sized batch files: each a JSON array within the entity and byte limits."""
+    from simulation.results.sdm import chunks
+
+    if args.batch_entities < 1 or args.batch_bytes < 1000:
+        raise SandboxError(
+            f"--batch-entities must be at least 1 and --batch-bytes at least 1000; "
+            f"got {args.batch_entities} and {args.batch_bytes}"
+        )
+    dest = Path(args.batch_dir)
+    dest.mkdir(parents=True, exist_ok=True)
+    for old in dest.glob("batch-*.json"):
+        old.unlink()
+    files = []
+    for i, batch in enumerate(chunks(entities, args.batch_entities, args.batch_bytes), start=1):
+        p = dest / f"batch-{i:04d}.json"
+        write_atomic(p, json.dumps(batch, ensure_ascii=False))
+        files.append(p)
+    sizes = [p.stat().st_size for p in files]
+    if args.json:
+        doc = {"entities": len(entities), "types": dict(counts), "files": [str(p) for p in files], "bytes": sizes}
+        print(json.dumps(doc, indent=1))
+    else:
+        print(
+            f"wrote {len(entities)} NGSI-LD entities in {len(files)} batch files to {dest} "
+            f"(largest {max(sizes):,} bytes; limits {args.batch_entities} entities, {args.batch_bytes:,} bytes)",
+            file=sys.stderr,
+        )
     return 0

@@ -32,11 +32,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules under ``simulation.cli`` that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["batch", "compare", "decide", "plugins", "export", "logs", "reference", "validate"]
+COMMAND_MODULES: list[str] = [
+    "batch",
+    "compare",
+    "decide",
+    "plugins",
+    "export",
+    "logs",
+    "reference",
+    "validate",
+    "research",
+]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: parse, run, and turn every SandboxError into a message and exit code 2."""
+    """Entry point: parse, run, and turn every SandboxError into a message and exit code 2.
+
+    A closed pipe on stdout (``... | head``) ends the command quietly with exit code 141.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -47,6 +60,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished runs are in the store; unfinished ones were not written", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`... | head`): stop quietly, like a Unix tool killed by SIGPIPE
+        _silence_stdout()
+        return 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 from simulation.cli.console import stdout_console
@@ -27,12 +28,20 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
 
     if args.package:
         root = new_package(args.name, args.dir or ".", vendor=args.vendor, category=args.category)
+        if args.json:
+            files = sorted(str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file())
+            print(json.dumps({"plugin": args.name, "folder": str(root), "package": True, "files": files}, indent=1))
+            return 0
         print(f"created {root}/ (pyproject.toml, {args.name}/plugin.yaml, service.py, README.md, tests/)")
         print(f"next: edit {root}/{args.name}/service.py, then  python -m simulation check-plugin {root}/{args.name}")
         print(f"install (offline, with this environment's setuptools):  pip install --no-build-isolation {root}")
         print(f"then a scenario says  use: {args.name}")
         return 0
     dest = new_plugin(args.name, args.dir or "plugins", vendor=args.vendor, category=args.category)
+    if args.json:
+        files = sorted(str(p.relative_to(dest)) for p in Path(dest).rglob("*") if p.is_file())
+        print(json.dumps({"plugin": args.name, "folder": str(dest), "files": files}, indent=1))
+        return 0
     print(f"created {dest}/ (plugin.yaml, service.py, README.md, test_service.py)")
     print(f"next: edit service.py, then run  python -m simulation check-plugin {dest}")
     return 0
@@ -215,6 +224,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--package", action="store_true", help="scaffold an installable Python package (pip install) instead"
     )
     n.add_argument("--vendor", default="Your Company", help="company name for the manifest")
+    n.add_argument("--json", action="store_true", help="print what was created as JSON")
     n.add_argument(
         "--category",
         default="safety",

@@ -22,6 +22,7 @@ import networkx as nx
 from pydantic import Field
 from scipy.spatial import cKDTree
 
+from simulation._files import project_path
 from simulation.config._yaml import Strict, parse_model, read_yaml
 from simulation.errors import DistrictError
 
@@ -431,7 +432,7 @@ def _is_pos(c: Any) -> bool:
 
 
 def _resolve_dir(name_or_path: str | Path) -> Path:
-    p = Path(name_or_path)
+    p = project_path(name_or_path)
     if p.is_dir():
         return p
     if p.name == "district.yaml" and p.is_file():

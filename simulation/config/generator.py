@@ -932,6 +932,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lon", type=float, default=126.99, help="longitude of the centre (default 126.99)")
     parser.add_argument("--ai-share", type=float, default=0.3, help="share of AI cameras, 0..1 (default 0.3)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing district folder")
+    parser.add_argument("--json", action="store_true", help="print the district's key figures as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -982,6 +983,10 @@ def run(args: argparse.Namespace) -> int:
     except SandboxError as exc:
         print(f"make-district: the generated district does not load: {exc}", file=sys.stderr)
         return 1
+    if getattr(args, "json", False):
+        doc = {"folder": str(out), "seed": seed, "files": ["district.yaml", "layout.geojson"]}
+        print(json.dumps(doc | {"figures": district.key_figures()}, indent=1, default=str))
+        return 0
     print(f"wrote {out / 'district.yaml'} and {out / 'layout.geojson'} (seed {seed})")
     for key, value in district.key_figures().items():
         print(f"  {key:<18} {value}")

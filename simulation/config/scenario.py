@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
 
+from simulation._files import project_path
 from simulation.config._yaml import Strict, parse_model, read_yaml
 from simulation.config.district import District, load_district
 from simulation.errors import DistrictError, ScenarioError
@@ -457,7 +458,7 @@ def _rebase_uses(data: dict[str, Any], src: Path, dst: Path) -> None:
 
 def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
     """Load, resolve ``extends``, validate, and cross-check against the district."""
-    p = Path(path)
+    p = project_path(path)
     if not p.is_file() and not p.suffix and (SCENARIOS_DIR / f"{p}.yaml").is_file():
         p = SCENARIOS_DIR / f"{p}.yaml"
     if not p.is_file():

@@ -15,8 +15,9 @@ entity type            data model (context)           from
 ``NoiseLevelObserved`` dataModel.Environment          a run's S-DoT noise readings
 =====================  =============================  ==============================================
 
-Every entity is checked against :data:`FIELDS` — the published attribute names, their NGSI-LD
-kind (Property, GeoProperty, Relationship) and value type — before anything is written.
+Every entity is checked against :data:`FIELDS` (attribute kinds: Property, GeoProperty, Relationship)
+and against the official Smart Data Models JSON Schemas (:mod:`simulation.results.sdm`, vendored)
+before anything is written. Measured values carry ``observedAt``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ CONTEXTS = {
     "NoiseLevelObserved": _SDM.format("Environment"),
 }
 KST = timezone(timedelta(hours=9))
+#: Device.supportedProtocol's published enum (dataModel.Device device-schema.json)
+PROTOCOLS: tuple[str, ...] = ("3g", "bluetooth", "bluetooth LE", "cat-m", "coap", "ec-gsm-iot", "gprs", "http")
+PROTOCOLS += ("lwm2m", "lora", "lte-m", "mqtt", "nb-iot", "onem2m", "sigfox", "ul20", "websocket")
+_PROTOCOL_NAMES = {"lorawan": "lora", "lora": "lora", "nb-iot": "nb-iot", "lte-m": "lte-m", "mqtt": "mqtt"}
 
 # attribute -> (NGSI-LD kind, value type); value types: str, num, num01, int, bool, datetime, point,
 # ("enum", values), ("list", values or None). Required attributes are marked with a leading "!".
@@ -56,7 +61,7 @@ FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
         "!status": ("Property", ("enum", ("ok", "defectiveLamp", "columnIssue", "brokenLantern"))),
         "powerState": ("Property", ("enum", ("on", "off", "low", "bootingUp"))),
         "illuminanceLevel": ("Property", "num01"),
-        "laternHeight": ("Property", "num"),  # sic: the published name
+        "lanternHeight": ("Property", "num"),  # "laternHeight" before 2021
         "locationCategory": ("Property", ("enum", ("road", "sidewalk", "pedestrianPath", "park"))),
         "circuit": ("Property", "str"),
         "controllingMethod": ("Property", ("enum", ("group", "individual"))),
@@ -81,11 +86,15 @@ FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
         "category": ("Property", ("list", ("sensor", "network", "actuator", "meter", "multimedia"))),
         "controlledProperty": (
             "Property",
-            ("list", ("airPollution", "temperature", "humidity", "noiseLevel", "light", "windSpeed", "windDirection")),
+            (
+                "list",
+                ("airPollution", "temperature", "humidity", "noiseLevel", "light", "windSpeed", "windDirection")
+                + ("occupancy",),
+            ),
         ),
         "deviceState": ("Property", "str"),
         "serialNumber": ("Property", "str"),
-        "supportedProtocol": ("Property", ("list", None)),
+        "supportedProtocol": ("Property", ("list", PROTOCOLS)),
         "dateLastValueReported": ("Property", "datetime"),
     },
     "EVChargingStation": {
@@ -126,17 +135,23 @@ def urn(kind: str, *parts: str) -> str:
     return ":".join(("urn:ngsi-ld", kind, *parts))
 
 
-def _prop(value: Any, unit: str | None = None) -> dict:
+def _prop(value: Any, unit: str | None = None, at: datetime | None = None) -> dict:
     out: dict[str, Any] = {"type": "Property", "value": value}
     if unit:
         out["unitCode"] = unit
+    if at is not None:  # a measurement: when it was observed
+        out["observedAt"] = _stamp(at)
     return out
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _time(value: datetime) -> dict:
     return {
         "type": "Property",
-        "value": {"@type": "DateTime", "@value": value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        "value": {"@type": "DateTime", "@value": _stamp(value)},
     }
 
 
@@ -178,9 +193,9 @@ def district_entities(d: District, state: Mapping[str, Any] | None = None, at: d
                 name=_prop(p.id),
                 location=_point(p.lon, p.lat),
                 status=_prop("ok"),
-                powerState=None if power is None else _prop(power),
-                illuminanceLevel=None if level is None else _prop(round(level, 3)),
-                laternHeight=_prop(heights.get(p.model, 8.0), "MTR"),
+                powerState=None if power is None else _prop(power, at=at),
+                illuminanceLevel=None if level is None else _prop(round(level, 3), at=at),
+                lanternHeight=_prop(heights.get(p.model, 8.0), "MTR"),
                 locationCategory=_prop(category.get(p.road_class, "road")),
                 circuit=_prop(p.link),
                 controllingMethod=_prop("individual"),
@@ -194,8 +209,8 @@ def district_entities(d: District, state: Mapping[str, Any] | None = None, at: d
                 urn("AccessPoint", d.name, x.id),
                 name=_prop(x.id),
                 location=_point(x.lon, x.lat),
-                clientsConnected=_prop(int(clients.get(x.id, 0))) if state is not None else None,
-                apState=_prop("down" if pole_of[x.id] in down else "up") if state is not None else None,
+                clientsConnected=_prop(int(clients.get(x.id, 0)), at=at) if state is not None else None,
+                apState=_prop("down" if pole_of[x.id] in down else "up", at=at) if state is not None else None,
                 dateLastValueReported=_time(at) if at is not None else None,
             )
         )
@@ -211,15 +226,17 @@ def district_entities(d: District, state: Mapping[str, Any] | None = None, at: d
                 cameraType=_prop("FIXED"),
                 cameraUsage=_prop("SURVEILLANCE"),
                 description=_prop("intelligent (AI) CCTV camera" if ai else "CCTV camera"),
-                on=_prop(pole_of[x.id] not in down) if state is not None else None,
+                on=_prop(pole_of[x.id] not in down, at=at) if state is not None else None,
                 streamName=_prop(f"{d.name}/{x.id}"),
             )
         )
     sdot_props = ["airPollution", "temperature", "humidity", "noiseLevel", "light", "windSpeed", "windDirection"]
+    # controlledProperty is required: a gateway carries the S-DoT sensors' properties; a small cell
+    # serves sessions, the nearest published value being "occupancy" (judgement)
     kinds = {
         "sensor": (["sensor"], sdot_props, "S-DoT environment sensor (17 variables every 2 min)"),
-        "gateway": (["network"], None, "LoRaWAN / IoT gateway"),
-        "small_cell": (["network"], None, "5G small cell"),
+        "gateway": (["network"], sdot_props[:4], "LoRaWAN / IoT gateway"),
+        "small_cell": (["network"], ["occupancy"], "5G small cell"),
     }
     for kind, (cat, props, desc) in kinds.items():
         for x in d.devices_of(kind):
@@ -233,8 +250,8 @@ def district_entities(d: District, state: Mapping[str, Any] | None = None, at: d
                     controlledProperty=_prop(props) if props else None,
                     description=_prop(desc),
                     serialNumber=_prop(x.id),
-                    supportedProtocol=_prop([str(x.get("protocol"))]) if x.get("protocol") else None,
-                    deviceState=_prop("down" if x.pole in down else "ok") if state is not None else None,
+                    supportedProtocol=_protocol(x.get("protocol")),
+                    deviceState=_prop("down" if x.pole in down else "ok", at=at) if state is not None else None,
                 )
             )
     for x in d.devices_of("ev_charger"):
@@ -249,8 +266,8 @@ def district_entities(d: District, state: Mapping[str, Any] | None = None, at: d
                 capacity=_prop(1),
                 allowedVehicleType=_prop(["car"]),
                 socketType=_prop(["J-1772"]),
-                availableCapacity=None if avail is None else _prop(avail),
-                status=None if c is None else _prop("working" if c["up"] else "outOfService"),
+                availableCapacity=None if avail is None else _prop(avail, at=at),
+                status=None if c is None else _prop("working" if c["up"] else "outOfService", at=at),
                 amperage=_prop(round(float(x.get("power_kw", 7)) * 1000 / 220, 1), "AMP"),
                 voltage=_prop(220, "VLT"),
                 description=_prop(f"S-Pole EV charger on {x.pole}, {x.get('power_kw', 7)} kW"),
@@ -299,11 +316,11 @@ def run_entities(d: District, run: Any, all_samples: bool = False) -> list[dict]
                 urn("AirQualityObserved", d.name, *suffix),
                 location=_point(dev.lon, dev.lat),
                 dateObserved=_time(when),
-                pm25=_num(rec.get("pm25"), "GQ"),
-                pm10=_num(rec.get("pm10"), "GQ"),
-                temperature=_num(rec.get("temperature_c"), "CEL"),
-                relativeHumidity=_num(None if rec.get("humidity_pct") is None else rec["humidity_pct"] / 100),
-                reliability=_prop(0.7),  # grade-2 simple instrument (sources.md)
+                pm25=_num(rec.get("pm25"), "GQ", when),
+                pm10=_num(rec.get("pm10"), "GQ", when),
+                temperature=_num(rec.get("temperature_c"), "CEL", when),
+                relativeHumidity=_num(None if rec.get("humidity_pct") is None else rec["humidity_pct"] / 100, None, when),
+                reliability=_prop(0.7),  # grade-2 simple instrument (docs/sources.md)
                 refDevice={"type": "Relationship", "object": _dev_id(d.name, dev)},
             )
         )
@@ -315,7 +332,7 @@ def run_entities(d: District, run: Any, all_samples: bool = False) -> list[dict]
                     location=_point(dev.lon, dev.lat),
                     dateObservedFrom=_time(when - timedelta(minutes=2)),
                     dateObservedTo=_time(when),
-                    LAeq=_num(rec["noise_db"], "2N"),
+                    LAeq=_num(rec["noise_db"], "2N", when),
                     sonometerClass=_prop("2"),
                     refDevice={"type": "Relationship", "object": _dev_id(d.name, dev)},
                 )
@@ -327,8 +344,16 @@ def _ok(v: Any) -> bool:
     return v is not None and isinstance(v, int | float) and math.isfinite(v)
 
 
-def _num(v: Any, unit: str | None = None) -> dict | None:
-    return _prop(round(float(v), 3), unit) if _ok(v) else None
+def _num(v: Any, unit: str | None = None, at: datetime | None = None) -> dict | None:
+    return _prop(round(float(v), 3), unit, at) if _ok(v) else None
+
+
+def _protocol(raw: Any) -> dict | None:
+    """A device's protocol as the published enum value (``LoRaWAN`` -> ``lora``), None when it has none."""
+    if not raw:
+        return None
+    value = _PROTOCOL_NAMES.get(str(raw).lower(), str(raw))
+    return _prop([value]) if value in PROTOCOLS else None
 
 
 # --------------------------------------------------------------------------- validation

@@ -185,6 +185,7 @@ def run_scenario(
         "package_version": PACKAGE_VERSION,
         "scenario_source": scenario.source,
         "scenario_resolved": scenario.model_dump(mode="json", exclude={"source"}),
+        "district_origin": {"lat": district.meta.origin.lat, "lon": district.meta.origin.lon},
     }
     status, error = "ok", None
     try:

@@ -4,13 +4,18 @@ Layout (open it with DuckDB or pandas, no code of ours needed)::
 
     STORE/runs/<run_id>/run.json           metadata: scenario, district, seed, status, kpis,
                                            services, provenance, wall time
-    STORE/runs/<run_id>/kpis.parquet       run_id, scenario, seed, kpi, value
-    STORE/runs/<run_id>/timeseries.parquet t, metric, value
-    STORE/runs/<run_id>/events.parquet     t, kind, subject, detail (JSON)
-    STORE/runs/<run_id>/spatial.parquet    metric, x, y, value (local metres)
-    STORE/runs/<run_id>/queues.parquet     queue, server, job, user, priority, arrival, start, end,
-                                           outcome: one row per job of every queue (operators,
-                                           pads, chargers, AP clients; see world/queues.py)
+    STORE/runs/<run_id>/kpis.parquet       run_id, scenario, seed, kpi, value, unit
+    STORE/runs/<run_id>/timeseries.parquet run_id, t, time, metric, value, unit
+    STORE/runs/<run_id>/events.parquet     run_id, t, time, kind, subject, detail (JSON)
+    STORE/runs/<run_id>/spatial.parquet    run_id, metric, x, y, value, unit, lon, lat, geometry (GeoParquet)
+    STORE/runs/<run_id>/queues.parquet     run_id, queue, server, job, user, priority, arrival, start, end,
+                                           outcome: one row per job of every queue (operators, pads,
+                                           chargers, AP clients; see world/queues.py)
+    STORE/runs/<run_id>/logs.json          each service's captured output and log entries (capped)
+
+Every table is written by :func:`simulation.results.tables.write_table` (run_id, units, timestamps,
+WGS84, Parquet field metadata); read several runs' tables with a glob, e.g. DuckDB
+``SELECT * FROM 'STORE/runs/*/timeseries.parquet'``.
 
 A run is written to a hidden temporary folder and renamed into place, so a reader never sees half
 a run and a killed writer leaves nothing behind but a ``.tmp-*`` folder that the next open sweeps.
@@ -33,6 +38,7 @@ import pandas as pd
 
 from simulation.errors import StoreError
 from simulation.results.run import RunResult
+from simulation.results.tables import from_stored, write_table
 
 __all__ = ["DEFAULT_STORE", "Store"]
 
@@ -96,12 +102,9 @@ class Store:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             }
             (tmp / "run.json").write_text(json.dumps(_clean(meta), indent=1, sort_keys=True, default=str))
-            r.kpi_rows().to_parquet(tmp / "kpis.parquet", index=False)
-            r.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
-            r.events.to_parquet(tmp / "events.parquet", index=False)
-            r.spatial.to_parquet(tmp / "spatial.parquet", index=False)
+            for name, frame in self.frames(r).items():  # every table gets run_id, units, time, WGS84
+                write_table(tmp / f"{name}.parquet", name, frame, meta)
             (tmp / "logs.json").write_text(json.dumps(_clean(getattr(r, "logs", {}) or {}), default=str))
-            _queues(r.queues).to_parquet(tmp / "queues.parquet", index=False)
             for f in tmp.iterdir():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
@@ -123,6 +126,17 @@ class Store:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
+
+    @staticmethod
+    def frames(r: RunResult) -> dict[str, pd.DataFrame]:
+        """The tables a run writes, by name (each becomes ``<name>.parquet``)."""
+        return {
+            "kpis": r.kpi_rows(),
+            "timeseries": r.timeseries,
+            "events": r.events,
+            "spatial": r.spatial,
+            "queues": _queues(r.queues),
+        }
 
     def sweep(self, older_than_s: float = 3600) -> int:
         """Remove temporary folders of writers that died (older than ``older_than_s``)."""
@@ -174,7 +188,7 @@ class Store:
         base = self.runs_dir.as_posix()
         for t in TABLES:
             if any(self.runs_dir.glob(f"[!.]*/{t}.parquet")):
-                con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{base}/[!.]*/{t}.parquet', filename=true)")
+                con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{base}/[!.]*/{t}.parquet', filename=true, union_by_name=true)")
         if any(self.runs_dir.glob("[!.]*/run.json")):
             con.execute(
                 f"CREATE VIEW runs AS SELECT * FROM read_json_auto('{base}/[!.]*/run.json', union_by_name=true)"
@@ -214,9 +228,9 @@ class Store:
             status=m["status"],
             kpis={k: (math.nan if v is None else v) for k, v in m["kpis"].items()},
             services=m["services"],
-            timeseries=pd.read_parquet(d / "timeseries.parquet"),
-            events=pd.read_parquet(d / "events.parquet"),
-            spatial=pd.read_parquet(d / "spatial.parquet"),
+            timeseries=from_stored(d / "timeseries.parquet"),
+            events=from_stored(d / "events.parquet"),
+            spatial=from_stored(d / "spatial.parquet"),
             provenance=m["provenance"],
             error=m.get("error"),
             wall_s=m.get("wall_s", 0.0),
