@@ -22,7 +22,7 @@ import networkx as nx
 from pydantic import Field
 from scipy.spatial import cKDTree
 
-from simulation.config._yaml import Strict, parse_model, read_yaml
+from simulation.config._yaml import MAX_YAML_BYTES, Strict, parse_model, parse_yaml, read_bytes_capped, read_yaml
 from simulation.errors import DistrictError
 
 __all__ = [
@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 DISTRICTS_DIR = Path(__file__).resolve().parents[2] / "districts"
+#: Largest layout.geojson a district may have (checked before it is parsed).
+MAX_GEOJSON_BYTES = 32 << 20
 LAND_USES = ("residential", "commercial", "office", "industrial", "mixed", "park")
 ROAD_CLASSES = ("arterial", "collector", "local", "pedestrian")
 DEVICE_KINDS = ("ap", "camera", "sensor", "gateway", "small_cell", "ev_charger", "drone_dock")
@@ -444,29 +446,48 @@ _CACHE: dict[tuple[Path, str], District] = {}
 
 def _load(folder: Path) -> District:
     yml, geo = folder / "district.yaml", folder / "layout.geojson"
-    raw_yaml = yml.read_bytes() if yml.is_file() else b""
-    raw_geo = geo.read_bytes() if geo.is_file() else b""
+    raw_yaml = read_bytes_capped(yml, DistrictError, MAX_YAML_BYTES)
+    raw_geo = read_bytes_capped(geo, DistrictError, MAX_GEOJSON_BYTES) if geo.is_file() else b""
     cat_path = folder.parent / "pole_models.yaml"
     if not cat_path.is_file():
         cat_path = DISTRICTS_DIR / "pole_models.yaml"
-    raw_cat = cat_path.read_bytes() if cat_path.is_file() else b""
+    raw_cat = read_bytes_capped(cat_path, DistrictError, MAX_YAML_BYTES) if cat_path.is_file() else b""
     digest = hashlib.sha256(raw_yaml + b"\0" + raw_geo + b"\0" + raw_cat).hexdigest()[:16]
     hit = _CACHE.get((folder, digest))
     if hit is not None:
         return hit
-    meta = parse_model(DistrictMeta, read_yaml(yml, DistrictError), yml, DistrictError)
+    try:
+        yaml_text = raw_yaml.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DistrictError(yml, f"is not UTF-8 text (bad byte at offset {exc.start})") from None
+    meta = parse_model(DistrictMeta, parse_yaml(yaml_text, yml, DistrictError), yml, DistrictError)
     catalogue = load_pole_catalogue(cat_path)
     if not raw_geo:
         raise DistrictError(geo, "file not found")
-    try:
-        gj = json.loads(raw_geo)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DistrictError(geo, f"not valid JSON ({exc})") from None
+    gj = _parse_geojson(raw_geo, geo)
     if not isinstance(gj, dict) or gj.get("type") != "FeatureCollection" or not isinstance(gj.get("features"), list):
         raise DistrictError(geo, "must be a GeoJSON FeatureCollection with a 'features' list")
     d = _build(folder, meta, catalogue, gj, geo, digest)
     _CACHE[(folder, digest)] = d
     return d
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259); use a finite number")
+
+
+def _parse_geojson(raw: bytes, geo: Path) -> Any:
+    """JSON with no NaN/Infinity, no number too long to convert and no nesting deep enough to recurse."""
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise DistrictError(geo, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except UnicodeDecodeError as exc:
+        raise DistrictError(geo, f"not valid JSON (not UTF-8 text: bad byte at offset {exc.start})") from None
+    except RecursionError:
+        raise DistrictError(geo, "not valid JSON for a layout (nested too deep)") from None
+    except ValueError as exc:
+        raise DistrictError(geo, f"not valid JSON ({str(exc)[:120]})") from None
 
 
 def _build(folder: Path, meta: DistrictMeta, cat: PoleCatalogue, gj: dict, geo: Path, digest: str) -> District:

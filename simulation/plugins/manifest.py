@@ -39,6 +39,7 @@ _ENTRY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):([A
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _SERVES = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _VERSION = re.compile(r"^\d+(?:\.\d+){0,2}(?:[-+.][0-9A-Za-z.-]+)?$")
+MAX_MANIFEST_BYTES = 256 * 1024  # a plugin.yaml larger than this is refused before it is parsed
 _TYPES: dict[str, tuple[type, ...]] = {"float": (int, float), "int": (int,), "bool": (bool,), "str": (str,)}
 
 
@@ -238,10 +239,12 @@ def load_manifest(path: str | Path, *, check_entry: bool = True) -> Manifest:
     p = Path(path)
     if p.is_dir():
         p = p / "plugin.yaml"
+    if p.is_symlink():  # checked before a byte is read: a link could point at any host file
+        raise ManifestError(p, "is a symbolic link; a plugin.yaml must be a plain file inside the plugin folder")
     if not p.is_file():
         raise ManifestError(p, "file not found (a plugin is a folder with a plugin.yaml)")
     try:
-        data = read_yaml(p, ScenarioError)
+        data = read_yaml(p, ScenarioError, max_bytes=MAX_MANIFEST_BYTES, no_links=True)
     except ScenarioError as exc:
         raise ManifestError(p, exc.msg) from None
     if not isinstance(data, dict):
