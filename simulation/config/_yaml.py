@@ -14,15 +14,39 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from simulation.errors import _InputError
 
 
-class Strict(BaseModel):
-    """Frozen pydantic model that rejects unknown keys and lists the allowed ones."""
+#: Every integer a file holds must fit a signed 64-bit integer (what the results store can hold).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+def _out_of_int64(value: Any, depth: int = 0) -> str | None:
+    """The first key (dotted) whose integer does not fit int64, or None."""
+    if isinstance(value, bool) or depth > MAX_YAML_DEPTH:
+        return None
+    if isinstance(value, int):
+        return "" if not INT64_MIN <= value <= INT64_MAX else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list | tuple) else ()
+    for k, v in items:
+        sub = _out_of_int64(v, depth + 1)
+        if sub is not None:
+            return f"[{k}]" + sub if isinstance(k, int) else f".{k}" + sub
+    return None
+
+
+class Strict(BaseModel):
+    """Frozen pydantic model that rejects unknown keys, NaN and infinities, and integers beyond int64."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            for k, v in data.items():
+                bad = _out_of_int64(v)
+                if bad is not None:
+                    raise ValueError(
+                        f"{k}{bad} must fit a 64-bit integer (from {INT64_MIN} to {INT64_MAX}); got {excerpt(str(v), 30)}"
+                    )
             allowed = {f.alias or n for n, f in cls.model_fields.items()} | set(cls.model_fields)
             unknown = sorted(str(k) for k in data if k not in allowed)
             if unknown:
@@ -92,13 +116,14 @@ class _SafeLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def _where(mark: Any, text: str) -> str:
+def _where(mark: Any, text: str, msg: str) -> str:
+    """``line L, column C: msg, near '<short escaped excerpt>'`` (or just ``msg`` without a mark)."""
     if mark is None:
-        return ""
+        return msg
     lines = text.splitlines()
     line = lines[mark.line] if 0 <= mark.line < len(lines) else ""
     near = line[max(0, mark.column - 10) :].strip()
-    return f"line {mark.line + 1}, column {mark.column + 1}" + (f" (near {excerpt(near)})" if near else "") + ": "
+    return f"line {mark.line + 1}, column {mark.column + 1}: {msg}" + (f", near {excerpt(near)}" if near else "")
 
 
 def parse_yaml(text: str, where: object, error: type[_InputError], *, max_bytes: int = MAX_YAML_BYTES) -> Any:
@@ -114,16 +139,15 @@ def parse_yaml(text: str, where: object, error: type[_InputError], *, max_bytes:
             where, f"character {exc.character:#06x} at offset {exc.position} is not allowed in YAML ({exc.reason})"
         ) from None
     except YamlRefused as exc:
-        raise error(where, f"{_where(exc.mark, text)}{exc.msg}") from None
+        raise error(where, _where(exc.mark, text, exc.msg)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = str(getattr(exc, "problem", None) or type(exc).__name__)
-        raise error(where, f"{_where(mark, text)}not valid YAML ({excerpt(problem, 80)[1:-1]})") from None
+        raise error(where, _where(mark, text, f"not valid YAML ({excerpt(problem, 80)[1:-1]})")) from None
     except (ValueError, OverflowError, TypeError, RecursionError) as exc:  # a value no Python type can hold
         mark = getattr(loader, "_last_mark", None) if loader is not None else None
-        raise error(
-            where, f"{_where(mark, text)}holds a value that cannot be read ({type(exc).__name__}: {excerpt(str(exc), 80)[1:-1]})"
-        ) from None
+        why = f"holds a value that cannot be read ({type(exc).__name__}: {excerpt(str(exc), 80)[1:-1]})"
+        raise error(where, _where(mark, text, why)) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -192,7 +216,7 @@ def validation_message(exc: ValidationError) -> tuple[str, str]:
     text = err["msg"]
     if text.startswith("Value error, "):
         text = text[len("Value error, ") :]
-    if text.startswith("unknown key"):
+    if text.startswith("unknown key") or "; got " in text:  # our own message already shows the value
         return key_path(loc), text
     shown = repr(value)
     if len(shown) > 80:

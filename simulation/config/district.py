@@ -344,6 +344,11 @@ def _polygon_area_centroid(ring: list[tuple[float, float]]) -> tuple[float, floa
     return abs(a), cx / (6 * a), cy / (6 * a)
 
 
+def _short(v: Any, limit: int = 80) -> str:
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class _Reader:
     """Reads features with errors that name the file, the feature and the key."""
 
@@ -353,8 +358,24 @@ class _Reader:
     def fail(self, where: str, msg: str) -> DistrictError:
         return DistrictError(self.path, msg, key=where)
 
+    def props(self, f: dict, where: str) -> dict:
+        props = f.get("properties")
+        if props is None:
+            return {}
+        if not isinstance(props, dict):
+            raise self.fail(f"{where}.properties", f"must be a mapping of property: value; got {_short(props)}")
+        return props
+
+    def geometry(self, f: dict, where: str) -> dict:
+        g = f.get("geometry")
+        if g is None:
+            return {}
+        if not isinstance(g, dict):
+            raise self.fail(f"{where}.geometry", f"must be a GeoJSON geometry object; got {_short(g)}")
+        return g
+
     def prop(self, f: dict, where: str, key: str, typ: Any, default: Any = ..., **bounds: float) -> Any:
-        props = f.get("properties") or {}
+        props = self.props(f, where)
         if key not in props:
             if default is ...:
                 raise self.fail(where, f"required property {key!r} is missing")
@@ -365,11 +386,15 @@ class _Reader:
         if typ is int and isinstance(v, float) and v.is_integer():
             v = int(v)
         if not isinstance(v, typ) or (isinstance(v, bool) and typ is not bool):
-            raise self.fail(f"{where}.{key}", f"must be {typ.__name__}; got {v!r}")
+            raise self.fail(f"{where}.{key}", f"must be {typ.__name__}; got {_short(v)}")
         if "ge" in bounds and v < bounds["ge"]:
-            raise self.fail(f"{where}.{key}", f"must be >= {bounds['ge']}; got {v!r}")
+            raise self.fail(f"{where}.{key}", f"must be >= {bounds['ge']}; got {_short(v)}")
         if "gt" in bounds and v <= bounds["gt"]:
-            raise self.fail(f"{where}.{key}", f"must be > {bounds['gt']}; got {v!r}")
+            raise self.fail(f"{where}.{key}", f"must be > {bounds['gt']}; got {_short(v)}")
+        if "le" in bounds and v > bounds["le"]:
+            raise self.fail(f"{where}.{key}", f"must be <= {bounds['le']:g}; got {_short(v)}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise self.fail(f"{where}.{key}", f"must be a finite number; got {_short(v)}")
         return v
 
     def choice(self, f: dict, where: str, key: str, allowed: tuple[str, ...]) -> str:
@@ -379,7 +404,7 @@ class _Reader:
         return str(v)
 
     def point(self, f: dict, where: str) -> tuple[float, float]:
-        g = f.get("geometry") or {}
+        g = self.geometry(f, where)
         c = g.get("coordinates")
         if g.get("type") != "Point" or not _is_pos(c):
             raise self.fail(f"{where}.geometry", f"must be a Point [lon, lat]; got {g!r}"[:200])
@@ -387,14 +412,14 @@ class _Reader:
         return float(c[0]), float(c[1])
 
     def line(self, f: dict, where: str) -> list[tuple[float, float]]:
-        g = f.get("geometry") or {}
+        g = self.geometry(f, where)
         c = g.get("coordinates")
         if g.get("type") != "LineString" or not isinstance(c, list) or len(c) < 2 or not all(map(_is_pos, c)):
             raise self.fail(f"{where}.geometry", "must be a LineString of at least 2 [lon, lat] positions")
         return [(float(p[0]), float(p[1])) for p in c]
 
     def polygon(self, f: dict, where: str) -> list[tuple[float, float]]:
-        g = f.get("geometry") or {}
+        g = self.geometry(f, where)
         c = g.get("coordinates")
         if g.get("type") != "Polygon" or not isinstance(c, list) or not c or not isinstance(c[0], list):
             raise self.fail(f"{where}.geometry", "must be a Polygon")

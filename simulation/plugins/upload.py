@@ -20,6 +20,7 @@ import stat
 import time
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -191,8 +192,8 @@ def _extract(zf: zipfile.ZipFile, m: _Member, target: Path, budget: list[int], f
                         filename, f"entry {m.info.filename!r} unpacks to more bytes than its header declares"
                     )
                 dst.write(chunk)
-    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
-        raise UploadError(filename, f"entry {m.info.filename!r} cannot be unpacked ({exc})") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError, zlib.error) as exc:
+        raise UploadError(filename, f"entry {m.info.filename!r} cannot be unpacked ({str(exc)[:120]})") from None
 
 
 def _manifest_error(filename: str, inner: str, exc: SandboxError, staging: Path) -> UploadError:
