@@ -167,6 +167,8 @@ def mutated(draw: st.DrawFn, base: Any, focus: list[tuple] | None = None) -> Any
                 doc = draw(VALUES)
             continue
         parent, last = _get(doc, path[:-1]), path[-1]
+        if not isinstance(parent, dict | list):
+            continue
         if op == "replace":
             parent[last] = draw(VALUES)
         elif op == "delete":
@@ -181,10 +183,13 @@ def mutated(draw: st.DrawFn, base: Any, focus: list[tuple] | None = None) -> Any
 
 
 def _has(doc: Any, path: tuple) -> bool:
-    try:
-        _get(doc, path)
-    except (KeyError, IndexError, TypeError):
-        return False
+    for p in path:
+        if isinstance(doc, dict) and p in doc:
+            doc = doc[p]
+        elif isinstance(doc, list) and isinstance(p, int) and -len(doc) <= p < len(doc):
+            doc = doc[p]
+        else:
+            return False
     return True
 
 

@@ -51,7 +51,7 @@ class Strict(BaseModel):
             unknown = sorted(str(k) for k in data if k not in allowed)
             if unknown:
                 shown = sorted(f.alias or n for n, f in cls.model_fields.items())
-                raise ValueError(f"unknown key {unknown[0]!r}; allowed keys: {', '.join(shown)}")
+                raise ValueError(f"unknown key {excerpt(unknown[0])}; allowed keys: {', '.join(shown)}")
         return data
 
 
@@ -197,7 +197,8 @@ def key_path(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            out += ("." if out else "") + (text if len(text) <= EXCERPT_CHARS and text.isprintable() else excerpt(text))
     return out or "(top level)"
 
 
@@ -210,7 +211,7 @@ def validation_message(exc: ValidationError) -> tuple[str, str]:
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
-        return key_path(loc[:-1]), f"unknown key {loc[-1]!r}" if loc else "unknown key"
+        return key_path(loc[:-1]), f"unknown key {excerpt(str(loc[-1]))}" if loc else "unknown key"
     if kind == "missing":
         return key_path(loc), "required key is missing"
     text = err["msg"]

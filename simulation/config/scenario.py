@@ -8,6 +8,7 @@ other lists replace).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -420,15 +421,38 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    if not isinstance(parent, str):
-        raise ScenarioError(path, f"must be a scenario file name; got {parent!r}", key="extends")
-    ppath = (path.parent / parent).resolve()
-    if not ppath.is_file():
+    if not isinstance(parent, str) or not _plain_path(parent) or not parent.endswith((".yaml", ".yml")):
+        raise ScenarioError(
+            path,
+            f"must be a scenario file name ending in .yaml (a path of at most 1,024 characters, no control characters); "
+            f"got {_short(parent)}",
+            key="extends",
+        )
+    try:
+        ppath = (path.parent / parent).resolve()
+        found = ppath.is_file()
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(path, f"cannot be opened ({type(exc).__name__}); got {_short(parent)}", key="extends") from None
+    if not found:
         raise ScenarioError(path, f"no scenario file {parent!r} next to this one", key="extends")
     inherited = _raw(ppath, (*chain, path))
     if ppath.parent != path.parent:
         _rebase_uses(inherited, ppath.parent, path.parent)
     return _merge(inherited, data)
+
+
+def _plain_path(text: str) -> bool:
+    """A path a file may name: not empty, at most 1,024 characters, no control characters, parts under 256 bytes."""
+    return (
+        0 < len(text) <= 1024
+        and not any(ord(c) < 32 or ord(c) == 127 for c in text)
+        and all(len(part.encode("utf-8", "surrogatepass")) < 256 for part in text.split("/"))
+    )
+
+
+def _short(v: Any, limit: int = 80) -> str:
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _rebase_uses(data: dict[str, Any], src: Path, dst: Path) -> None:
@@ -438,8 +462,10 @@ def _rebase_uses(data: dict[str, Any], src: Path, dst: Path) -> None:
         return
     for s in services:
         use = s.get("use") if isinstance(s, dict) else None
-        if isinstance(use, str) and ":" not in use and not Path(use).is_absolute() and (src / use).exists():
-            s["use"] = os.path.relpath((src / use).resolve(), dst)
+        if isinstance(use, str) and _plain_path(use) and ":" not in use and not Path(use).is_absolute():
+            with contextlib.suppress(OSError, ValueError):
+                if (src / use).exists():
+                    s["use"] = os.path.relpath((src / use).resolve(), dst)
 
 
 def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
