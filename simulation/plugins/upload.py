@@ -232,7 +232,7 @@ def safe_unpack(zip_bytes: bytes, dest_root: str | Path, filename: str = "upload
         UploadError: (a PluginError) naming ``filename``, the entry and the rule it broke; nothing
             is left on disk.
     """
-    from simulation.plugins.discovery import open_plugin
+    from simulation.plugins.discovery import open_plugin, reserved_names
 
     zf, members, prefix, inner = _inspect(zip_bytes, filename)
     root = Path(dest_root)
@@ -247,9 +247,16 @@ def safe_unpack(zip_bytes: bytes, dest_root: str | Path, filename: str = "upload
             raise UploadError(filename, f"{inner} is {_mb(manifest.info.file_size)}; a manifest is a few KB")
         _extract(zf, manifest, staging / "plugin.yaml", budget, filename)
         try:  # the manifest alone first: a bad one costs no further writes
-            load_manifest(staging / "plugin.yaml", check_entry=False)
+            declared = load_manifest(staging / "plugin.yaml", check_entry=False)
         except SandboxError as exc:
             raise _manifest_error(filename, inner, exc, staging) from None
+        taken = reserved_names().get(declared.name)
+        if taken:
+            raise UploadError(
+                filename,
+                f"{inner}, at name: {declared.name!r} is the name of {taken}; an upload may not shadow a "
+                "shipped, built-in or installed service: give it a name of its own",
+            )
         for m in members:
             rel = m.parts[prefix:]
             if m is manifest or not rel:
