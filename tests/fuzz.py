@@ -18,18 +18,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fuzz_targets import RawException, Tally, Targets, strategies  # noqa: E402
-from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
+from fuzz_targets import RawException, Tally, Targets, strategies
+from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from simulation.config.generator import make_district  # noqa: E402
+from simulation.config.generator import make_district
 
 
-def _runner(strat, feed, tally, name, raws, per, rng_seed):  # noqa: ANN001, ANN202 - one hypothesis test per target
+def _runner(strat, feed, tally, name, raws, per, rng_seed):
     @seed(rng_seed)
-    @settings(max_examples=per, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=per, deadline=None, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+    )
     @given(strat)
-    def run(x):  # noqa: ANN001, ANN202
+    def run(x):
         try:
             tally.add(feed(x))
         except RawException as exc:
@@ -48,8 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="pilot-fuzz-") as tmp:
         district = Path(tmp) / "tiny"
-        make_district(district, name="tiny", title="Fuzz district", origin_lat=37.55, origin_lon=126.99,
-                      width_m=500, height_m=500, residents=1200, workers=600, visitors=200, seed=7)
+        make_district(
+            district,
+            name="tiny",
+            title="Fuzz district",
+            origin_lat=37.55,
+            origin_lon=126.99,
+            width_m=500,
+            height_m=500,
+            residents=1200,
+            workers=600,
+            visitors=200,
+            seed=7,
+        )
         targets = Targets(Path(tmp) / "scratch", district)
         strats = strategies(targets)
         names = args.only or list(strats)
@@ -64,14 +76,21 @@ def main(argv: list[str] | None = None) -> int:
             _runner(strat, feed, tally, name, raws, per, args.seed)()
             for k in ("tried", "project", "accepted", "raw"):
                 setattr(total, k, getattr(total, k) + getattr(tally, k))
-            print(f"{name:<16}{tally.tried:>8,}{tally.project:>16,}{tally.accepted:>10,}{tally.raw:>6}"
-                  f"{time.monotonic() - t1:>9.1f}", flush=True)
-        print(f"{'total':<16}{total.tried:>8,}{total.project:>16,}{total.accepted:>10,}{total.raw:>6}"
-              f"{time.monotonic() - t0:>9.1f}")
+            print(
+                f"{name:<16}{tally.tried:>8,}{tally.project:>16,}{tally.accepted:>10,}{tally.raw:>6}"
+                f"{time.monotonic() - t1:>9.1f}",
+                flush=True,
+            )
+        print(
+            f"{'total':<16}{total.tried:>8,}{total.project:>16,}{total.accepted:>10,}{total.raw:>6}"
+            f"{time.monotonic() - t0:>9.1f}"
+        )
         for name, inp, why in raws[:10]:
             print(f"\nRAW in {name}: {why}\n  input: {inp}")
-        print(f"\n{total.tried:,} inputs tried, {total.project:,} project errors, {total.accepted:,} accepted, "
-              f"{total.raw} raw exceptions")
+        print(
+            f"\n{total.tried:,} inputs tried, {total.project:,} project errors, {total.accepted:,} accepted, "
+            f"{total.raw} raw exceptions"
+        )
     return 1 if total.raw else 0
 
 

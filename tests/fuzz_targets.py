@@ -184,9 +184,9 @@ def mutated(draw: st.DrawFn, base: Any, focus: list[tuple] | None = None) -> Any
 
 def _has(doc: Any, path: tuple) -> bool:
     for p in path:
-        if isinstance(doc, dict) and p in doc:
-            doc = doc[p]
-        elif isinstance(doc, list) and isinstance(p, int) and -len(doc) <= p < len(doc):
+        if (isinstance(doc, dict) and p in doc) or (
+            isinstance(doc, list) and isinstance(p, int) and -len(doc) <= p < len(doc)
+        ):
             doc = doc[p]
         else:
             return False

@@ -33,7 +33,7 @@ def test_mutated_inputs_get_the_project_error_or_load(targets: Targets, name: st
         suppress_health_check=list(HealthCheck),
     )
     @given(strat)
-    def run(x):  # noqa: ANN001, ANN202 - a RawException here fails the test with the shrunk input
+    def run(x):
         seen[feed(x)] += 1
 
     run()

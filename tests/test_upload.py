@@ -243,7 +243,9 @@ def test_an_upload_may_not_shadow_a_shipped_or_builtin_name(dest, name, taken_by
     entries = plugin_entries()
     key = "clearsight_ai_cctv/plugin.yaml"
     entries[key] = entries[key].replace(f"name: {UPLOADED_NAME}".encode(), f"name: {name}".encode())
-    assert_refused(make_zip(entries), dest, rf"at name: '{name}' is the name of {re.escape(taken_by)}; an upload may not")
+    assert_refused(
+        make_zip(entries), dest, rf"at name: '{name}' is the name of {re.escape(taken_by)}; an upload may not"
+    )
 
 
 def test_an_upload_may_not_shadow_an_installed_service(dest, monkeypatch):

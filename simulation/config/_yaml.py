@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from simulation.errors import _InputError
 
-
 #: Every integer a file holds must fit a signed 64-bit integer (what the results store can hold).
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -45,7 +44,8 @@ class Strict(BaseModel):
                 bad = _out_of_int64(v)
                 if bad is not None:
                     raise ValueError(
-                        f"{k}{bad} must fit a 64-bit integer (from {INT64_MIN} to {INT64_MAX}); got {excerpt(str(v), 30)}"
+                        f"{k}{bad} must fit a 64-bit integer (from {INT64_MIN} to {INT64_MAX}); "
+                        f"got {excerpt(str(v), 30)}"
                     )
             allowed = {f.alias or n for n, f in cls.model_fields.items()} | set(cls.model_fields)
             unknown = sorted(str(k) for k in data if k not in allowed)
@@ -88,11 +88,11 @@ class _SafeLoader(yaml.SafeLoader):
         self._depth = 0
         self._last_mark: Any = None
 
-    def construct_object(self, node: Any, deep: bool = False) -> Any:  # noqa: D102 - PyYAML hook
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
         self._last_mark = node.start_mark
         return super().construct_object(node, deep)
 
-    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D102 - PyYAML hook
+    def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             raise YamlRefused(
@@ -104,7 +104,8 @@ class _SafeLoader(yaml.SafeLoader):
         if tag not in _PLAIN_TAGS:
             tag = str(tag).replace("tag:yaml.org,2002:", "!!")
             raise YamlRefused(
-                f"uses the tag {excerpt(str(tag), 30)}; only plain values are allowed (no '!!int', '!!timestamp', '!x')",
+                f"uses the tag {excerpt(str(tag), 30)}; only plain values are allowed "
+                "(no '!!int', '!!timestamp', '!x')",
                 event.start_mark,
             )
         self._depth += 1
@@ -178,9 +179,7 @@ def read_bytes_capped(path: Path, error: type[_InputError], max_bytes: int, *, n
     return data
 
 
-def read_yaml(
-    path: Path, error: type[_InputError], *, max_bytes: int = MAX_YAML_BYTES, no_links: bool = False
-) -> Any:
+def read_yaml(path: Path, error: type[_InputError], *, max_bytes: int = MAX_YAML_BYTES, no_links: bool = False) -> Any:
     """Read a YAML file safely: size checked first, no aliases, plain tags only, short escaped excerpts in errors."""
     raw = read_bytes_capped(path, error, max_bytes, no_links=no_links)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -55,7 +56,7 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration like '24h', '90m' or '30s'")
     if isinstance(value, int | float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise ValueError("a duration must be a finite number of seconds")
         if value < 0:
             raise ValueError("a duration must not be negative")
@@ -177,7 +178,9 @@ class LogisticsDemand(Strict):
     food_deadline_min: float = Field(default=45.0, gt=0)
     parcel_value_krw: float = Field(default=3000.0, ge=0, description="delivery fee")
     food_value_krw: float = Field(default=3500.0, ge=0, description="delivery fee")
-    van_waves: tuple[str, ...] = Field(default=("09:00", "13:00", "17:00"), max_length=48, description="van departures from hubs")
+    van_waves: tuple[str, ...] = Field(
+        default=("09:00", "13:00", "17:00"), max_length=48, description="van departures from hubs"
+    )
     van_capacity: int = Field(default=120, ge=1, le=100_000, description="parcels per van tour")
     van_speed_m_s: float = Field(default=5.5, gt=0, description="20 km/h in town, stops excluded")
     van_stop_min: float = Field(default=3.0, ge=0, description="park, walk, hand over")
@@ -186,7 +189,9 @@ class LogisticsDemand(Strict):
     handover_min: float = Field(default=2.0, ge=0)
     rain_speed_factor: Fraction = Field(default=0.85, description="road speeds in heavy rain")
     rain_food_factor: float = Field(default=1.3, ge=0, le=10, description="food orders in heavy rain, relative")
-    festival_orders_per_visitor: float = Field(default=0.05, ge=0, le=10, description="extra food orders per festival visitor")
+    festival_orders_per_visitor: float = Field(
+        default=0.05, ge=0, le=10, description="extra food orders per festival visitor"
+    )
     fallback_min: float = Field(default=20.0, gt=0, description="a request a fleet leaves undispatched goes to vans")
     no_fly_radius_m: float = Field(default=150.0, ge=0, description="no-fly circle around control centre and police")
     no_fly_blocks: tuple[str, ...] = Field(default=(), description="blocks drones may not overfly")
@@ -318,7 +323,9 @@ class Scenario(Strict):
         if self.duration <= 0:
             raise ValueError("duration must be > 0")
         if self.duration > MAX_DURATION_S:
-            raise ValueError(f"duration must be at most 31 days ({MAX_DURATION_S:,} s); got {_fmt_duration(self.duration)}")
+            raise ValueError(
+                f"duration must be at most 31 days ({MAX_DURATION_S:,} s); got {_fmt_duration(self.duration)}"
+            )
         if not START_YEARS[0] <= self.start.year <= START_YEARS[1]:
             raise ValueError(f"start must be in the years {START_YEARS[0]} to {START_YEARS[1]}; got {self.start}")
         if self.start.tzinfo is not None:
@@ -424,7 +431,8 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     if not isinstance(parent, str) or not _plain_path(parent) or not parent.endswith((".yaml", ".yml")):
         raise ScenarioError(
             path,
-            f"must be a scenario file name ending in .yaml (a path of at most 1,024 characters, no control characters); "
+            "must be a scenario file name ending in .yaml (a path of at most 1,024 characters, "
+            "no control characters); "
             f"got {_short(parent)}",
             key="extends",
         )
@@ -432,7 +440,9 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
         ppath = (path.parent / parent).resolve()
         found = ppath.is_file()
     except (OSError, ValueError) as exc:
-        raise ScenarioError(path, f"cannot be opened ({type(exc).__name__}); got {_short(parent)}", key="extends") from None
+        raise ScenarioError(
+            path, f"cannot be opened ({type(exc).__name__}); got {_short(parent)}", key="extends"
+        ) from None
     if not found:
         raise ScenarioError(path, f"no scenario file {parent!r} next to this one", key="extends")
     inherited = _raw(ppath, (*chain, path))

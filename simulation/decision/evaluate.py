@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from simulation.config._yaml import read_yaml
 from simulation.decision.economics import (
     DecideError,

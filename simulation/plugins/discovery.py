@@ -21,7 +21,15 @@ from simulation.errors import PluginError, ScenarioError
 from simulation.plugins.manifest import Manifest, load_manifest
 from simulation.plugins.settings import SETTINGS
 
-__all__ = ["ENTRY_POINT_GROUP", "SHIPPED_DIR", "Plugin", "installed_plugins", "open_plugin", "reserved_names", "resolve_plugin"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "SHIPPED_DIR",
+    "Plugin",
+    "installed_plugins",
+    "open_plugin",
+    "reserved_names",
+    "resolve_plugin",
+]
 
 ENTRY_POINT_GROUP = "pilot_sandbox.services"
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "plugins"  # the example plugins the project ships

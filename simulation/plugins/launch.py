@@ -26,8 +26,8 @@ import contextlib
 import fcntl
 import json
 import os
-import select
 import py_compile
+import select
 import shutil
 import signal
 import subprocess
