@@ -36,6 +36,7 @@ def _runner(strat, feed, tally, name, raws, per, rng_seed):
         except RawException as exc:
             tally.add("raw")
             raws.append((name, repr(x)[:400], str(exc)))
+            print(f"RAW in {name}: {exc}\n  input: {repr(x)[:2000]}", file=sys.stderr, flush=True)
 
     return run
 

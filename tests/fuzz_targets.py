@@ -164,19 +164,18 @@ def mutated(draw: st.DrawFn, base: Any, focus: list[tuple] | None = None) -> Any
         op = draw(st.sampled_from(["replace", "replace", "replace", "delete", "add", "double"]))
         if not path:
             if op == "replace" and draw(st.booleans()):
-                doc = draw(VALUES)
+                doc = copy.deepcopy(draw(VALUES))
             continue
         parent, last = _get(doc, path[:-1]), path[-1]
         if not isinstance(parent, dict | list):
             continue
         if op == "replace":
-            parent[last] = draw(VALUES)
+            parent[last] = copy.deepcopy(draw(VALUES))  # sampled lists and dicts are shared objects
         elif op == "delete":
             del parent[last]
         elif op == "add" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(["extends", "zz_unknown", "seed", "duration", "use", "", "type"]))] = draw(
-                VALUES
-            )
+            key = draw(st.sampled_from(["extends", "zz_unknown", "seed", "duration", "use", "", "type"]))
+            parent[key] = copy.deepcopy(draw(VALUES))
         elif op == "double" and isinstance(parent, list):
             parent.append(copy.deepcopy(parent[last]))
     return doc

@@ -160,6 +160,15 @@ def test_geojson_of_the_wrong_type_is_a_district_error(district_copy, where, val
         load_district(d)
 
 
+def test_a_huge_id_is_cut_in_the_message(district_copy):
+    d = district_copy(
+        lambda gj: gj["features"][0].update(geometry=None) or gj["features"][0]["properties"].update(id="9" * 5000)
+    )
+    with pytest.raises(DistrictError) as info:
+        load_district(d)
+    assert len(str(info.value)) < 1200 and "9" * 100 not in str(info.value)
+
+
 def test_geojson_nan_and_deep_nesting_are_refused(tiny_district, tmp_path):
     d = tmp_path / "d"
     d.mkdir()

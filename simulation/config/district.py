@@ -527,7 +527,7 @@ def _build(folder: Path, meta: DistrictMeta, cat: PoleCatalogue, gj: dict, geo: 
             raise r.fail(where, "must be a GeoJSON Feature")
         kind = r.choice(f, where, "kind", allowed)
         fid = r.prop(f, where, "id", str)
-        where = f"features[{i}] (id {fid!r})"
+        where = f"features[{i}] (id {_short(fid, 60)})"
         if fid in seen:
             raise r.fail(where, f"duplicate id {fid!r}; ids must be unique")
         seen.add(fid)

@@ -17,7 +17,15 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from simulation import sdk
 from simulation.config._yaml import Strict, read_yaml, validation_message
-from simulation.errors import DistrictError, PluginError, SandboxError, ScenarioError
+from simulation.errors import (
+    MAX_KEY_CHARS,
+    MAX_MESSAGE_CHARS,
+    DistrictError,
+    PluginError,
+    SandboxError,
+    ScenarioError,
+    _cap,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -47,6 +55,7 @@ class ManifestError(PluginError):
     """A ``plugin.yaml`` is malformed: names the file, the key path, the value and what is allowed."""
 
     def __init__(self, path: object, msg: str, key: str | None = None) -> None:
+        msg, key = _cap(msg, MAX_MESSAGE_CHARS), _cap(key, MAX_KEY_CHARS) if key else key
         where = f"{path}" + (f", at {key}" if key else "")
         SandboxError.__init__(self, f"{where}: {msg}")
         self.plugin = str(path)

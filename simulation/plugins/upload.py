@@ -24,7 +24,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from simulation.errors import PluginError, SandboxError
+from simulation.errors import MAX_MESSAGE_CHARS, PluginError, SandboxError, _cap
 from simulation.plugins.manifest import ManifestError, load_manifest
 
 __all__ = [
@@ -51,6 +51,7 @@ class UploadError(PluginError):
     """An uploaded plugin zip was refused: names the zip, the member and the rule it broke."""
 
     def __init__(self, filename: str, msg: str) -> None:
+        msg, filename = _cap(msg, MAX_MESSAGE_CHARS), _cap(filename, 200)
         SandboxError.__init__(self, f"{filename}: {msg}")
         self.plugin = filename
         self.msg = msg
