@@ -194,6 +194,7 @@ def test_geojson_nan_and_deep_nesting_are_refused(tiny_district, tmp_path):
         ({"start": "9999-01-01T00:00"}, "(top level)", r"start must be in the years 2000 to 2100; got 9999"),
         ({"population_scale": 1e9}, "population_scale", r"less than or equal to 10"),
         ({"demand": {"safety": {"incidents_per_day": 1e12}}}, "demand.safety.incidents_per_day", r"less than or equal"),
+        ({"demand": {"safety": {"incidents_per_day": 50_000}}}, "(top level)", r"at most 20,000 incidents a day"),
         ({"demand": {"safety": {"incidents_per_day": ".inf"}}}, "demand.safety.incidents_per_day", r"finite number"),
         ({"tick": float("nan")}, "tick", r"a duration must be a finite number"),
         (

@@ -49,6 +49,7 @@ MAX_SEED = 2**63 - 1  # seeds are stored as signed 64-bit integers
 START_YEARS = (2000, 2100)  # calendar, sun and holidays are modelled for these years
 MAX_SERVICES = 64  # each sandboxed service is a process
 MAX_FAULTS = 1000
+MAX_INCIDENTS_PER_DAY = 20_000  # incidents simulated a day (the rate is scaled by population_scale)
 
 
 def parse_duration(value: Any) -> float:
@@ -109,7 +110,7 @@ class ConnectivityDemand(Strict):
 class SafetyDemand(Strict):
     """Incidents and the control centre. ``arrival: poisson`` + exponential handling = M/M/c."""
 
-    incidents_per_day: float = Field(default=36.0, ge=0, le=10_000)
+    incidents_per_day: float = Field(default=36.0, ge=0, le=1_000_000)
     arrival: Literal["by_hour", "poisson"] = "by_hour"
     mix: dict[Literal["crime", "accident", "fall", "fire"], float] = Field(
         default_factory=lambda: {"crime": 0.45, "accident": 0.3, "fall": 0.2, "fire": 0.05}  # type: ignore[arg-type]
@@ -330,6 +331,12 @@ class Scenario(Strict):
             raise ValueError(f"start must be in the years {START_YEARS[0]} to {START_YEARS[1]}; got {self.start}")
         if self.start.tzinfo is not None:
             raise ValueError(f"start is a local (Seoul) time without a time zone; got {self.start}")
+        incidents = self.demand.safety.incidents_per_day * self.population_scale
+        if incidents > MAX_INCIDENTS_PER_DAY:
+            raise ValueError(
+                f"demand.safety.incidents_per_day × population_scale must be at most {MAX_INCIDENTS_PER_DAY:,} "
+                f"incidents a day; got {incidents:,.0f}"
+            )
         if self.seed + self.replications - 1 > MAX_SEED:
             raise ValueError(
                 f"seed + replications - 1 must fit a 64-bit integer (at most {MAX_SEED}); got seed {self.seed}"
