@@ -251,3 +251,13 @@ def test_the_cli_exits_2_without_a_traceback(tmp_path, args, files, pattern):
     )
     assert res.returncode == 2, res.stderr
     assert pattern in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("base", ["a" * 300 + ".yaml", "a\x00b.yaml"])
+def test_a_study_base_that_no_file_system_can_open_is_a_study_error(tmp_path, base):
+    from simulation.batch.plan import make_plan
+
+    p = tmp_path / "st.yaml"
+    p.write_text(yaml.safe_dump({"base": base, "factors": {"seed": {"levels": [1]}}}))
+    with pytest.raises(StudyError, match=r"at base: (must be a scenario file or name|cannot be opened)"):
+        make_plan(p)

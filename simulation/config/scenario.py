@@ -435,7 +435,7 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    if not isinstance(parent, str) or not _plain_path(parent) or not parent.endswith((".yaml", ".yml")):
+    if not isinstance(parent, str) or not plain_path(parent) or not parent.endswith((".yaml", ".yml")):
         raise ScenarioError(
             path,
             "must be a scenario file name ending in .yaml (a path of at most 1,024 characters, "
@@ -458,7 +458,7 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     return _merge(inherited, data)
 
 
-def _plain_path(text: str) -> bool:
+def plain_path(text: str) -> bool:
     """A path a file may name: not empty, at most 1,024 characters, no control characters, parts under 256 bytes."""
     return (
         0 < len(text) <= 1024
@@ -479,7 +479,7 @@ def _rebase_uses(data: dict[str, Any], src: Path, dst: Path) -> None:
         return
     for s in services:
         use = s.get("use") if isinstance(s, dict) else None
-        if isinstance(use, str) and _plain_path(use) and ":" not in use and not Path(use).is_absolute():
+        if isinstance(use, str) and plain_path(use) and ":" not in use and not Path(use).is_absolute():
             with contextlib.suppress(OSError, ValueError):
                 if (src / use).exists():
                     s["use"] = os.path.relpath((src / use).resolve(), dst)
@@ -488,11 +488,16 @@ def _rebase_uses(data: dict[str, Any], src: Path, dst: Path) -> None:
 def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
     """Load, resolve ``extends``, validate, and cross-check against the district."""
     p = Path(path)
-    if not p.is_file() and not p.suffix and (SCENARIOS_DIR / f"{p}.yaml").is_file():
-        p = SCENARIOS_DIR / f"{p}.yaml"
-    if not p.is_file():
-        raise ScenarioError(p, "file not found")
-    p = p.resolve()
+    try:
+        if not p.is_file() and not p.suffix and (SCENARIOS_DIR / f"{p}.yaml").is_file():
+            p = SCENARIOS_DIR / f"{p}.yaml"
+        if not p.is_file():
+            raise ScenarioError(p, "file not found")
+        p = p.resolve()
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(
+            str(p)[:200], f"cannot be opened ({getattr(exc, 'strerror', None) or type(exc).__name__})"
+        ) from None
     data = _raw(p, ())
     data.setdefault("name", p.stem)
     data.update({k: v for k, v in overrides.items() if v is not None})
