@@ -397,8 +397,9 @@ def strategies(t: Targets) -> dict[str, tuple[st.SearchStrategy[Any], Callable[[
     names = st.sampled_from(
         ["plugin.yaml", "p/plugin.yaml", "service.py", "p/service.py", "../x.py", "/abs.py", "a/../../b", "p\\..\\x"]
     )
+    own_name = {**t.manifest, "name": "fuzz_uploaded_plugin"}  # shipped names are refused before anything else
     upload = st.tuples(
-        yaml_inputs(t.manifest),
+        yaml_inputs(own_name),
         st.lists(st.tuples(names, st.binary(max_size=20)), max_size=2),
         st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=3),
     ).map(lambda x: ([("plugin.yaml", x[0].encode("utf-8", "surrogatepass")), ("service.py", service), *x[1]], x[2]))
