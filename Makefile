@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Python >= 3.12: pyenv's (selected by .python-version), else python3.12, else python3.
 PYTHON ?= $(shell (pyenv which python 2>/dev/null | grep -q . && pyenv which python) || command -v python3.12 || command -v python3)
 
-.PHONY: run test check bench venv system-deps clean
+.PHONY: run test check bench fuzz venv system-deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Python >= 3.12 is needed, found " + sys.version.split()[0] + " at " + sys.executable)'
@@ -43,6 +43,12 @@ check: $(STAMP)
 	$(VENV)/bin/ruff format --check simulation webapp tests benchmarks app.py
 	$(VENV)/bin/mypy simulation webapp app.py
 	$(VENV)/bin/lint-imports
+
+# The long fuzz run: >= 10,000 mutated scenarios, districts, manifests, studies and uploads; prints inputs
+# tried, project errors, accepted and raw exceptions, and fails on any raw exception. FUZZ_EXAMPLES=N to change.
+FUZZ_EXAMPLES ?= 10200
+fuzz: $(STAMP)
+	$(PY) -W ignore tests/fuzz.py --examples $(FUZZ_EXAMPLES)
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

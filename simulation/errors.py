@@ -18,10 +18,25 @@ class SandboxError(Exception):
     """Base class for every error this package raises on purpose (bad input, mostly)."""
 
 
+#: Longest message and key path an input error keeps: a value echoed from a file is cut, never shown whole.
+MAX_MESSAGE_CHARS = 800
+MAX_KEY_CHARS = 200
+
+
+def _cap(text: str, limit: int) -> str:
+    """``text`` cut in the middle to at most ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    keep = (limit - 5) // 2
+    return f"{text[:keep]} ... {text[-keep:]}"
+
+
 class _InputError(SandboxError):
     """An error in a file a person wrote: names the file, the key path and what is allowed."""
 
     def __init__(self, path: object, msg: str, key: str | None = None) -> None:
+        msg = _cap(msg, MAX_MESSAGE_CHARS)
+        key = _cap(key, MAX_KEY_CHARS) if key else key
         where = f"{path}"
         if key:
             where += f", at {key}"

@@ -216,6 +216,28 @@ def test_rerun_skips_done_runs(base: Path, tmp_path: Path) -> None:
     assert (again.skipped, again.ran) == (8, 0)
 
 
+@pytest.mark.parametrize("left", ["nothing", "lock only", "lock and a torn temporary file"])
+def test_a_batch_killed_before_its_plan_was_written_resumes(base: Path, tmp_path: Path, left: str) -> None:
+    out = tmp_path / "out"
+    if left != "nothing":  # what a SIGKILL between taking the lock and writing plan.json leaves
+        out.mkdir()
+        (out / ".lock").write_text("12345")
+        if "torn" in left:
+            (out / ".tmp").mkdir()
+            (out / ".tmp" / "plan.json.1a2b3c4d").write_text('{"plan_dig')
+    plan = make_plan(study(base.parent, **FACTORIAL))
+    done = run_batch(plan, out, workers=0, quiet=True, resume=True, run_fn=noisy_run)
+    assert (done.skipped, done.ran, done.failed) == (0, 8, 0)
+    assert (out / "plan.json").is_file() and not list(out.glob(".tmp/*"))
+
+
+def test_resume_still_refuses_a_folder_holding_something_else(base: Path, tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(BatchError, match="is not empty and holds no batch"):
+        run_batch(make_plan(study(base.parent, **FACTORIAL)), tmp_path / "out", workers=0, quiet=True, resume=True)
+
+
 def test_other_study_in_out_folder_is_refused(base: Path, tmp_path: Path) -> None:
     run_batch(make_plan(study(base.parent, **FACTORIAL)), tmp_path / "out", workers=0, quiet=True, run_fn=noisy_run)
     other = make_plan(study(base.parent, "other", factors={"population_scale": {"levels": [0.3]}}))

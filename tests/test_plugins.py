@@ -338,11 +338,28 @@ HOSTILE_CHECKS = {  # fixture -> (the check that fails, what its detail says)
     "not_owned": ("actions accepted in tiny", "this service does not operate streetlights"),
     "nan_inf": ("actions accepted in tiny", "SetLight.level must be a finite number; got nan"),
     "undeclared_hardware": ("runs in tiny", "which plugin.yaml does not declare under hardware"),
+    "shm_fill": ("runs in tiny", "/dev/shm refused after 16 MB (No space left on device)"),
+    "thread_bomb": ("runs in tiny", "can't start new thread"),
+    "huge_reply": ("runs in tiny", "protocol: on_tick: sent 7,900,005 bytes with a list, map or string over the"),
+    "wall_clock": ("deterministic", "two runs with the same seed returned different actions"),
+}
+HOSTILE_MANIFESTS = {  # fixtures refused before any code runs: check-plugin exits 2 with this message
+    "alias_bomb": "line 16, column 14: uses an alias (*a0); aliases are not allowed",
+    "timestamp_tag": "uses the tag '!!timestamp'; only plain values are allowed",
 }
 
 
 def test_every_hostile_fixture_has_a_check_case():
-    assert sorted(HOSTILE_CHECKS) == sorted(p.name for p in HOSTILE.iterdir() if (p / "plugin.yaml").is_file())
+    cases = sorted([*HOSTILE_CHECKS, *HOSTILE_MANIFESTS])
+    assert cases == sorted(p.name for p in HOSTILE.iterdir() if (p / "plugin.yaml").is_file())
+
+
+@pytest.mark.parametrize("fixture", sorted(HOSTILE_MANIFESTS))
+def test_check_plugin_refuses_each_hostile_manifest_with_exit_2(capsys, fixture):
+    assert main(["check-plugin", str(HOSTILE / fixture)]) == 2
+    err = capsys.readouterr().err
+    assert HOSTILE_MANIFESTS[fixture] in err and "Traceback" not in err
+    assert len(err) < 500
 
 
 @needs_sandbox

@@ -208,8 +208,8 @@ def test_probe_finds_the_confinement_holding():
 def test_self_check_refuses_a_sandbox_with_network(monkeypatch):
     real = launch_mod.bwrap_argv
 
-    def leaky(settings, stage, fd):
-        argv = real(settings, stage, fd)
+    def leaky(settings, stage, fd, userns=None):
+        argv = real(settings, stage, fd, userns)
         i = argv.index("--seccomp")
         del argv[i : i + 2]
         return [a for a in argv if a != "--unshare-net"]

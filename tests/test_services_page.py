@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
-from test_upload import make_zip, plugin_entries
+from test_upload import UPLOADED_NAME, make_zip, plugin_entries
 
 from simulation.jobs import checks as checkjob
 from simulation.plugins.discovery import open_plugin
@@ -190,7 +190,7 @@ def test_good_upload_is_unpacked_listed_and_checked(store, monkeypatch):
     assert started == [folder]
     assert "unpacked into" in unescape(at.success[0].value)
     rows = table(at)
-    assert f"clearsight_ai_cctv|uploaded {folder.name.rsplit('-', 1)[1][:8]}" in rows
+    assert f"{UPLOADED_NAME}|uploaded {folder.name.rsplit('-', 1)[1][:8]}" in rows
     assert at.selectbox(key="svc_pick").value == str(folder)  # the new plugin is shown
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import stat
 import time
 import zipfile
@@ -29,8 +30,15 @@ def make_zip(entries: dict[str, bytes | str], compression: int = zipfile.ZIP_DEF
     return buf.getvalue()
 
 
+UPLOADED_NAME = "acme_ai_cctv"  # the shipped example under a name of its own: uploads may not shadow shipped names
+
+
 def plugin_entries(prefix: str = "clearsight_ai_cctv/", folder: Path = EXAMPLE) -> dict[str, bytes]:
-    return {prefix + p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    out = {prefix + p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+    manifest = prefix + "plugin.yaml"
+    if folder == EXAMPLE and manifest in out:
+        out[manifest] = out[manifest].replace(b"name: clearsight_ai_cctv\n", f"name: {UPLOADED_NAME}\n".encode())
+    return out
 
 
 @pytest.fixture
@@ -49,7 +57,7 @@ def assert_refused(data: bytes, dest: Path, match: str, filename: str = "evil.zi
 def test_good_zip_unpacks_into_its_own_folder_and_loads(dest):
     folder = safe_unpack(make_zip(plugin_entries()), dest, filename="clearsight.zip")
     assert folder.parent == dest
-    assert folder.name.startswith("clearsight_ai_cctv-")
+    assert folder.name.startswith(f"{UPLOADED_NAME}-")
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "plugin.yaml", "service.py"]
     m = load_manifest(folder)
     assert (m.vendor, m.trl) == ("Clearsight Analytics Co., Ltd.", 7)
@@ -200,7 +208,7 @@ def test_uploaded_plugin_is_checked_in_a_background_worker(dest, tiny_district, 
         time.sleep(0.2)
     assert s.state == "done", s.message
     code_hash = folder.name.rsplit("-", 1)[1]
-    doc, current = checkjob.latest_report(store, "clearsight_ai_cctv", code_hash)
+    doc, current = checkjob.latest_report(store, UPLOADED_NAME, code_hash)
     assert current and doc["conforms"] is True, doc
     assert doc["code_hash"] == code_hash and doc["runs"][0]["district"] == "tiny"
     assert s.message == "conforms: every check passed"
@@ -221,3 +229,40 @@ def test_a_failing_plugin_gets_a_failed_report(tmp_path, tiny_district):
     doc = json.loads(report.read_text())
     assert doc["conforms"] is False
     assert [c["name"] for c in doc["checks"] if not c["passed"]] == ["imports in the sandbox"]
+
+
+@pytest.mark.parametrize(
+    ("name", "taken_by"),
+    [
+        ("clearsight_ai_cctv", "the shipped plugin plugins/clearsight_ai_cctv"),
+        ("lumen_adaptive_lighting", "the shipped plugin plugins/lumen_adaptive_lighting"),
+        ("cctv_monitoring", "a built-in service"),
+    ],
+)
+def test_an_upload_may_not_shadow_a_shipped_or_builtin_name(dest, name, taken_by):
+    entries = plugin_entries()
+    key = "clearsight_ai_cctv/plugin.yaml"
+    entries[key] = entries[key].replace(f"name: {UPLOADED_NAME}".encode(), f"name: {name}".encode())
+    assert_refused(
+        make_zip(entries), dest, rf"at name: '{name}' is the name of {re.escape(taken_by)}; an upload may not"
+    )
+
+
+def test_an_upload_may_not_shadow_an_installed_service(dest, monkeypatch):
+    import simulation.plugins.discovery as discovery
+
+    monkeypatch.setattr(discovery, "installed_plugins", lambda: {UPLOADED_NAME: "acme_pkg:Service"})
+    assert_refused(make_zip(plugin_entries()), dest, r"is the name of the installed service 'acme_ai_cctv'")
+
+
+def test_a_hostile_manifest_in_an_upload_is_refused_fast_and_briefly(dest):
+    for fixture, pattern in (
+        ("alias_bomb", r"uses an alias \(\*a0\); aliases are not allowed"),
+        ("timestamp_tag", r"uses the tag '!!timestamp'; only plain values are allowed"),
+    ):
+        folder = ROOT / "tests" / "hostile" / fixture
+        t0 = time.monotonic()
+        with pytest.raises(UploadError, match=pattern) as info:
+            safe_unpack(make_zip(plugin_entries(f"{fixture}/", folder)), dest, filename="evil.zip")
+        assert time.monotonic() - t0 < 5 and len(str(info.value)) < 400
+        assert not dest.exists() or not any(dest.iterdir())

@@ -23,6 +23,7 @@ from simulation.config.scenario import (
     ServiceSpec,
     check_against_district,
     load_scenario,
+    plain_path,
     scenario_district,
 )
 from simulation.errors import ScenarioError
@@ -131,13 +132,27 @@ class Plan:
 
 
 def _base_path(study: Study, path: Path) -> Path:
-    p = (path.parent / study.base).resolve()
-    if p.is_file():
-        return p
-    named = SCENARIOS_DIR / (study.base if study.base.endswith(".yaml") else f"{study.base}.yaml")
-    if named.is_file():
-        return named
-    raise StudyError(path, f"no scenario file {study.base!r} next to the study (nor in scenarios/)", key="base")
+    shown = study.base if len(study.base) <= 80 else study.base[:77] + "..."
+    if not plain_path(study.base):
+        raise StudyError(
+            path,
+            f"must be a scenario file or name (at most 1,024 characters, no control characters); got {shown!r}",
+            key="base",
+        )
+    try:
+        p = (path.parent / study.base).resolve()
+        if p.is_file():
+            return p
+        named = SCENARIOS_DIR / (study.base if study.base.endswith(".yaml") else f"{study.base}.yaml")
+        if named.is_file():
+            return named
+    except (OSError, ValueError) as exc:
+        raise StudyError(
+            path,
+            f"cannot be opened ({getattr(exc, 'strerror', None) or type(exc).__name__}); got {shown!r}",
+            key="base",
+        ) from None
+    raise StudyError(path, f"no scenario file {shown!r} next to the study (nor in scenarios/)", key="base")
 
 
 class _Services:

@@ -293,10 +293,11 @@ def check_out(plan: Plan, layout: Layout, resume: bool) -> None:
                 f"{layout.root} holds results of another study or design (plan {old}, this one "
                 f"{plan.digest}); choose another --out, or delete the folder to start over"
             )
-    elif resume:
-        raise BatchError(f"{layout.root}: nothing to resume (no plan.json); run without --resume to start")
     elif layout.root.is_dir() and any(not p.name.startswith(".") for p in layout.root.iterdir()):
         raise BatchError(f"{layout.root} is not empty and holds no batch; choose an empty or new --out folder")
+    # No plan.json and nothing else but a batch's own dot files (.lock, .tmp): a batch killed before it
+    # wrote its plan, or none yet. Nothing has run, so resuming it is starting it (``--resume`` is safe
+    # to give after a kill at any moment).
 
 
 def write_plan(plan: Plan, layout: Layout) -> None:

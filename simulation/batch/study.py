@@ -87,8 +87,8 @@ class DesignSpec(Strict):
     """How design points are chosen; ``samples`` is N of the SALib sampler (see docs/batch.md)."""
 
     kind: Literal["factorial", "lhs", "sobol", "morris"] = "factorial"
-    samples: int | None = Field(default=None, ge=1)
-    seed: int = Field(default=0, ge=0, description="seed of the sampler (not of the simulations)")
+    samples: int | None = Field(default=None, ge=1, le=1_000_000)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="seed of the sampler (not of the simulations)")
     second_order: bool = Field(default=False, description="sobol: also estimate pairwise S2 indices")
     levels: int = Field(default=4, ge=2, le=20, description="morris: grid levels per factor")
 
@@ -185,8 +185,10 @@ class Study(Strict):
     factors: dict[str, FactorSpec]
     design: DesignSpec = Field(default_factory=DesignSpec)
     replications: Replications | None = None
-    seed: int | None = Field(default=None, ge=0, description="first replication seed (default: the base scenario's)")
-    budget: int = Field(default=1000, ge=1, description="most runs the study may cost")
+    seed: int | None = Field(
+        default=None, ge=0, le=2**63 - 1001, description="first replication seed (default: the base scenario's)"
+    )
+    budget: int = Field(default=1000, ge=1, le=1_000_000, description="most runs the study may cost")
     kpis: tuple[str, ...] = Field(default=(), description="KPIs to analyse first (default: the catalogue)")
     optimise: OptimiseSpec | None = Field(default=None, description="for `optimise`: objectives, trials, capex")
 

@@ -18,9 +18,13 @@ def _param(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"params look like NAME=VALUE; got {text!r}")
     k, v = text.split("=", 1)
-    import yaml
+    from simulation.config._yaml import parse_yaml
+    from simulation.errors import ScenarioError
 
-    return k.strip(), yaml.safe_load(v)
+    try:
+        return k.strip(), parse_yaml(v, f"--param {k.strip()}", ScenarioError, max_bytes=10_000)
+    except ScenarioError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:

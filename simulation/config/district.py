@@ -23,7 +23,7 @@ from pydantic import Field
 from scipy.spatial import cKDTree
 
 from simulation._files import project_path
-from simulation.config._yaml import Strict, parse_model, read_yaml
+from simulation.config._yaml import MAX_YAML_BYTES, Strict, parse_model, parse_yaml, read_bytes_capped, read_yaml
 from simulation.errors import DistrictError
 
 __all__ = [
@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 DISTRICTS_DIR = Path(__file__).resolve().parents[2] / "districts"
+#: Largest layout.geojson a district may have (checked before it is parsed).
+MAX_GEOJSON_BYTES = 32 << 20
 LAND_USES = ("residential", "commercial", "office", "industrial", "mixed", "park")
 ROAD_CLASSES = ("arterial", "collector", "local", "pedestrian")
 DEVICE_KINDS = ("ap", "camera", "sensor", "gateway", "small_cell", "ev_charger", "drone_dock")
@@ -359,6 +361,11 @@ def _polygon_area_centroid(ring: list[tuple[float, float]]) -> tuple[float, floa
     return abs(a), cx / (6 * a), cy / (6 * a)
 
 
+def _short(v: Any, limit: int = 80) -> str:
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class _Reader:
     """Reads features with errors that name the file, the feature and the key."""
 
@@ -368,8 +375,24 @@ class _Reader:
     def fail(self, where: str, msg: str) -> DistrictError:
         return DistrictError(self.path, msg, key=where)
 
+    def props(self, f: dict, where: str) -> dict:
+        props = f.get("properties")
+        if props is None:
+            return {}
+        if not isinstance(props, dict):
+            raise self.fail(f"{where}.properties", f"must be a mapping of property: value; got {_short(props)}")
+        return props
+
+    def geometry(self, f: dict, where: str) -> dict:
+        g = f.get("geometry")
+        if g is None:
+            return {}
+        if not isinstance(g, dict):
+            raise self.fail(f"{where}.geometry", f"must be a GeoJSON geometry object; got {_short(g)}")
+        return g
+
     def prop(self, f: dict, where: str, key: str, typ: Any, default: Any = ..., **bounds: float) -> Any:
-        props = f.get("properties") or {}
+        props = self.props(f, where)
         if key not in props:
             if default is ...:
                 raise self.fail(where, f"required property {key!r} is missing")
@@ -380,11 +403,15 @@ class _Reader:
         if typ is int and isinstance(v, float) and v.is_integer():
             v = int(v)
         if not isinstance(v, typ) or (isinstance(v, bool) and typ is not bool):
-            raise self.fail(f"{where}.{key}", f"must be {typ.__name__}; got {v!r}")
+            raise self.fail(f"{where}.{key}", f"must be {typ.__name__}; got {_short(v)}")
         if "ge" in bounds and v < bounds["ge"]:
-            raise self.fail(f"{where}.{key}", f"must be >= {bounds['ge']}; got {v!r}")
+            raise self.fail(f"{where}.{key}", f"must be >= {bounds['ge']}; got {_short(v)}")
         if "gt" in bounds and v <= bounds["gt"]:
-            raise self.fail(f"{where}.{key}", f"must be > {bounds['gt']}; got {v!r}")
+            raise self.fail(f"{where}.{key}", f"must be > {bounds['gt']}; got {_short(v)}")
+        if "le" in bounds and v > bounds["le"]:
+            raise self.fail(f"{where}.{key}", f"must be <= {bounds['le']:g}; got {_short(v)}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise self.fail(f"{where}.{key}", f"must be a finite number; got {_short(v)}")
         return v
 
     def choice(self, f: dict, where: str, key: str, allowed: tuple[str, ...]) -> str:
@@ -394,7 +421,7 @@ class _Reader:
         return str(v)
 
     def point(self, f: dict, where: str) -> tuple[float, float]:
-        g = f.get("geometry") or {}
+        g = self.geometry(f, where)
         c = g.get("coordinates")
         if g.get("type") != "Point" or not _is_pos(c):
             raise self.fail(f"{where}.geometry", f"must be a Point [lon, lat]; got {g!r}"[:200])
@@ -402,14 +429,14 @@ class _Reader:
         return float(c[0]), float(c[1])
 
     def line(self, f: dict, where: str) -> list[tuple[float, float]]:
-        g = f.get("geometry") or {}
+        g = self.geometry(f, where)
         c = g.get("coordinates")
         if g.get("type") != "LineString" or not isinstance(c, list) or len(c) < 2 or not all(map(_is_pos, c)):
             raise self.fail(f"{where}.geometry", "must be a LineString of at least 2 [lon, lat] positions")
         return [(float(p[0]), float(p[1])) for p in c]
 
     def polygon(self, f: dict, where: str) -> list[tuple[float, float]]:
-        g = f.get("geometry") or {}
+        g = self.geometry(f, where)
         c = g.get("coordinates")
         if g.get("type") != "Polygon" or not isinstance(c, list) or not c or not isinstance(c[0], list):
             raise self.fail(f"{where}.geometry", "must be a Polygon")
@@ -461,29 +488,48 @@ _CACHE: dict[tuple[Path, str], District] = {}
 
 def _load(folder: Path) -> District:
     yml, geo = folder / "district.yaml", folder / "layout.geojson"
-    raw_yaml = yml.read_bytes() if yml.is_file() else b""
-    raw_geo = geo.read_bytes() if geo.is_file() else b""
+    raw_yaml = read_bytes_capped(yml, DistrictError, MAX_YAML_BYTES)
+    raw_geo = read_bytes_capped(geo, DistrictError, MAX_GEOJSON_BYTES) if geo.is_file() else b""
     cat_path = folder.parent / "pole_models.yaml"
     if not cat_path.is_file():
         cat_path = DISTRICTS_DIR / "pole_models.yaml"
-    raw_cat = cat_path.read_bytes() if cat_path.is_file() else b""
+    raw_cat = read_bytes_capped(cat_path, DistrictError, MAX_YAML_BYTES) if cat_path.is_file() else b""
     digest = hashlib.sha256(raw_yaml + b"\0" + raw_geo + b"\0" + raw_cat).hexdigest()[:16]
     hit = _CACHE.get((folder, digest))
     if hit is not None:
         return hit
-    meta = parse_model(DistrictMeta, read_yaml(yml, DistrictError), yml, DistrictError)
+    try:
+        yaml_text = raw_yaml.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DistrictError(yml, f"is not UTF-8 text (bad byte at offset {exc.start})") from None
+    meta = parse_model(DistrictMeta, parse_yaml(yaml_text, yml, DistrictError), yml, DistrictError)
     catalogue = load_pole_catalogue(cat_path)
     if not raw_geo:
         raise DistrictError(geo, "file not found")
-    try:
-        gj = json.loads(raw_geo)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DistrictError(geo, f"not valid JSON ({exc})") from None
+    gj = _parse_geojson(raw_geo, geo)
     if not isinstance(gj, dict) or gj.get("type") != "FeatureCollection" or not isinstance(gj.get("features"), list):
         raise DistrictError(geo, "must be a GeoJSON FeatureCollection with a 'features' list")
     d = _build(folder, meta, catalogue, gj, geo, digest)
     _CACHE[(folder, digest)] = d
     return d
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259); use a finite number")
+
+
+def _parse_geojson(raw: bytes, geo: Path) -> Any:
+    """JSON with no NaN/Infinity, no number too long to convert and no nesting deep enough to recurse."""
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise DistrictError(geo, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except UnicodeDecodeError as exc:
+        raise DistrictError(geo, f"not valid JSON (not UTF-8 text: bad byte at offset {exc.start})") from None
+    except RecursionError:
+        raise DistrictError(geo, "not valid JSON for a layout (nested too deep)") from None
+    except ValueError as exc:
+        raise DistrictError(geo, f"not valid JSON ({str(exc)[:120]})") from None
 
 
 def _build(folder: Path, meta: DistrictMeta, cat: PoleCatalogue, gj: dict, geo: Path, digest: str) -> District:
@@ -498,7 +544,7 @@ def _build(folder: Path, meta: DistrictMeta, cat: PoleCatalogue, gj: dict, geo: 
             raise r.fail(where, "must be a GeoJSON Feature")
         kind = r.choice(f, where, "kind", allowed)
         fid = r.prop(f, where, "id", str)
-        where = f"features[{i}] (id {fid!r})"
+        where = f"features[{i}] (id {_short(fid, 60)})"
         if fid in seen:
             raise r.fail(where, f"duplicate id {fid!r}; ids must be unique")
         seen.add(fid)

@@ -8,8 +8,10 @@ other lists replace).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -42,20 +44,34 @@ _DUR = re.compile(
 )
 
 
+#: Bounds on what a scenario file may ask for, checked at load (see docs/security.md, "Limits").
+MAX_DURATION_S = 31 * 86400  # a run: at most 31 days (memory grows with simulated time)
+MAX_ANY_DURATION_S = 366 * 86400  # any duration or offset in a file
+MAX_SEED = 2**63 - 1  # seeds are stored as signed 64-bit integers
+START_YEARS = (2000, 2100)  # calendar, sun and holidays are modelled for these years
+MAX_SERVICES = 64  # each sandboxed service is a process
+MAX_FAULTS = 1000
+MAX_INCIDENTS_PER_DAY = 20_000  # incidents simulated a day (the rate is scaled by population_scale)
+
+
 def parse_duration(value: Any) -> float:
-    """``"24h"``, ``"90m"``, ``"1h30m"``, ``"45s"`` or a number of seconds -> seconds."""
+    """``"24h"``, ``"90m"``, ``"1h30m"``, ``"45s"`` or a number of seconds -> seconds (at most 366 days)."""
     if isinstance(value, bool):
         raise ValueError("a duration like '24h', '90m' or '30s'")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError("a duration must be a finite number of seconds")
         if value < 0:
             raise ValueError("a duration must not be negative")
-        return float(value)
-    if isinstance(value, str):
-        m = _DUR.match(value)
-        if m and any(m.groups()):
-            d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-            return d * 86400 + h * 3600 + mi * 60 + s
-    raise ValueError("a duration like '24h', '90m', '1h30m' or '30s'")
+        seconds = float(value)
+    elif isinstance(value, str) and len(value) <= 40 and (m := _DUR.match(value)) and any(m.groups()):
+        d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        seconds = d * 86400 + h * 3600 + mi * 60 + s
+    else:
+        raise ValueError("a duration like '24h', '90m', '1h30m' or '30s'")
+    if seconds > MAX_ANY_DURATION_S:
+        raise ValueError(f"a duration may be at most 366 days ({MAX_ANY_DURATION_S:,} s); got {value!r}")
+    return seconds
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -81,9 +97,9 @@ class ConnectivityDemand(Strict):
     """Citizens' data sessions (per-session demand: vendor capacity guides; the rate is calibrated, docs/sources.md)."""
 
     sessions_per_person_per_day: float = Field(
-        default=2.0, ge=0, description="calibrated: ~0.5 served public-WiFi uses per person a day (2024)"
+        default=2.0, ge=0, le=200, description="calibrated: ~0.5 served public-WiFi uses per person a day (2024)"
     )
-    mean_session_min: float = Field(default=10.0, gt=0)
+    mean_session_min: float = Field(default=10.0, gt=0, le=1440)
     mix: dict[Literal["web", "sd_video", "hd_video", "uhd_video"], float] = Field(
         default_factory=lambda: {"web": 0.6, "sd_video": 0.25, "hd_video": 0.13, "uhd_video": 0.02}  # type: ignore[arg-type]
     )
@@ -101,19 +117,19 @@ class ConnectivityDemand(Strict):
 class SafetyDemand(Strict):
     """Incidents and the control centre. ``arrival: poisson`` + exponential handling = M/M/c."""
 
-    incidents_per_day: float = Field(default=36.0, ge=0)
+    incidents_per_day: float = Field(default=36.0, ge=0, le=1_000_000)
     arrival: Literal["by_hour", "poisson"] = "by_hour"
     mix: dict[Literal["crime", "accident", "fall", "fire"], float] = Field(
         default_factory=lambda: {"crime": 0.45, "accident": 0.3, "fall": 0.2, "fire": 0.05}  # type: ignore[arg-type]
     )
-    handling_time_s: float = Field(default=150.0, gt=0)
+    handling_time_s: float = Field(default=150.0, gt=0, le=86_400)
     handling: Literal["exponential", "lognormal"] = "lognormal"
-    operators: int | None = Field(default=None, ge=1, description="fixed operators (overrides shifts)")
+    operators: int | None = Field(default=None, ge=1, le=1000, description="fixed operators (overrides shifts)")
     all_to_queue: bool = Field(
         default=False, description="every incident enters the operator queue when it occurs (theory checks)"
     )
-    false_alarms_per_ai_camera_per_day: float = Field(default=0.5, ge=0)
-    call_delay_min: float = Field(default=6.0, gt=0, description="mean time until a citizen reports it")
+    false_alarms_per_ai_camera_per_day: float = Field(default=0.5, ge=0, le=1000)
+    call_delay_min: float = Field(default=6.0, gt=0, le=1440, description="mean time until a citizen reports it")
     call_probability: Fraction = 0.7
 
     @model_validator(mode="after")
@@ -156,30 +172,34 @@ class EnvironmentDemand(Strict):
     )
     sensor_noise_pct: float = Field(default=15.0, ge=0, description="grade-2 dust sensor noise, % of reading")
     sensor_drift_per_day: float = Field(default=2.0, ge=0, description="sd of each sensor's PM drift, µg/m³ per day")
-    sensor_outages_per_day: float = Field(default=0.3, ge=0, description="random outages per sensor per day")
+    sensor_outages_per_day: float = Field(default=0.3, ge=0, le=100, description="random outages per sensor per day")
     sensor_outage_mean_min: float = Field(default=90.0, gt=0)
 
 
 class LogisticsDemand(Strict):
     """Parcels and food deliveries, the conventional vans and couriers, and fleets' rules (judgement)."""
 
-    parcels_per_resident_per_day: float = Field(default=0.25, ge=0, description="~5 bn parcels/yr in Korea")
-    parcels_per_job_per_day: float = Field(default=0.08, ge=0)
-    food_per_person_per_day: float = Field(default=0.03, ge=0, description="food orders per person present")
+    parcels_per_resident_per_day: float = Field(default=0.25, ge=0, le=10, description="~5 bn parcels/yr in Korea")
+    parcels_per_job_per_day: float = Field(default=0.08, ge=0, le=10)
+    food_per_person_per_day: float = Field(default=0.03, ge=0, le=10, description="food orders per person present")
     parcel_deadline_h: float = Field(default=8.0, gt=0)
     food_deadline_min: float = Field(default=45.0, gt=0)
     parcel_value_krw: float = Field(default=3000.0, ge=0, description="delivery fee")
     food_value_krw: float = Field(default=3500.0, ge=0, description="delivery fee")
-    van_waves: tuple[str, ...] = Field(default=("09:00", "13:00", "17:00"), description="van departures from hubs")
-    van_capacity: int = Field(default=120, ge=1, description="parcels per van tour")
+    van_waves: tuple[str, ...] = Field(
+        default=("09:00", "13:00", "17:00"), max_length=48, description="van departures from hubs"
+    )
+    van_capacity: int = Field(default=120, ge=1, le=100_000, description="parcels per van tour")
     van_speed_m_s: float = Field(default=5.5, gt=0, description="20 km/h in town, stops excluded")
     van_stop_min: float = Field(default=3.0, ge=0, description="park, walk, hand over")
     courier_speed_m_s: float = Field(default=6.0, gt=0, description="motorbike food courier")
     food_prep_min: float = Field(default=12.0, ge=0)
     handover_min: float = Field(default=2.0, ge=0)
     rain_speed_factor: Fraction = Field(default=0.85, description="road speeds in heavy rain")
-    rain_food_factor: float = Field(default=1.3, ge=0, description="food orders in heavy rain, relative")
-    festival_orders_per_visitor: float = Field(default=0.05, ge=0, description="extra food orders per festival visitor")
+    rain_food_factor: float = Field(default=1.3, ge=0, le=10, description="food orders in heavy rain, relative")
+    festival_orders_per_visitor: float = Field(
+        default=0.05, ge=0, le=10, description="extra food orders per festival visitor"
+    )
     fallback_min: float = Field(default=20.0, gt=0, description="a request a fleet leaves undispatched goes to vans")
     no_fly_radius_m: float = Field(default=150.0, ge=0, description="no-fly circle around control centre and police")
     no_fly_blocks: tuple[str, ...] = Field(default=(), description="blocks drones may not overfly")
@@ -285,8 +305,8 @@ class FaultSpec(Strict):
     duration: Duration
     link: str | None = None
     poles: tuple[str, ...] = ()
-    intensity_mm_h: float | None = Field(default=None, gt=0)
-    extra_visitors: int | None = Field(default=None, ge=1)
+    intensity_mm_h: float | None = Field(default=None, gt=0, le=500)
+    extra_visitors: int | None = Field(default=None, ge=1, le=1_000_000)
     block: str | None = None
     pm25_ug_m3: float | None = Field(default=None, gt=0, description="pollution_episode: PM2.5 it adds at its peak")
     radius_m: float | None = Field(default=None, gt=0, description="pollution_episode at a block: its reach")
@@ -326,20 +346,38 @@ class Scenario(Strict):
     district: str
     start: datetime = datetime(2026, 5, 12, 0, 0)
     duration: Duration = 86400.0
-    seed: int = Field(default=1, ge=0)
+    seed: int = Field(default=1, ge=0, le=MAX_SEED)
     replications: int = Field(default=5, ge=1, le=1000)
     population_scale: float = Field(default=1.0, gt=0, le=10)
     tick: Duration = Field(default=60.0, description="decision interval for services")
     demand: Demand = Field(default_factory=Demand)
     control_centre: ControlCentreSpec = Field(default_factory=ControlCentreSpec)
-    faults: tuple[FaultSpec, ...] = ()
-    services: tuple[ServiceSpec, ...] = ()
+    faults: tuple[FaultSpec, ...] = Field(default=(), max_length=MAX_FAULTS)
+    services: tuple[ServiceSpec, ...] = Field(default=(), max_length=MAX_SERVICES)
     source: str = Field(default="", description="file it was loaded from (set by the loader)")
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
         if self.duration <= 0:
             raise ValueError("duration must be > 0")
+        if self.duration > MAX_DURATION_S:
+            raise ValueError(
+                f"duration must be at most 31 days ({MAX_DURATION_S:,} s); got {_fmt_duration(self.duration)}"
+            )
+        if not START_YEARS[0] <= self.start.year <= START_YEARS[1]:
+            raise ValueError(f"start must be in the years {START_YEARS[0]} to {START_YEARS[1]}; got {self.start}")
+        if self.start.tzinfo is not None:
+            raise ValueError(f"start is a local (Seoul) time without a time zone; got {self.start}")
+        incidents = self.demand.safety.incidents_per_day * self.population_scale
+        if incidents > MAX_INCIDENTS_PER_DAY:
+            raise ValueError(
+                f"demand.safety.incidents_per_day × population_scale must be at most {MAX_INCIDENTS_PER_DAY:,} "
+                f"incidents a day; got {incidents:,.0f}"
+            )
+        if self.seed + self.replications - 1 > MAX_SEED:
+            raise ValueError(
+                f"seed + replications - 1 must fit a 64-bit integer (at most {MAX_SEED}); got seed {self.seed}"
+            )
         if not 1 <= self.tick <= 3600:
             raise ValueError("tick must be between 1s and 1h")
         keys = [s.key for s in self.services]
@@ -434,15 +472,41 @@ def _raw(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    if not isinstance(parent, str):
-        raise ScenarioError(path, f"must be a scenario file name; got {parent!r}", key="extends")
-    ppath = (path.parent / parent).resolve()
-    if not ppath.is_file():
+    if not isinstance(parent, str) or not plain_path(parent) or not parent.endswith((".yaml", ".yml")):
+        raise ScenarioError(
+            path,
+            "must be a scenario file name ending in .yaml (a path of at most 1,024 characters, "
+            "no control characters); "
+            f"got {_short(parent)}",
+            key="extends",
+        )
+    try:
+        ppath = (path.parent / parent).resolve()
+        found = ppath.is_file()
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(
+            path, f"cannot be opened ({type(exc).__name__}); got {_short(parent)}", key="extends"
+        ) from None
+    if not found:
         raise ScenarioError(path, f"no scenario file {parent!r} next to this one", key="extends")
     inherited = _raw(ppath, (*chain, path))
     if ppath.parent != path.parent:
         _rebase_uses(inherited, ppath.parent, path.parent)
     return _merge(inherited, data)
+
+
+def plain_path(text: str) -> bool:
+    """A path a file may name: not empty, at most 1,024 characters, no control characters, parts under 256 bytes."""
+    return (
+        0 < len(text) <= 1024
+        and not any(ord(c) < 32 or ord(c) == 127 for c in text)
+        and all(len(part.encode("utf-8", "surrogatepass")) < 256 for part in text.split("/"))
+    )
+
+
+def _short(v: Any, limit: int = 80) -> str:
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _rebase_uses(data: dict[str, Any], src: Path, dst: Path) -> None:
@@ -452,18 +516,26 @@ def _rebase_uses(data: dict[str, Any], src: Path, dst: Path) -> None:
         return
     for s in services:
         use = s.get("use") if isinstance(s, dict) else None
-        if isinstance(use, str) and ":" not in use and not Path(use).is_absolute() and (src / use).exists():
-            s["use"] = os.path.relpath((src / use).resolve(), dst)
+        if isinstance(use, str) and plain_path(use) and ":" not in use and not Path(use).is_absolute():
+            with contextlib.suppress(OSError, ValueError):
+                if (src / use).exists():
+                    s["use"] = os.path.relpath((src / use).resolve(), dst)
 
 
 def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
     """Load, resolve ``extends``, validate, and cross-check against the district."""
-    p = project_path(path)
-    if not p.is_file() and not p.suffix and (SCENARIOS_DIR / f"{p}.yaml").is_file():
-        p = SCENARIOS_DIR / f"{p}.yaml"
-    if not p.is_file():
-        raise ScenarioError(p, "file not found")
-    p = p.resolve()
+    p = Path(path)
+    try:
+        p = project_path(path)
+        if not p.is_file() and not p.suffix and (SCENARIOS_DIR / f"{p}.yaml").is_file():
+            p = SCENARIOS_DIR / f"{p}.yaml"
+        if not p.is_file():
+            raise ScenarioError(p, "file not found")
+        p = p.resolve()
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(
+            str(p)[:200], f"cannot be opened ({getattr(exc, 'strerror', None) or type(exc).__name__})"
+        ) from None
     data = _raw(p, ())
     data.setdefault("name", p.stem)
     data.update({k: v for k, v in overrides.items() if v is not None})

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from simulation.config._yaml import read_yaml
 from simulation.decision.cashflow import EconomicsInputs, _json_safe, krw
 from simulation.decision.costs import ServiceCosts
 from simulation.decision.economics import EconomicsResult, candidate_rows, economics
@@ -90,10 +90,7 @@ def parse_weights(spec: str | None) -> dict[str, float]:
         return {}
     p = Path(spec)
     if p.is_file():
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
-            raise DecideError(p, f"not a readable YAML mapping of criterion: weight ({exc})") from None
+        data = read_yaml(p, DecideError)
         if not isinstance(data, dict):
             raise DecideError(p, "must be a mapping of criterion: weight", value=data, allowed=", ".join(CRITERIA))
         return data

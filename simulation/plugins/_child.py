@@ -263,6 +263,8 @@ def _probe(cfg: dict) -> dict:
     import socket  # only the probe needs it: services start without it
 
     out: dict[str, Any] = {"uid": os.getuid(), "pid": os.getpid()}
+    with contextlib.suppress(OSError), open("/proc/self/uid_map") as fh:  # the host reads its host uid from it
+        out["uid_map"] = fh.read()
     for host, port in cfg["connect"]:
         key = f"connect {host}:{port}"
         try:

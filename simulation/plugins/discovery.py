@@ -21,9 +21,18 @@ from simulation.errors import PluginError, ScenarioError
 from simulation.plugins.manifest import Manifest, load_manifest
 from simulation.plugins.settings import SETTINGS
 
-__all__ = ["ENTRY_POINT_GROUP", "Plugin", "installed_plugins", "open_plugin", "resolve_plugin"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "SHIPPED_DIR",
+    "Plugin",
+    "installed_plugins",
+    "open_plugin",
+    "reserved_names",
+    "resolve_plugin",
+]
 
 ENTRY_POINT_GROUP = "pilot_sandbox.services"
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "plugins"  # the example plugins the project ships
 _SKIP_DIRS = {"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 MAX_FILES = 5000
 
@@ -114,6 +123,24 @@ def open_plugin(folder: str | Path, origin: str = "folder") -> Plugin:
 def installed_plugins() -> dict[str, str]:
     """Services of installed distributions: entry-point name -> value."""
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def reserved_names() -> dict[str, str]:
+    """Names an uploaded plugin may not take: built-in services, shipped plugins, installed services -> which."""
+    from simulation.plugins.builtin import BUILTINS
+
+    out = {name: "a built-in service" for name in BUILTINS}
+    for folder in sorted(SHIPPED_DIR.iterdir()) if SHIPPED_DIR.is_dir() else []:
+        if not (folder / "plugin.yaml").is_file():
+            continue
+        out.setdefault(folder.name, f"the shipped plugin plugins/{folder.name}")
+        try:
+            out.setdefault(load_manifest(folder, check_entry=False).name, f"the shipped plugin plugins/{folder.name}")
+        except PluginError:
+            continue
+    for name, value in installed_plugins().items():
+        out.setdefault(name, f"the installed service {name!r} ({ENTRY_POINT_GROUP}: {value})")
+    return out
 
 
 def _entry_point_folder(name: str, value: str, where: str) -> Path:

@@ -27,6 +27,7 @@ import fcntl
 import json
 import os
 import py_compile
+import select
 import shutil
 import signal
 import subprocess
@@ -69,6 +70,7 @@ def _stage_lib() -> Path:
         return _LIB
     here = Path(__file__).resolve().parent
     d = Path(tempfile.mkdtemp(prefix="pilot-sandbox-lib-"))
+    d.chmod(0o755)  # read by the sandbox's unprivileged user (mkdtemp makes it 0700)
     (d / "simulation").mkdir()
     (d / "simulation" / "__init__.py").write_text('"""Only the SDK is visible inside the sandbox."""\n')
     shutil.copyfile(here.parent / "sdk.py", d / "simulation" / "sdk.py")
@@ -82,9 +84,17 @@ def _stage_lib() -> Path:
     return d
 
 
-def _boot(lib: str) -> str:
-    """``python -c`` code that runs the child runner from the staged folder (its byte code)."""
-    return f"import sys; sys.path.insert(0, {lib!r}); import _pilot_child; sys.exit(_pilot_child.main())"
+def _boot(lib: str, drop_to: int | None = None) -> str:
+    """``python -c`` code that runs the child runner from the staged folder (its byte code).
+
+    With ``drop_to`` it first becomes that user and group (real, effective and saved; no
+    supplementary groups), which clears every capability, before anything else is imported.
+    """
+    drop = ""
+    if drop_to is not None:
+        u = int(drop_to)
+        drop = f"import os; os.setgroups([]); os.setresgid({u}, {u}, {u}); os.setresuid({u}, {u}, {u}); "
+    return f"{drop}import sys; sys.path.insert(0, {lib!r}); import _pilot_child; sys.exit(_pilot_child.main())"
 
 
 def _site_dirs() -> list[str]:
@@ -129,47 +139,88 @@ def _system_binds() -> list[str]:
     return args
 
 
-def bwrap_argv(settings: SandboxSettings, stage_plugin: Path | None, seccomp_fd: int) -> list[str]:
-    """The bubblewrap command line (before the interpreter and its arguments)."""
+def drops_root() -> bool:
+    """Whether the host runs as root, so that the sandbox must map its user to an unprivileged host uid.
+
+    bwrap started by root maps the sandbox's user to host uid 0, and the kernel does not apply
+    RLIMIT_NPROC to root. So, as root, the host writes the namespace's uid map itself (``0`` for
+    bwrap's set-up, ``settings.uid`` for the service, both identity-mapped) and the service process
+    switches to ``settings.uid`` before any plugin code runs, losing every capability.
+    """
+    return os.geteuid() == 0
+
+
+def _parent_dirs(binds: list[str]) -> list[str]:
+    """``--dir`` (mode 0755) for every folder above a bind's destination, which bwrap run as root makes 0700."""
+    dests = [binds[i + 2] for i, a in enumerate(binds) if a in ("--ro-bind", "--bind", "--symlink")]
+    parents: set[str] = set()
+    for d in dests:
+        p = os.path.dirname(d.rstrip("/"))
+        while p not in ("/", "", "/tmp"):
+            parents.add(p)
+            p = os.path.dirname(p)
+    out: list[str] = []
+    for p in sorted(parents, key=lambda x: (x.count("/"), x)):
+        out += ["--perms", "0755", "--dir", p]
+    return out
+
+
+def bwrap_argv(
+    settings: SandboxSettings, stage_plugin: Path | None, seccomp_fd: int, userns: tuple[int, int] | None = None
+) -> list[str]:
+    """The bubblewrap command line (before the interpreter and its arguments).
+
+    ``userns`` is (block fd, info fd) when the host maps the user namespace itself (see :func:`drops_root`).
+    """
     bwrap = shutil.which("bwrap") or "bwrap"
     uid = str(settings.uid)
+    if userns is None:
+        user = ["--unshare-user", "--uid", uid, "--gid", uid, "--cap-drop", "ALL", "--disable-userns"]
+    else:  # bwrap runs as ns-root to set up, the service drops to settings.uid (seccomp refuses new namespaces)
+        user = ["--unshare-user", "--userns-block-fd", str(userns[0]), "--info-fd", str(userns[1])]
+        user += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     argv = [
         bwrap,
-        "--unshare-user",
-        "--uid",
-        uid,
-        "--gid",
-        uid,
-        "--cap-drop",
-        "ALL",
+        *user,
         "--unshare-net",
         "--unshare-pid",
         "--unshare-ipc",
         "--unshare-uts",
         "--unshare-cgroup-try",
-        "--disable-userns",
         "--die-with-parent",
         "--new-session",
         "--hostname",
         "sandbox",
         # The private /tmp comes first: binds below it (a venv checked out under /tmp, say) are
         # then mounted on top of it instead of being hidden by it.
+        "--perms",
+        "1777",
         "--size",
         str(settings.tmpfs_mb << 20),
         "--tmpfs",
         "/tmp",
-        *_system_binds(),
-        "--ro-bind",
-        str(_stage_lib()),
-        IN_LIB,
     ]
+    binds = [*_system_binds(), "--ro-bind", str(_stage_lib()), IN_LIB]
     if stage_plugin is not None:
-        argv += ["--ro-bind", str(stage_plugin), IN_PLUGIN]
+        binds += ["--ro-bind", str(stage_plugin), IN_PLUGIN]
+    argv += _parent_dirs(binds) + binds
     argv += [
         "--proc",
         "/proc",
         "--dev",
         "/dev",
+        # Every tmpfs has a size, counted in the memory budget: /tmp above, /dev/shm here; the
+        # root and /dev (bwrap makes both tmpfs) are remounted read-only, so nothing can fill them.
+        "--perms",
+        "1777",
+        "--size",
+        str(settings.shm_mb << 20),
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
         "--chdir",
         "/tmp",
         "--clearenv",
@@ -223,7 +274,7 @@ class ServiceProcess:
             "rfd": req_r,
             "wfd": rep_w,
             "max_bytes": int(settings.max_message_mb * (1 << 20)),
-            "memory_mb": settings.memory_mb,
+            "memory_mb": settings.address_space_mb(),
             "cpu_s": settings.cpu_s,
             "open_files": settings.open_files,
             "processes": settings.processes,
@@ -232,18 +283,24 @@ class ServiceProcess:
         exe = os.path.realpath(sys.executable)
         passed = [req_r, rep_w]
         sec = -1
+        userns: tuple[int, int, int, int] | None = None  # block r/w, info r/w
         if mode == "sandbox":
             sec = filter_fd()
             passed.append(sec)
             cfg.update(plugin_dir=IN_PLUGIN, path_front=[IN_LIB], path_back=_site_dirs())
+            if drops_root():
+                block_r, block_w = os.pipe()
+                info_r, info_w = os.pipe()
+                userns = (block_r, block_w, info_r, info_w)
+                passed += [block_r, info_w]
             argv = [
-                *bwrap_argv(settings, stage_plugin, sec),
+                *bwrap_argv(settings, stage_plugin, sec, (userns[0], userns[3]) if userns else None),
                 exe,
                 "-I",
                 "-S",
                 "-B",
                 "-c",
-                _boot(IN_LIB),
+                _boot(IN_LIB, settings.uid if userns else None),
                 json.dumps(cfg),
             ]
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -276,13 +333,15 @@ class ServiceProcess:
                 cwd=cwd,
             )
         except OSError as exc:
-            for fd in (self.req_w, self.rep_r, self.log_r):
+            for fd in (self.req_w, self.rep_r, self.log_r, *(userns[1:3] if userns else ())):
                 os.close(fd)
             raise PluginError("sandbox", f"cannot start the service process ({argv[0]}): {exc}") from None
         finally:
-            for fd in (req_r, rep_w, log_w, sec):
+            for fd in (req_r, rep_w, log_w, sec, *((userns[0], userns[3]) if userns else ())):
                 if fd >= 0:
                     os.close(fd)
+        if userns is not None:
+            _map_user(userns[2], userns[1], settings.uid, time.monotonic() + max(10.0, settings.start_timeout_s))
         for fd in (self.req_w, self.rep_r, self.log_r):
             os.set_blocking(fd, False)
         self.channel = protocol.Channel(
@@ -365,6 +424,36 @@ class ServiceProcess:
                 self.kill()
         self.drain()
         self._fin()
+
+
+def _map_user(info_r: int, block_w: int, uid: int, deadline: float) -> None:
+    """Write the sandbox's uid/gid maps (0 and ``uid``, identity) once bwrap reports its child, then let it go on.
+
+    If bwrap fails before that it closes the info pipe; the caller then sees the process end.
+    """
+    try:
+        buf = b""
+        while b"}" not in buf and time.monotonic() < deadline:
+            ready, _, _ = select.select([info_r], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(info_r, 4096)
+            if not chunk:
+                break
+            buf += chunk
+        try:
+            pid = int(json.loads(buf.decode())["child-pid"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return
+        mapping = f"0 0 1\n{uid} {uid} 1\n"
+        with contextlib.suppress(OSError):
+            for name in ("uid_map", "gid_map"):
+                with open(f"/proc/{pid}/{name}", "w") as fh:
+                    fh.write(mapping)
+            os.write(block_w, b"1")
+    finally:
+        os.close(info_r)
+        os.close(block_w)
 
 
 def _reap(proc: subprocess.Popen, fds: tuple[int, ...]) -> None:

@@ -17,7 +17,15 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from simulation import sdk
 from simulation.config._yaml import Strict, read_yaml, validation_message
-from simulation.errors import DistrictError, PluginError, SandboxError, ScenarioError
+from simulation.errors import (
+    MAX_KEY_CHARS,
+    MAX_MESSAGE_CHARS,
+    DistrictError,
+    PluginError,
+    SandboxError,
+    ScenarioError,
+    _cap,
+)
 
 __all__ = [
     "CATEGORIES",
@@ -39,6 +47,7 @@ _ENTRY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*):([A
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _SERVES = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 _VERSION = re.compile(r"^\d+(?:\.\d+){0,2}(?:[-+.][0-9A-Za-z.-]+)?$")
+MAX_MANIFEST_BYTES = 256 * 1024  # a plugin.yaml larger than this is refused before it is parsed
 _TYPES: dict[str, tuple[type, ...]] = {"float": (int, float), "int": (int,), "bool": (bool,), "str": (str,)}
 
 
@@ -46,6 +55,7 @@ class ManifestError(PluginError):
     """A ``plugin.yaml`` is malformed: names the file, the key path, the value and what is allowed."""
 
     def __init__(self, path: object, msg: str, key: str | None = None) -> None:
+        msg, key = _cap(msg, MAX_MESSAGE_CHARS), _cap(key, MAX_KEY_CHARS) if key else key
         where = f"{path}" + (f", at {key}" if key else "")
         SandboxError.__init__(self, f"{where}: {msg}")
         self.plugin = str(path)
@@ -238,10 +248,12 @@ def load_manifest(path: str | Path, *, check_entry: bool = True) -> Manifest:
     p = Path(path)
     if p.is_dir():
         p = p / "plugin.yaml"
+    if p.is_symlink():  # checked before a byte is read: a link could point at any host file
+        raise ManifestError(p, "is a symbolic link; a plugin.yaml must be a plain file inside the plugin folder")
     if not p.is_file():
         raise ManifestError(p, "file not found (a plugin is a folder with a plugin.yaml)")
     try:
-        data = read_yaml(p, ScenarioError)
+        data = read_yaml(p, ScenarioError, max_bytes=MAX_MANIFEST_BYTES, no_links=True)
     except ScenarioError as exc:
         raise ManifestError(p, exc.msg) from None
     if not isinstance(data, dict):

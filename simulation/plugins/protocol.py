@@ -17,10 +17,16 @@ import msgpack
 
 from simulation import sdk
 
-__all__ = ["HEADER", "Channel", "Deadline", "Eof", "Overrun", "check_plain", "pack", "recv", "send"]
+__all__ = ["HEADER", "Channel", "Deadline", "Eof", "Overrun", "check_plain", "decode", "pack", "recv", "send"]
 
 HEADER = struct.Struct(">I")
 MAX_DEPTH = 32
+#: Decoding limits on what a service sends: a container longer than MAX_CONTAINER_LEN, a string or
+#: bytes longer than MAX_STR_LEN, or more than MAX_CONTAINERS containers in one message is refused
+#: while decoding, before it costs memory (7.9 M empty maps in 7.5 MB would cost ~0.5 GB otherwise).
+MAX_CONTAINER_LEN = 100_000
+MAX_STR_LEN = 1 << 20
+MAX_CONTAINERS = 200_000
 
 
 class Deadline(Exception):
@@ -114,10 +120,52 @@ def recv(
     if n > max_bytes:
         raise Overrun(f"announced a reply of {n:,} bytes; the cap is {max_bytes:,}")
     data = _read(fd, n, deadline, drain, log_fd)
+    return decode(data)
+
+
+class _Budget:
+    """Counts the containers one message has built; refuses the message past MAX_CONTAINERS."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_CONTAINERS
+
+    def hook(self, obj: Any) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise Overrun(f"holding more than {MAX_CONTAINERS:,} lists and maps")
+        return obj
+
+
+def decode(data: bytes) -> Any:
+    """Decode one message body with limits on containers, strings and their number (raise Overrun)."""
+    budget = _Budget()
     try:
-        return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            max_array_len=MAX_CONTAINER_LEN,
+            max_map_len=MAX_CONTAINER_LEN,
+            max_str_len=MAX_STR_LEN,
+            max_bin_len=MAX_STR_LEN,
+            max_ext_len=1,
+            object_hook=budget.hook,
+            list_hook=budget.hook,
+        )
+    except Overrun as exc:
+        raise Overrun(f"sent {len(data):,} bytes {exc}; refused while decoding") from None
+    except ValueError as exc:
+        if "exceeds max" in str(exc):
+            raise Overrun(
+                f"sent {len(data):,} bytes with a list, map or string over the decoding limit "
+                f"({MAX_CONTAINER_LEN:,} items, {MAX_STR_LEN:,} bytes): {str(exc)[:120]}"
+            ) from None
+        raise Overrun(f"sent {len(data):,} bytes that are not valid msgpack (ValueError)") from None
     except Exception as exc:
-        raise Overrun(f"sent {n:,} bytes that are not valid msgpack ({type(exc).__name__})") from None
+        raise Overrun(f"sent {len(data):,} bytes that are not valid msgpack ({type(exc).__name__})") from None
 
 
 class Channel:
@@ -187,10 +235,7 @@ class Channel:
         self._fill(end, deadline)
         data = bytes(memoryview(self._buf)[HEADER.size : end])
         del self._buf[:end]
-        try:
-            return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
-        except Exception as exc:
-            raise Overrun(f"sent {n:,} bytes that are not valid msgpack ({type(exc).__name__})") from None
+        return decode(data)
 
 
 def check_plain(value: Any, depth: int = 0) -> str | None:

@@ -83,10 +83,26 @@ def probe_sandbox(settings: SandboxSettings | None = None) -> dict[str, Any]:
     return msg.get("result", {}) if isinstance(msg, dict) else {}
 
 
+def host_uid(uid: int, uid_map: str) -> int | None:
+    """The host uid that ``uid`` inside a user namespace is, from that namespace's ``uid_map``."""
+    for line in uid_map.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and all(p.isdigit() for p in parts):
+            inside, outside, count = map(int, parts)
+            if inside <= uid < inside + count:
+                return outside + uid - inside
+    return None
+
+
 def _judge(result: dict[str, Any]) -> str | None:
-    bad = [f"{k}: {v}" for k, v in result.items() if isinstance(v, str) and not v.startswith("refused")]
+    bad = [
+        f"{k}: {v}" for k, v in result.items() if isinstance(v, str) and k != "uid_map" and not v.startswith("refused")
+    ]
     if result.get("uid") == 0:
         bad.append("runs as uid 0 inside the sandbox")
+    outside = host_uid(int(result.get("uid", -1)), str(result.get("uid_map", "")))
+    if outside is None or outside == 0:
+        bad.append(f"runs as host uid {outside} (root outside its namespace, where process limits do not hold)")
     if not result:
         bad.append("the probe reported nothing")
     return "; ".join(bad) or None

@@ -26,18 +26,23 @@ class SandboxSettings:
     deploy_timeout_s: float = 20.0
     tick_timeout_s: float = 5.0
     end_timeout_s: float = 5.0
-    memory_mb: int = 1024  # RLIMIT_AS of the service process
+    memory_mb: int = 1024  # the service's whole memory budget: its address space plus its tmpfs mounts
     cpu_s: int = 900  # RLIMIT_CPU: CPU seconds for the whole run
     open_files: int = 64  # RLIMIT_NOFILE
     processes: int = 32  # RLIMIT_NPROC (threads count; fork itself is refused by seccomp)
     file_mb: int = 16  # RLIMIT_FSIZE: largest file it may write in its private /tmp
-    tmpfs_mb: int = 64  # size of the private, empty working directory
+    tmpfs_mb: int = 64  # size of the private, empty working directory (/tmp), within memory_mb
+    shm_mb: int = 16  # size of its /dev/shm (shared memory), within memory_mb; / and /dev are read-only
     max_message_mb: float = 8.0  # largest reply (or request) on the protocol pipe
     log_cap_bytes: int = 1 << 20  # stdout + stderr kept per service
     max_plugin_mb: float = 50.0  # a plugin folder larger than this is refused
     allow_degraded: bool = False  # run without bubblewrap where it cannot work (also DEGRADED_ENV=1)
-    uid: int = 65534  # user and group id inside the sandbox
+    uid: int = 65534  # user and group id inside the sandbox, and on the host (never root outside)
     share_cpu: bool = True  # a run keeps its thread and its sandboxed services on one CPU (see host.one_cpu)
+
+    def address_space_mb(self) -> int:
+        """RLIMIT_AS: the memory budget less what the tmpfs mounts may hold (both are host RAM)."""
+        return self.memory_mb - self.tmpfs_mb - self.shm_mb
 
     def degraded_allowed(self) -> bool:
         """Whether the user opted in to degraded isolation (setting or environment variable)."""

@@ -20,10 +20,11 @@ import stat
 import time
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from simulation.errors import PluginError, SandboxError
+from simulation.errors import MAX_MESSAGE_CHARS, PluginError, SandboxError, _cap
 from simulation.plugins.manifest import ManifestError, load_manifest
 
 __all__ = [
@@ -50,6 +51,7 @@ class UploadError(PluginError):
     """An uploaded plugin zip was refused: names the zip, the member and the rule it broke."""
 
     def __init__(self, filename: str, msg: str) -> None:
+        msg, filename = _cap(msg, MAX_MESSAGE_CHARS), _cap(filename, 200)
         SandboxError.__init__(self, f"{filename}: {msg}")
         self.plugin = filename
         self.msg = msg
@@ -191,8 +193,8 @@ def _extract(zf: zipfile.ZipFile, m: _Member, target: Path, budget: list[int], f
                         filename, f"entry {m.info.filename!r} unpacks to more bytes than its header declares"
                     )
                 dst.write(chunk)
-    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
-        raise UploadError(filename, f"entry {m.info.filename!r} cannot be unpacked ({exc})") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError, zlib.error) as exc:
+        raise UploadError(filename, f"entry {m.info.filename!r} cannot be unpacked ({str(exc)[:120]})") from None
 
 
 def _manifest_error(filename: str, inner: str, exc: SandboxError, staging: Path) -> UploadError:
@@ -231,7 +233,7 @@ def safe_unpack(zip_bytes: bytes, dest_root: str | Path, filename: str = "upload
         UploadError: (a PluginError) naming ``filename``, the entry and the rule it broke; nothing
             is left on disk.
     """
-    from simulation.plugins.discovery import open_plugin
+    from simulation.plugins.discovery import open_plugin, reserved_names
 
     zf, members, prefix, inner = _inspect(zip_bytes, filename)
     root = Path(dest_root)
@@ -246,9 +248,16 @@ def safe_unpack(zip_bytes: bytes, dest_root: str | Path, filename: str = "upload
             raise UploadError(filename, f"{inner} is {_mb(manifest.info.file_size)}; a manifest is a few KB")
         _extract(zf, manifest, staging / "plugin.yaml", budget, filename)
         try:  # the manifest alone first: a bad one costs no further writes
-            load_manifest(staging / "plugin.yaml", check_entry=False)
+            declared = load_manifest(staging / "plugin.yaml", check_entry=False)
         except SandboxError as exc:
             raise _manifest_error(filename, inner, exc, staging) from None
+        taken = reserved_names().get(declared.name)
+        if taken:
+            raise UploadError(
+                filename,
+                f"{inner}, at name: {declared.name!r} is the name of {taken}; an upload may not shadow a "
+                "shipped, built-in or installed service: give it a name of its own",
+            )
         for m in members:
             rel = m.parts[prefix:]
             if m is manifest or not rel:

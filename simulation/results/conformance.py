@@ -127,6 +127,24 @@ def _same(a: dict[str, float], b: dict[str, float]) -> bool:
     return a.keys() == b.keys() and all((math.isnan(a[k]) and math.isnan(b[k])) or a[k] == b[k] for k in a)
 
 
+def _deterministic(
+    kpis: dict[str, float], kpis2: dict[str, float], digests: list[str], digests2: list[str], tick_s: float
+) -> tuple[bool, str]:
+    """Two runs with the same seed must give identical KPIs and the identical action stream, tick by tick."""
+    hint = "use self.random (seeded), not time, os.urandom or the order of a set"
+    if digests != digests2:
+        first = next((k for k, (a, b) in enumerate(zip(digests, digests2, strict=False)) if a != b), None)
+        if first is None:
+            where = f"one run answered {len(digests)} ticks, the other {len(digests2)}"
+        else:
+            where = f"first at tick {first + 1} (t={first * tick_s:g} s)"
+        differ = sum(a != b for a, b in zip(digests, digests2, strict=False)) + abs(len(digests) - len(digests2))
+        return False, f"two runs with the same seed returned different actions in {differ} tick(s), {where}: {hint}"
+    if not _same(kpis, kpis2):
+        return False, f"two runs with the same seed gave different KPIs: {hint}"
+    return True, f"two runs with the same seed gave identical KPIs and identical actions in all {len(digests)} ticks"
+
+
 def _scenario(district: str, name: str, services: list[dict], start: str, duration: float, tick: float) -> Scenario:
     data = {
         "name": name,
@@ -298,14 +316,10 @@ def check_plugin(
                 ok, detail = _output_check(bytes(proc.log), proc.log_total, SETTINGS.log_cap_bytes)
                 report.add(f"output in {label}", ok, detail)
             if i == 0 and s.status == "ok":
-                _, again = _run(cand_sc, seed)
-                report.add(
-                    "deterministic",
-                    _same(cand_kpis, again),
-                    "two runs with the same seed gave identical KPIs"
-                    if _same(cand_kpis, again)
-                    else "two runs with the same seed gave different KPIs: use self.random, not time or os.urandom",
-                )
+                world2, again = _run(cand_sc, seed)
+                s2 = next(x for x in world2.host.services if x.name == key)
+                ok, detail = _deterministic(cand_kpis, again, s.action_digests, s2.action_digests, cand_sc.tick)
+                report.add("deterministic", ok, detail)
     return report
 
 

@@ -10,6 +10,7 @@ service into a recorded status and never lets it stop the run.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,6 +88,15 @@ class ServiceState:
     reasons: dict[str, int] = field(default_factory=dict)
     fleet: tuple[sdk.FleetUnit, ...] = ()  # World II: vehicles the service brings
     market_share: float | None = None
+    action_digests: list[str] = field(default_factory=list)  # one digest of the actions per tick it answered
+
+    def record_actions(self, raw: Any) -> None:
+        """Keep a digest of this tick's actions exactly as the service returned them (determinism check)."""
+        try:
+            text = repr(raw).encode("utf-8", "backslashreplace")
+        except (RecursionError, ValueError, MemoryError):
+            text = b"(actions that cannot be represented)"
+        self.action_digests.append(hashlib.blake2b(text, digest_size=8).hexdigest())
 
     @property
     def active(self) -> bool:
@@ -273,6 +283,7 @@ class ServiceHost:
                 if not s.active:
                     self.safe_state(s)
                 continue
+            s.record_actions(raw)
             if len(raw) > MAX_ACTIONS_PER_TICK:
                 s.fail(
                     w.env.now, "garbage", f"returned {len(raw)} actions in one tick (at most {MAX_ACTIONS_PER_TICK})"
