@@ -237,5 +237,5 @@ class Store:
             sim_events=m.get("sim_events", 0),
             meta=m.get("meta", {}),
             logs=json.loads((d / "logs.json").read_text()) if (d / "logs.json").is_file() else {},
-            queues=pd.read_parquet(d / "queues.parquet") if (d / "queues.parquet").is_file() else pd.DataFrame(),
+            queues=from_stored(d / "queues.parquet") if (d / "queues.parquet").is_file() else pd.DataFrame(),
         )
