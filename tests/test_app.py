@@ -183,7 +183,7 @@ def test_run_page_runs_in_a_worker_and_reuses_stored_runs(env, tmp_path, monkeyp
     monkeypatch.setenv("PILOT_STORE", str(store))
     at = AppTest.from_function(run_page, default_timeout=30).run()
     at.selectbox(key="run_scenario").set_value(str((env["scenarios"] / "tiny_nowifi.yaml").resolve())).run()
-    assert "0 of 2 runs are already in the store" in at.caption[-1].value
+    assert any("0 of 2 runs are already in the store" in c.value for c in at.caption)
     at.button(key="run_start").click().run()
     job = at.session_state["jobs"][0]
     assert (store / "jobs" / job / "progress.json").is_file()
@@ -255,21 +255,56 @@ def test_compare_page_without_runs_says_where_to_start(env, tmp_path, monkeypatc
     assert "No runs in the store" in at.info[0].value
 
 
-def test_two_sessions_see_only_their_own_runs(env, tmp_path, monkeypatch):
+def test_every_session_sees_the_store_jobs_and_nothing_is_computed_twice(env, tmp_path, monkeypatch):
     monkeypatch.setenv("PILOT_STORE", str(tmp_path / "shared"))
-    monkeypatch.setenv("PILOT_JOB_ABANDON_S", "600")
-    alice = AppTest.from_function(run_page, default_timeout=30).run()
+    monkeypatch.delenv("PILOT_JOB_ABANDON_S", raising=False)
+    alice = AppTest.from_function(run_page, default_timeout=30)
+    alice.session_state["who"] = "alice"
+    alice.run()
     bob = AppTest.from_function(run_page, default_timeout=30).run()
     for at in (alice, bob):
         at.selectbox(key="run_scenario").set_value(str((env["scenarios"] / "tiny_base.yaml").resolve())).run()
     alice.button(key="run_start").click().run()
     bob.run()
     assert len(alice.session_state["jobs"]) == 1
-    assert bob.session_state["jobs"] == []
-    assert not bob.button(key="run_start").disabled  # Alice's run does not block Bob
-    assert [h.value for h in bob.subheader] == []  # no "Runs started here" for Bob
-    bob.button(key="run_start").click().run()
-    assert alice.session_state["jobs"] != bob.session_state["jobs"]
+    assert "jobs" not in bob.session_state  # Bob started nothing
+    # Bob sees Alice's run, who started it, and cannot start the same runs again.
+    assert "Runs in progress" in [h.value for h in bob.subheader]
+    assert any("started by **alice**" in c.value for c in bob.caption)
+    assert bob.button(key="run_start").disabled
+    assert any("already being computed" in i.value for i in bob.info)
     for at in (alice, bob):
         wait_for(at, lambda a: any("in the store" in s.value for s in a.success))
-    assert len(Store(tmp_path / "shared").runs()) == 2  # the same two runs (identical inputs, identical ids)
+    assert len(Store(tmp_path / "shared").runs()) == 2
+    assert len(list((tmp_path / "shared" / "jobs").iterdir())) == 1  # one job, not two
+
+
+def test_an_invalid_number_disables_start_with_a_message(env):
+    at = AppTest.from_function(run_page, default_timeout=30).run()
+    path = str((env["scenarios"] / "tiny_base.yaml").resolve())
+    at.selectbox(key="run_scenario").set_value(path).run()
+    at.text_input(key=f"{path}:seed").set_value("9223372036854775808").run()
+    assert at.button(key="run_start").disabled
+    assert (
+        at.error[0].value == "Seed: 9223372036854775808 is out of range; enter a whole number from 0 to 4,294,967,295."
+    )
+    at.text_input(key=f"{path}:seed").set_value("1").run()
+    at.text_input(key=f"{path}:reps").set_value("two").run()
+    assert at.error[0].value == "Replications: 'two' is not a number; enter a whole number from 1 to 1,000."
+    assert at.button(key="run_start").disabled
+    at.text_input(key=f"{path}:reps").set_value("2").run()
+    assert not at.error and not at.button(key="run_start").disabled
+
+
+def test_large_runs_show_a_time_estimate_and_need_a_confirmation(env):
+    at = AppTest.from_function(run_page, default_timeout=30).run()
+    path = str((env["scenarios"] / "tiny_base.yaml").resolve())
+    at.selectbox(key="run_scenario").set_value(path).run()
+    at.text_input(key=f"{path}:reps").set_value("1000").run()
+    note = next(c.value for c in at.caption if c.value.startswith("Time:"))
+    assert "for 998 new runs" in note and "about" in note
+    assert at.button(key="run_start").disabled  # until confirmed
+    box = at.checkbox(key=f"{path}:confirm")
+    assert box.label.startswith("Yes, start 998 runs (about ")
+    box.check().run()
+    assert not at.button(key="run_start").disabled
