@@ -478,7 +478,7 @@ def cells_layer(
     corners = [(x - h, y - h), (x + h, y - h), (x + h, y + h), (x - h, y + h)]
     ll = [lonlat(o, cx, cy) for cx, cy in corners]
     data = [
-        {"polygon": [[float(ll[k][0][i]), float(ll[k][1][i])] for k in range(4)], "color": colours[i], "tip": tips[i]}
+        {"polygon": [_r((ll[k][0][i], ll[k][1][i])) for k in range(4)], "color": colours[i], "tip": tips[i]}
         for i in range(len(cells))
     ]
     return pdk.Layer(
