@@ -32,7 +32,7 @@ from .common import (
     store_root,
     store_version,
 )
-from .compare_view import hourly_ci, kpi_table, series_kpis, top_changes
+from .compare_view import by_change, hourly_ci, kpi_table, series_kpis, top_changes
 
 
 def page() -> None:
@@ -201,7 +201,7 @@ def _maps(cmp: Comparison) -> None:
     cand = (
         c2.selectbox("Candidate", cmp.candidates, key="cmp_map_cand") if len(cmp.candidates) > 1 else cmp.candidates[0]
     )
-    ordered = top_changes(cmp, cand, among=metrics, n=len(metrics)) or metrics
+    ordered = by_change(cmp, cand, metrics)
     metric = c1.selectbox(
         "Map of (the KPI that changed most first)",
         ordered,

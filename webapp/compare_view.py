@@ -42,8 +42,8 @@ def effect_size(row: pd.Series | object) -> float:
 
 
 def top_changes(cmp: Comparison, candidate: str, among: list[str] | None = None, n: int = 2) -> list[str]:
-    """The ``n`` KPIs (of ``among``, default all) with the largest significant changes; if fewer changed
-    significantly, the largest changes of the rest fill the list."""
+    """Up to ``n`` KPIs (of ``among``, default all) with the largest significant changes, largest first;
+    when none changed significantly, the one that changed most."""
     t = cmp.table[cmp.table["candidate"] == candidate]
     if among is not None:
         t = t[t["kpi"].isin(among)]
@@ -51,7 +51,16 @@ def top_changes(cmp: Comparison, candidate: str, among: list[str] | None = None,
         return []
     t = t.assign(_size=[effect_size(r) for r in t.itertuples(index=False)])
     t = t.sort_values(["significant", "_size"], ascending=[False, False], kind="stable")
-    return [k for k in t["kpi"].head(n)]
+    sig = t[t["significant"]]
+    return list(sig["kpi"].head(n)) if not sig.empty else list(t["kpi"].head(1))
+
+
+def by_change(cmp: Comparison, candidate: str, among: list[str]) -> list[str]:
+    """``among`` ordered: significant changes first, largest first, then the rest by size."""
+    t = cmp.table[(cmp.table["candidate"] == candidate) & cmp.table["kpi"].isin(among)]
+    t = t.assign(_size=[effect_size(r) for r in t.itertuples(index=False)])
+    ranked = list(t.sort_values(["significant", "_size"], ascending=[False, False], kind="stable")["kpi"])
+    return ranked + [k for k in among if k not in ranked]
 
 
 def kpi_table(cmp: Comparison, candidate: str, only_significant: bool = False) -> str:

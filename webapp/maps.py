@@ -71,7 +71,8 @@ POLE_LABELS = {
     "sensor": "sensor or IoT gateway",
     "light": "light only",
 }
-DEVICE_COLOURS = {k: POLE_COLOURS[k] for k in ("gateway", "small_cell", "ev_charger", "drone_dock")}
+#: Rings of the "others" layer: the pole colour of the module, but gateways dark grey (green rings are sensors).
+DEVICE_COLOURS = {"gateway": [90, 90, 90]} | {k: POLE_COLOURS[k] for k in ("small_cell", "ev_charger", "drone_dock")}
 FIBRE = OI["purple"]
 STREET = [110, 110, 110]
 SITE = [32, 33, 36]
