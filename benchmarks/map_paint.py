@@ -13,6 +13,7 @@ prints per page:
 - websocket bytes: what the server sent over Streamlit's websocket until then, counted on the wire
   (a counting proxy between browser and server: with the app's websocket compression, these are the
   compressed bytes), and the same frames after decompression ("payload");
+- the time the page's title appeared (the app's shell: Streamlit's own scripts, before any map);
 - then the same page again in a new browser tab (warm caches on the server).
 
 Target: first paint ≤ 2 s for both pages on the shipped districts. Figures, no asserts.
@@ -61,6 +62,9 @@ PAIRS = {
 #: Marks each WebGL canvas with the time of its first draw call (ms since navigation start).
 HOOK = """
 (() => {
+  new MutationObserver((_, obs) => {
+    if (document.querySelector('h1')) { window.__shell = performance.now(); obs.disconnect(); }
+  }).observe(document, {childList: true, subtree: true});
   for (const C of [window.WebGLRenderingContext, window.WebGL2RenderingContext]) {
     if (!C) continue;
     for (const fn of ['drawArrays', 'drawElements', 'drawArraysInstanced', 'drawElementsInstanced']) {
@@ -176,8 +180,8 @@ def serve(store: Path, district_dir: Path, log: Path) -> tuple[subprocess.Popen,
             time.sleep(0.2)
 
 
-def measure(pg: Page, url: str, n_maps: int) -> tuple[float, int]:
-    """Open ``url``; return (seconds to the last map's first draw, websocket payload bytes by then)."""
+def measure(pg: Page, url: str, n_maps: int) -> tuple[float, float, int]:
+    """Open ``url``; return (seconds to the page's title, to the last map's first draw, websocket payload bytes)."""
     got = [0]
 
     def on_ws(ws: object) -> None:
@@ -186,7 +190,8 @@ def measure(pg: Page, url: str, n_maps: int) -> tuple[float, int]:
     pg.on("websocket", on_ws)
     pg.goto(url)
     handle = pg.wait_for_function(PAINTED, arg=n_maps, timeout=180_000, polling=50)
-    return float(handle.json_value()) / 1000, got[0]
+    shell = pg.evaluate("window.__shell || 0")
+    return float(shell) / 1000, float(handle.json_value()) / 1000, got[0]
 
 
 def main() -> None:
@@ -214,12 +219,12 @@ def main() -> None:
                             pg = ctx.new_page()
                             pg.add_init_script(HOOK)
                             proxy.take()
-                            secs, payload = measure(pg, f"http://127.0.0.1:{proxy.port}/{page}", n_maps)
+                            shell, secs, payload = measure(pg, f"http://127.0.0.1:{proxy.port}/{page}", n_maps)
                             wire = proxy.take()
                             ctx.close()
                             rows.append((name, page, run, secs, wire))
                             print(
-                                f"{name:11s} {page:8s} {run:4s} first paint {secs:6.2f} s  "
+                                f"{name:11s} {page:8s} {run:4s} title {shell:6.2f} s, first paint {secs:6.2f} s  "
                                 f"websocket {wire:>9,} B on the wire ({payload:>9,} B payload)"
                             )
                 finally:

@@ -518,6 +518,7 @@ def _upload_status(folder: str) -> None:
 def accept_upload(filename: str, data: bytes) -> tuple[str, str]:
     """Unpack an uploaded zip and start its check; return (``success``/``info``/``error``, message)."""
     name = md_escape(filename)
+    before = {f for f, _ in plugin_folders()}
     try:
         folder = upload.safe_unpack(data, uploads_root(), filename=filename)
         m = load_manifest(folder / "plugin.yaml")
@@ -542,10 +543,15 @@ def accept_upload(filename: str, data: bytes) -> tuple[str, str]:
         )
     doc, current = checkjob.latest_report(store_root(), m.name, code_hash)
     head = f"{name}: **{m.name}** {m.version} by {md_escape(m.vendor)}"
-    if current:
+    if current and folder.resolve() in before:
         return (
             "info",
             f"{head} is already here with the same code (`{folder.name}`); last check: {_verdict(doc)}.{clash}",
+        )
+    if current:
+        return (
+            "info",
+            f"{head} unpacked into `{folder}`; this very code was checked before: {_verdict(doc)}.{clash}",
         )
     try:
         job = checkjob.start_check(folder, store_root(), label=m.name)
