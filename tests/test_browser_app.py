@@ -29,10 +29,10 @@ def _main(pg: Page):
     return pg.get_by_test_id("stMainBlockContainer")
 
 
-def _long_scenario(live: dict) -> Path:
+def _long_scenario(server: dict) -> Path:
     """A run long enough to be seen running: 2 days of the tiny district, 3 replications."""
-    data = yaml.safe_load((live["root"] / "scenarios" / "tiny_base.yaml").read_text())
-    return write_scenario(live["root"] / "scenarios", "tiny_long", data | {"duration": "48h", "replications": 3})
+    data = yaml.safe_load((server["root"] / "scenarios" / "tiny_base.yaml").read_text())
+    return write_scenario(server["root"] / "scenarios", "tiny_long", data | {"duration": "48h", "replications": 3})
 
 
 def test_runs_belong_to_the_store_every_session_sees_them_and_a_reload_reattaches(
