@@ -30,9 +30,10 @@ def _main(pg: Page):
 
 
 def _long_scenario(server: dict) -> Path:
-    """A run long enough to be seen running: 2 days of the tiny district, 3 replications."""
+    """A run long enough to be seen running: 10 days of 10 times the tiny district's people, 3 times."""
     data = yaml.safe_load((server["root"] / "scenarios" / "tiny_base.yaml").read_text())
-    return write_scenario(server["root"] / "scenarios", "tiny_long", data | {"duration": "48h", "replications": 3})
+    long = {"duration": "240h", "replications": 3, "population_scale": 10}
+    return write_scenario(server["root"] / "scenarios", "tiny_long", data | long)
 
 
 def test_runs_belong_to_the_store_every_session_sees_them_and_a_reload_reattaches(

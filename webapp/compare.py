@@ -85,7 +85,7 @@ def page() -> None:
     with st.expander(f"Runs in this comparison ({len(cmp.run_ids())})"):
         st.dataframe(
             pd.DataFrame(
-                [{"scenario": lb, "seed": s, "run_id": r} for lb, gr in cmp.groups.items() for s, r in gr.items()]
+                [{"Scenario": lb, "Seed": s, "Run id": r} for lb, gr in cmp.groups.items() for s, r in gr.items()]
             ),
             hide_index=True,
         )
@@ -303,7 +303,19 @@ def _services(cmp: Comparison) -> None:
     for r in svc.itertuples(index=False):
         if r.status != "ok":
             st.error(f"{r.scenario} · {r.service}: {r.status}" + (f" — {r.reasons}" if r.reasons else ""))
-    st.dataframe(svc, hide_index=True)
+    st.dataframe(
+        svc.rename(
+            columns={
+                "scenario": "Scenario",
+                "service": "Service",
+                "status": "Status",
+                "runs": "Runs",
+                "rejected_actions": "Actions rejected by the district",
+                "reasons": "Why (if not ok)",
+            }
+        ),
+        hide_index=True,
+    )
 
 
 def _slug(s: str) -> str:
