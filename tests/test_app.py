@@ -396,6 +396,7 @@ def test_number_formatters():
     assert fmt_num(1234567) == "1,234,567" and fmt_num(0.12345) == "0.123" and fmt_num(float("nan")) == "—"
     assert fmt_pct(12.345) == "12.3%" and fmt_pct(3, signed=True) == "+3.0%"
     assert fmt_value(4.25, "s") == "4.25 s" and fmt_value(97.04, "%") == "97.0%"
-    assert fmt_krw(-130380038854.9246) == "−1,303.8억원" and fmt_krw(250_000) == "25만원" and fmt_krw(900) == "900원"
+    assert fmt_krw(-130380038854.9246) == "−130,380.0 M KRW" and fmt_krw(2_500_000) == "2.5 M KRW"
+    assert fmt_krw(600_000) == "600,000 KRW"
     assert fmt_duration(45) == "45 s" and fmt_duration(600) == "10 min" and fmt_duration(7500) == "2 h 05 min"
     assert kpi_header("safety.time_to_respond_s") == "Occurrence to a responder's arrival (s)"

@@ -163,7 +163,7 @@ def test_manifest_and_readme_are_shown(store):
     at = app()
     at.selectbox(key="svc_pick").select(str((PLUGINS / "skyport_drone_delivery").resolve())).run()
     hardware = next(d.value for d in at.dataframe if "Module" in d.value.columns)
-    assert hardware.iloc[0]["Module"] == "gateway" and hardware.iloc[0]["Capex / unit"] == "250만원"
+    assert hardware.iloc[0]["Module"] == "gateway" and hardware.iloc[0]["Capex / unit"] == "2.5 M KRW"
     params = next(d.value for d in at.dataframe if "Param" in d.value.columns)
     assert "drones" in set(params["Param"])
     readme = (PLUGINS / "skyport_drone_delivery" / "README.md").read_text().splitlines()[0]

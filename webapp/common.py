@@ -171,16 +171,16 @@ def fmt_value(v: object, unit: str = "", signed: bool = False) -> str:
 
 
 def fmt_krw(v: object) -> str:
-    """Korean won as people read it: 억원 above 100 million, 만원 above 10,000, else won, with separators."""
+    """Korean won with separators: ``600,000 KRW`` below a million, else ``1.5 M KRW`` (no Hangul: every
+    font shows it)."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
     x = float(v)  # type: ignore[arg-type]
-    a, sign = abs(x), "−" if x < 0 else ""
-    if a >= 1e8:
-        return f"{sign}{a / 1e8:,.1f}억원"
-    if a >= 1e4:
-        return f"{sign}{a / 1e4:,.0f}만원"
-    return f"{sign}{a:,.0f}원"
+    sign = "−" if x < 0 else ""
+    a = abs(x)
+    if a >= 1e6:
+        return f"{sign}{a / 1e6:,.1f} M KRW"
+    return f"{sign}{a:,.0f} KRW"
 
 
 def fmt_duration(s: float | None) -> str:

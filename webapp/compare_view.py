@@ -98,7 +98,7 @@ def kpi_table(cmp: Comparison, candidate: str, only_significant: bool = False) -
         if r.verdict == "n/a" and r.significant:
             label = "changed (no better/worse)"
         unit = r.unit or ""
-        ci = "—" if math.isnan(r.ci_low) else f"{fmt_value(r.ci_low, unit)} to {fmt_value(r.ci_high, unit)}"
+        ci = "—" if math.isnan(r.ci_low) else f"{_bare(r.ci_low, unit)} to {_bare(r.ci_high, unit)}"
         better = _BETTER.get(getattr(r, "better", "none"), "")
         title = f"{r.kpi} · {better}"
         rows.append(
@@ -120,9 +120,14 @@ def kpi_table(cmp: Comparison, candidate: str, only_significant: bool = False) -
     )
 
 
+def _bare(v: float, unit: str, signed: bool = False) -> str:
+    """A value as in its KPI's unit, without the unit's name (the row's label carries it); % keeps its sign."""
+    return fmt_value(v, unit, signed).removesuffix(f" {unit}") if unit else fmt_value(v, "", signed)
+
+
 def _num(col: str, v: float, unit: str, signed: bool = False) -> str:
     raw = "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
-    text = fmt_value(v, unit, signed).removesuffix(f" {unit}") if unit else fmt_value(v, "", signed)
+    text = _bare(v, unit, signed)
     return f'<td style="{_TD};text-align:right" data-col="{col}" data-value="{raw}">{_e(text)}</td>'
 
 

@@ -50,7 +50,12 @@ def page() -> None:
         show = [
             key
             for i, (key, label) in enumerate(maps.LAYERS.items())
-            if cols[i % 5].checkbox(label, value=key in maps.DEFAULT_ON, key=f"layer_{key}")
+            if cols[i % 5].checkbox(
+                label,
+                value=key in maps.DEFAULT_ON,
+                key=f"layer_{key}",
+                help="IoT gateways, 5G small cells, EV chargers and drone docks" if key == "others" else None,
+            )
         ]
         per_dot = 5
         if "population" in show:

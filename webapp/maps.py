@@ -90,7 +90,7 @@ LAYERS = {
     "fibre": "Fibre links",
     "poles": "Poles by modules",
     "sensors": "Sensors",
-    "others": "Gateways, small cells, chargers, docks",
+    "others": "Other devices",
     "sites": "Stations and centres",
 }
 DEFAULT_ON = ("blocks", "streets", "ap_coverage", "cameras", "fibre", "poles", "sensors", "others", "sites")

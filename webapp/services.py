@@ -185,12 +185,17 @@ def page() -> None:
         hide_index=True,
         width="stretch",
         key="svc_table",
+        # Widths that fit a 1400 px window beside the sidebar, so no column is cut (hardware: see each service).
         column_config={
-            "Service": st.column_config.TextColumn(width="medium"),
-            "Source": st.column_config.TextColumn(width="medium", help="shipped with the app, or uploaded (code hash)"),
-            "Conformance": st.column_config.TextColumn(width="medium"),
-            "Hardware": st.column_config.TextColumn(width="large"),
+            "Service": st.column_config.TextColumn(width=190),
+            "Vendor": st.column_config.TextColumn(width=240),
+            "Version": st.column_config.TextColumn(width=60),
+            "Category": st.column_config.TextColumn(width=95),
+            "TRL": st.column_config.NumberColumn(width=40),
+            "Source": st.column_config.TextColumn(width=130, help="shipped with the app, or uploaded (code hash)"),
+            "Conformance": st.column_config.TextColumn(width=170),
         },
+        column_order=["Service", "Vendor", "Version", "Category", "TRL", "Source", "Conformance"],
     )
 
     options = list(infos)
