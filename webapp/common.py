@@ -250,7 +250,7 @@ def job_sidebar() -> None:
     with st.sidebar:
         st.caption(f"Results store: `{store_root()}`")
         st.text_input("Your name", key="who", placeholder="shown on runs you start", max_chars=80)
-        st.fragment(_sidebar_jobs, run_every=2.0)()
+        st.fragment(_sidebar_jobs, run_every=2.0 if active_jobs() else 5.0)()
 
 
 def _sidebar_jobs() -> None:
@@ -267,7 +267,7 @@ def _sidebar_jobs() -> None:
 def jobs_panel(key: str = "jobs") -> None:
     """ "Runs in progress": every running job of the store with progress, who started it, time left and Cancel."""
     st.subheader("Runs in progress")
-    st.fragment(_jobs_fragment, run_every=ACTIVE_POLL_S if active_jobs() else 3.0)(key)
+    st.fragment(_jobs_fragment, run_every=ACTIVE_POLL_S if active_jobs() else 5.0)(key)
 
 
 def _jobs_fragment(key: str) -> None:

@@ -1,42 +1,93 @@
 """The Run page's "Add a service": any service that passed its conformance check, shipped or uploaded.
 
-Plugins are read as files (manifest, code hash) through the Services page's helpers; a service joins
-the run as ``use: <its folder>`` with the params chosen here, which the scenario loader checks
-against the manifest exactly as it checks a scenario file's (same messages).
+Read from files only, so the Run page loads no plugin machinery: each plugin folder's
+``plugin.yaml`` as plain YAML (name, version, params), and the conformance reports in the store. A
+report counts for a folder when it was made on that folder (uploads: on that code hash, which names
+the folder) and no file of the folder changed after it. The service joins the run as
+``use: <its folder>`` with the params chosen here; the run's worker checks them against the manifest
+(the same check and messages as for a scenario file).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
+import yaml
 
 from simulation.config.scenario import Scenario
 from simulation.jobs import checks as checkjob
 
 from .common import store_root
-from .services import plugin_folders, read_plugin
+
+PLUGINS_DIR = Path(__file__).resolve().parent.parent / "plugins"
+
+
+def _folders() -> list[tuple[Path, str]]:
+    out = []
+    for origin, root in (("shipped", PLUGINS_DIR), ("uploaded", store_root() / "plugins")):
+        for p in sorted(root.iterdir()) if root.is_dir() else []:
+            if p.is_dir() and not p.name.startswith(".") and (p / "plugin.yaml").is_file():
+                out.append((p.resolve(), origin))
+    return out
+
+
+def _newest_file(folder: Path) -> float:
+    newest = 0.0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__" and not d.startswith(".")]
+        for fn in filenames:
+            try:
+                newest = max(newest, (Path(dirpath) / fn).stat().st_mtime)
+            except OSError:
+                continue
+    return newest
+
+
+def _passed(folder: Path, origin: str, name: str) -> bool:
+    """A conforming report on this upload's code, or on this folder and newer than every file in it."""
+    root = checkjob.conformance_root(store_root())
+    newest = _newest_file(folder)
+    for p in root.glob(f"{name}-*.json") if root.is_dir() else []:
+        try:
+            doc = json.loads(p.read_text())
+            made = p.stat().st_mtime
+        except (OSError, ValueError):
+            continue
+        if not doc.get("conforms") or doc.get("error"):
+            continue
+        # An upload's folder is named by its code hash: a report on that hash is a report on it.
+        if origin == "uploaded" and folder.name == f"{name}-{doc.get('code_hash')}":
+            return True
+        if doc.get("folder") == str(folder) and made >= newest:
+            return True
+    return False
 
 
 def conforming_services() -> list[dict[str, Any]]:
-    """Plugins whose latest conformance report, for their current code, says they conform."""
+    """Plugins (shipped or uploaded) whose conformance check passed on their current files."""
     out = []
-    for folder, origin in plugin_folders():
-        info = read_plugin(folder)
-        m = info["manifest"]
-        if m is None or not info["code_hash"]:
+    for folder, origin in _folders():
+        try:
+            m = yaml.safe_load((folder / "plugin.yaml").read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
             continue
-        doc, current = checkjob.latest_report(store_root(), m["name"], info["code_hash"], folder)
-        if doc is not None and current and doc.get("conforms") and not doc.get("error"):
-            out.append(info | {"origin": origin})
+        if not isinstance(m, dict) or not isinstance(m.get("name"), str):
+            continue
+        m.setdefault("params", {})
+        if _passed(folder, origin, m["name"]):
+            code = folder.name.rsplit("-", 1)[-1] if origin == "uploaded" else ""
+            out.append({"folder": str(folder), "origin": origin, "manifest": m, "code_hash": code})
     return out
 
 
 def _label(info: dict[str, Any]) -> str:
     m = info["manifest"]
     tail = f", uploaded, code {info['code_hash'][:8]}" if info["origin"] == "uploaded" else ", shipped"
-    return f"{m['name']} {m['version']} — {m['vendor']} ({m['category']}{tail})"
+    return f"{m['name']} {m.get('version', '')} — {m.get('vendor', '?')} ({m.get('category', '?')}{tail})"
 
 
 def add_services_section(sc: Scenario, k: str) -> list[dict[str, Any]]:
@@ -62,8 +113,9 @@ def add_services_section(sc: Scenario, k: str) -> list[dict[str, Any]]:
             m = avail[f]["manifest"]
             st.markdown(f"**{m['name']}** params")
             params = {}
-            for name, spec in m["params"].items():
-                params[name] = _param_widget(f"{k}add:{f}:{name}", name, spec)
+            for name, spec in (m["params"] or {}).items():
+                if isinstance(spec, dict) and "default" in spec:
+                    params[name] = _param_widget(f"{k}add:{f}:{name}", name, spec)
             if not m["params"]:
                 st.caption("This service has no params.")
             out.append({"use": str(Path(f)), "name": m["name"], "params": params})
@@ -75,7 +127,7 @@ def _param_widget(key: str, name: str, spec: dict[str, Any]) -> Any:
     if spec.get("choices"):
         choices = list(spec["choices"])
         return st.selectbox(name, choices, index=choices.index(spec["default"]), key=key, help=help_)
-    t = spec["type"]
+    t = spec.get("type", "str")
     if t == "bool":
         return st.checkbox(name, value=bool(spec["default"]), key=key, help=help_)
     if t == "str":
