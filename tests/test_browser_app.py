@@ -46,6 +46,8 @@ def test_runs_belong_to_the_store_every_session_sees_them_and_a_reload_reattache
     bob_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         alice, bob = alice_ctx.new_page(), bob_ctx.new_page()
+        for pg in (alice, bob):
+            pg.set_default_timeout(90_000)  # a worker is busy on the same 2 cores
         alice.goto(f"{live['url']}/run")
         who = alice.get_by_test_id("stSidebar").get_by_test_id("stTextInput").locator("input")
         who.fill("alice")
@@ -62,10 +64,10 @@ def test_runs_belong_to_the_store_every_session_sees_them_and_a_reload_reattache
         # Bob, another browser: the same run in his sidebar and on his Run page; he cannot start it twice.
         bob.goto(f"{live['url']}/run")
         side = bob.get_by_test_id("stSidebar")
-        expect(side.get_by_text("Runs in progress (1)")).to_be_visible()
+        expect(side.get_by_text("Runs in progress (1)")).to_be_visible(timeout=90_000)
         expect(side.get_by_text("started by alice", exact=False)).to_be_visible()
         choose(bob, "Scenario", "tiny_long")
-        expect(bob.get_by_text("These runs are already being computed")).to_be_visible()
+        expect(bob.get_by_text("These runs are already being computed")).to_be_visible(timeout=90_000)
         expect(bob.get_by_role("button", name="Start")).to_be_disabled()
         shoot(bob, tmp_path, "jobs-other-session")
 

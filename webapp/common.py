@@ -275,7 +275,7 @@ def _jobs_fragment(key: str) -> None:
     jobs = store_jobs(include_finished_s=3600.0)
     running = [s for s in jobs if not s.finished]
     if not running:
-        st.caption("None: every run started from any session has finished.")
+        st.caption("None right now. Runs started from any browser show here until they finish.")
     for s in running:
         with st.container(border=True, key=f"{key}-{s.job_id}"):
             st.progress(min(1.0, max(0.0, s.fraction)), text=s.text)
