@@ -16,6 +16,10 @@ prints per page:
 - the time the page's title appeared (the app's shell: Streamlit's own scripts, before any map);
 - then the same page again in a new browser tab (warm caches on the server).
 
+Reference: a one-point deck on an otherwise empty Streamlit page, measured the same way in the
+same browser first (what Streamlit and deck.gl cost before any of our data); each page's first
+paint is also printed as a ratio to it, which moves less with the machine's load than seconds do.
+
 Target: first paint ≤ 2 s for both pages on the shipped districts. Figures, no asserts.
 """
 
@@ -152,13 +156,24 @@ def build_store(store: Path, district: str) -> None:
             run_or_reuse(sc, seed, Store(store))
 
 
-def serve(store: Path, district_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    """``streamlit run app.py`` on a free port, showing only this district and this store."""
+REFERENCE_APP = """
+import pydeck as pdk
+import streamlit as st
+
+st.title("Reference")
+layer = pdk.Layer("ScatterplotLayer", data=[{"p": [127.0, 37.5]}], get_position="p", get_radius=50)
+view = pdk.ViewState(latitude=37.5, longitude=127.0, zoom=14)
+st.pydeck_chart(pdk.Deck(layers=[layer], initial_view_state=view, map_provider=None), height=600)
+"""
+
+
+def serve(store: Path, district_dir: Path, log: Path, script: Path = ROOT / "app.py") -> tuple[subprocess.Popen, str]:
+    """``streamlit run`` the app (or ``script``) on a free port, showing only this district and this store."""
     port = _free_port()
     env = os.environ | {"PILOT_STORE": str(store), "PILOT_DISTRICTS": str(district_dir)}
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)),
+            *(sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)),
             *("--server.address", "127.0.0.1", "--server.headless", "true"),
             *("--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"),
         ],
@@ -205,6 +220,22 @@ def main() -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+            ref_app = tmp / "reference_app.py"
+            ref_app.write_text(REFERENCE_APP)
+            proc, url = serve(tmp / "empty", tmp, tmp / "reference.log", script=ref_app)
+            try:
+                refs = []
+                for _ in range(3):
+                    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+                    pg = ctx.new_page()
+                    pg.add_init_script(HOOK)
+                    refs.append(measure(pg, url, 1)[1])
+                    ctx.close()
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(10)
+            ref = min(refs)
+            print(f"reference   one-point deck     first paint {ref:6.2f} s (best of 3)")
             for name in args.districts:
                 store = (args.store or tmp / "stores") / name
                 t0 = time.perf_counter()
@@ -224,8 +255,9 @@ def main() -> None:
                             ctx.close()
                             rows.append((name, page, run, secs, wire))
                             print(
-                                f"{name:11s} {page:8s} {run:4s} title {shell:6.2f} s, first paint {secs:6.2f} s  "
-                                f"websocket {wire:>9,} B on the wire ({payload:>9,} B payload)"
+                                f"{name:11s} {page:8s} {run:4s} title {shell:6.2f} s, first paint {secs:6.2f} s "
+                                f"({secs / ref:4.1f}× reference)  websocket {wire:>9,} B on the wire "
+                                f"({payload:>9,} B payload)"
                             )
                 finally:
                     proxy.close()
