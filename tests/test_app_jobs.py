@@ -134,12 +134,13 @@ def test_starting_the_same_runs_again_returns_the_running_job(scenarios, tmp_pat
     store = tmp_path / "store"
     sc = load_scenario(scenarios["long"])
     job = start_job(sc, store, started_by="alice")
-    assert same_job(store, sc, [1, 2, 3]) == job
-    assert same_job(store, sc, [1, 2]) is None  # other seeds: other work
+    assert same_job(store, sc, [1, 2, 3]) == job == same_job(store, sc, [2])
+    assert same_job(store, sc, [3, 4]) is None  # seed 4: work nobody does yet
     again = start_job(sc.with_(name="renamed"), store, started_by="bob")  # a name changes no run
     assert again == job and len(list((store / "jobs").iterdir())) == 1
-    other = start_job(sc, store, seeds=[99])
-    assert other != job
+    other = start_job(sc, store, seeds=[2, 3, 4, 5])  # 2 and 3 are under way: only 4 and 5 start
+    spec = json.loads((store / "jobs" / other / "spec.json").read_text())
+    assert other != job and spec["seeds"] == [4, 5] and spec["elsewhere"] == {"2": job, "3": job}
     for j in (job, other):
         cancel_job(store, j)
 

@@ -15,7 +15,7 @@ import streamlit as st
 
 from simulation.config.scenario import FaultSpec, Scenario, load_scenario
 from simulation.errors import SandboxError
-from simulation.jobs.runs import expected_run_ids, same_job, start_job
+from simulation.jobs.runs import busy_seeds, expected_run_ids, start_job
 from simulation.results.run import replication_seeds
 from simulation.results.store import Store
 
@@ -152,7 +152,15 @@ def page() -> None:
         return
     seeds = replication_seeds(run_sc.seed, run_sc.replications)
     to_compute = _store_note(run_sc, seeds)
-    running = same_job(store_root(), run_sc, seeds)
+    busy = busy_seeds(store_root(), run_sc)
+    under_way = [s for s in seeds if s in busy]
+    running = busy[seeds[0]] if seeds and len(under_way) == len(seeds) else None
+    if under_way and running is None:
+        st.info(
+            f"{len(under_way)} of these runs are being computed by a run in progress already (below); "
+            f"**Start** computes the other {len(seeds) - len(under_way)}."
+        )
+        to_compute = max(0, to_compute - len(under_way))
     est = estimate_s(run_sc, to_compute)
     need_ok = to_compute > 0 and (est > CONFIRM_S if est is not None else to_compute > CONFIRM_RUNS)
     if to_compute > 0:

@@ -52,6 +52,7 @@ from simulation.errors import SandboxError, StoreError
 __all__ = [
     "FINAL_STATES",
     "JobStatus",
+    "busy_seeds",
     "cancel_job",
     "expected_run_ids",
     "heartbeat",
@@ -203,9 +204,11 @@ def start_job(
     if abandon_after_s is None and os.environ.get("PILOT_JOB_ABANDON_S"):
         abandon_after_s = float(os.environ["PILOT_JOB_ABANDON_S"])
     key = job_key(scenario, seeds)
-    same = same_job(store_root, scenario, seeds)
-    if same is not None:
-        return same
+    busy = busy_seeds(store_root, scenario)
+    if seeds and all(s in busy for s in seeds):
+        return busy[seeds[0]]  # every run is being computed already
+    elsewhere = {str(s): busy[s] for s in seeds if s in busy}
+    seeds = [s for s in seeds if s not in busy]  # the others land in the store from their own job
     _sweep(Path(store_root) / "jobs")
     job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     d = Path(store_root) / "jobs" / job_id
@@ -220,6 +223,8 @@ def start_job(
         "created": time.time(),
         "started_by": started_by.strip()[:80],
         "key": key,
+        "scenario_key": job_key(scenario, []),
+        "elsewhere": elsewhere,
     }
     _write_json(d / "spec.json", spec)
     _write_json(d / "progress.json", _initial(spec))
@@ -229,19 +234,29 @@ def start_job(
 
 
 def job_key(scenario: Any, seeds: list[int]) -> str:
-    """What makes two jobs the same work: the resolved scenario (without its name) and the seeds."""
-    doc = scenario.model_dump(mode="json", exclude={"name", "description", "source"})
+    """What makes two jobs the same work: the resolved scenario (without its name, its own seed and
+    replication count, which no run id depends on) and the seeds."""
+    doc = scenario.model_dump(mode="json", exclude={"name", "description", "source", "seed", "replications"})
     return hashlib.sha256(json.dumps([doc, list(seeds)], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def same_job(store_root: str | Path, scenario: Any, seeds: list[int]) -> str | None:
-    """The id of a running job that computes exactly these runs, if any."""
-    key = job_key(scenario, list(seeds))
+def busy_seeds(store_root: str | Path, scenario: Any) -> dict[int, str]:
+    """Seed -> id of the running job computing this scenario's run for that seed."""
+    skey = job_key(scenario, [])
+    out: dict[int, str] = {}
     for s in running_jobs(store_root):
         with contextlib.suppress(OSError, ValueError):
-            if _read_json(Path(store_root) / "jobs" / s.job_id / "spec.json").get("key") == key:
-                return s.job_id
-    return None
+            spec = _read_json(Path(store_root) / "jobs" / s.job_id / "spec.json")
+            if spec.get("scenario_key") == skey:
+                for seed in spec.get("seeds") or ():
+                    out.setdefault(int(seed), s.job_id)
+    return out
+
+
+def same_job(store_root: str | Path, scenario: Any, seeds: list[int]) -> str | None:
+    """The id of a running job that computes these runs (all of them are under way), if any."""
+    busy = busy_seeds(store_root, scenario)
+    return busy[seeds[0]] if seeds and all(s in busy for s in seeds) else None
 
 
 def spawn_worker(job_dir: Path, module: str) -> subprocess.Popen:
