@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from simulation.cli.main import main
 from simulation.config.district import load_district
 from simulation.config.scenario import load_scenario
-from simulation.results.compare import compare, latest_runs
+from simulation.results.compare import compare, hourly_means, latest_runs
 from simulation.results.reuse import run_or_reuse
 from simulation.results.run import replication_seeds
 from simulation.results.store import Store
@@ -186,7 +186,7 @@ def test_run_page_runs_in_a_worker_and_reuses_stored_runs(env, tmp_path, monkeyp
     monkeypatch.setenv("PILOT_STORE", str(store))
     at = AppTest.from_function(run_page, default_timeout=30).run()
     at.selectbox(key="run_scenario").set_value(str((env["scenarios"] / "tiny_nowifi.yaml").resolve())).run()
-    assert "0 of 2 runs are already in the store" in at.caption[-1].value
+    assert any("0 of 2 runs are already in the store" in c.value for c in at.caption)
     at.button(key="run_start").click().run()
     job = at.session_state["jobs"][0]
     assert (store / "jobs" / job / "progress.json").is_file()
@@ -258,21 +258,148 @@ def test_compare_page_without_runs_says_where_to_start(env, tmp_path, monkeypatc
     assert "No runs in the store" in at.info[0].value
 
 
-def test_two_sessions_see_only_their_own_runs(env, tmp_path, monkeypatch):
+def test_every_session_sees_the_store_jobs_and_nothing_is_computed_twice(env, tmp_path, monkeypatch):
     monkeypatch.setenv("PILOT_STORE", str(tmp_path / "shared"))
-    monkeypatch.setenv("PILOT_JOB_ABANDON_S", "600")
-    alice = AppTest.from_function(run_page, default_timeout=30).run()
+    monkeypatch.delenv("PILOT_JOB_ABANDON_S", raising=False)
+    alice = AppTest.from_function(run_page, default_timeout=30)
+    alice.session_state["who"] = "alice"
+    alice.run()
     bob = AppTest.from_function(run_page, default_timeout=30).run()
     for at in (alice, bob):
         at.selectbox(key="run_scenario").set_value(str((env["scenarios"] / "tiny_base.yaml").resolve())).run()
     alice.button(key="run_start").click().run()
     bob.run()
     assert len(alice.session_state["jobs"]) == 1
-    assert bob.session_state["jobs"] == []
-    assert not bob.button(key="run_start").disabled  # Alice's run does not block Bob
-    assert [h.value for h in bob.subheader] == []  # no "Runs started here" for Bob
-    bob.button(key="run_start").click().run()
-    assert alice.session_state["jobs"] != bob.session_state["jobs"]
+    assert "jobs" not in bob.session_state  # Bob started nothing
+    # Bob sees Alice's run, who started it, and cannot start the same runs again.
+    assert "Runs in progress" in [h.value for h in bob.subheader]
+    assert any("started by **alice**" in c.value for c in bob.caption)
+    assert bob.button(key="run_start").disabled
+    assert any("already being computed" in i.value for i in bob.info)
     for at in (alice, bob):
         wait_for(at, lambda a: any("in the store" in s.value for s in a.success))
-    assert len(Store(tmp_path / "shared").runs()) == 2  # the same two runs (identical inputs, identical ids)
+    assert len(Store(tmp_path / "shared").runs()) == 2
+    assert len(list((tmp_path / "shared" / "jobs").iterdir())) == 1  # one job, not two
+
+
+def test_an_invalid_number_disables_start_with_a_message(env):
+    at = AppTest.from_function(run_page, default_timeout=30).run()
+    path = str((env["scenarios"] / "tiny_base.yaml").resolve())
+    at.selectbox(key="run_scenario").set_value(path).run()
+    at.text_input(key=f"{path}:seed").set_value("9223372036854775808").run()
+    assert at.button(key="run_start").disabled
+    assert (
+        at.error[0].value == "Seed: 9223372036854775808 is out of range; enter a whole number from 0 to 4,294,967,295."
+    )
+    at.text_input(key=f"{path}:seed").set_value("1").run()
+    at.text_input(key=f"{path}:reps").set_value("two").run()
+    assert at.error[0].value == "Replications: 'two' is not a number; enter a whole number from 1 to 1,000."
+    assert at.button(key="run_start").disabled
+    at.text_input(key=f"{path}:reps").set_value("2").run()
+    assert not at.error and not at.button(key="run_start").disabled
+
+
+def test_large_runs_show_a_time_estimate_and_need_a_confirmation(env):
+    at = AppTest.from_function(run_page, default_timeout=30).run()
+    path = str((env["scenarios"] / "tiny_base.yaml").resolve())
+    at.selectbox(key="run_scenario").set_value(path).run()
+    at.text_input(key=f"{path}:reps").set_value("1000").run()
+    note = next(c.value for c in at.caption if c.value.startswith("Time:"))
+    assert "for 998 new runs" in note and "about" in note
+    assert at.button(key="run_start").disabled  # until confirmed
+    box = at.checkbox(key=f"{path}:confirm")
+    assert box.label.startswith("Yes, start 998 runs (about ")
+    box.check().run()
+    assert not at.button(key="run_start").disabled
+
+
+# --------------------------------------------------------------------------- maps and numbers for people
+def test_map_tooltips_are_plain_text_and_the_legend_names_every_layer(env, tiny_district):
+
+    at = AppTest.from_function(district_page, default_timeout=30).run()
+    at.selectbox(key="district_pick").set_value(str(tiny_district.resolve())).run()
+    at.checkbox(key="layer_population").check().run()
+    spec = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)
+    assert spec["text"] == "{tip}" and "html" not in spec
+    tips = [r["tip"] for layer in deck_spec(at)["layers"] for r in layer.get("data", []) if "tip" in r]
+    assert tips and not any("<" in t for t in tips)
+    assert any(t.startswith("pole ") and "\nmodules: " in t for t in tips)
+    legend = next(m.value for m in at.markdown if "map-legend" in m.value)
+    for label in (
+        "residential",
+        "street",
+        "fibre link (thick: trunk)",
+        "WiFi AP coverage",
+        "AI camera view",
+        "AI camera",
+        "S-DoT sensor",
+        "station or centre",
+        "people (dots)",
+        "light only",
+    ):
+        assert f"</span>{label}</span>" in legend, label
+    # One colour per meaning: no two legend entries share a colour and a mark.
+    entries = re.findall(r'<span class="legend-item"[^>]*><span style="([^"]*)"></span>([^<]+)</span>', legend)
+    marks = {}
+    for style, label in entries:
+        mark = re.sub(r"rgba?\([^)]*\)", "", style), re.findall(r"rgba?\((\d+,\d+,\d+)", style)[0]
+        assert mark not in marks or label == marks[mark], f"{label!r} looks like {marks.get(mark)!r}"
+        marks[mark] = label
+    assert len(entries) >= 25
+
+
+def test_deck_json_is_compact_with_rounded_coordinates(env, tiny_district):
+    at = AppTest.from_function(district_page, default_timeout=30).run()
+    at.selectbox(key="district_pick").set_value(str(tiny_district.resolve())).run()
+    raw = at.get("deck_gl_json_chart")[0].proto.json
+    assert "\n  " not in raw and '": ' not in raw  # no indentation, no spaces after keys
+    blocks = next(layer for layer in json.loads(raw)["layers"] if layer["id"] == "blocks")
+    lon = blocks["data"][0]["polygon"][0][0]
+    assert lon == round(lon, 5)
+
+
+def test_compare_opens_on_the_kpis_that_changed_most(env):
+    from webapp.compare_view import effect_size
+
+    at = AppTest.from_function(compare_page, default_timeout=30).run()
+    at.multiselect(key="cmp_pick").set_value(["tiny_base", "tiny_nowifi"]).run()
+    assert not at.exception
+    series = next(m for m in at.multiselect if m.key.startswith("cmp_series:"))
+    cmp = compare(
+        Store(env["store"]),
+        {
+            "tiny_base": list(latest_runs(Store(env["store"]), "tiny_base").values()),
+            "tiny_nowifi": list(latest_runs(Store(env["store"]), "tiny_nowifi").values()),
+        },
+    )
+    t = cmp.table.set_index("kpi")
+    assert series.value and all(bool(t.loc[k, "significant"]) for k in series.value)
+    flat = [k for k in t.index if not t.loc[k, "significant"]]
+    assert not set(series.value) & set(flat)  # nothing that did not change
+    hourly = set(hourly_means(Store(env["store"]), cmp)["kpi"])
+    sizes = {k: effect_size(t.loc[k]) for k in hourly if t.loc[k, "significant"]}
+    assert effect_size(t.loc[series.value[0]]) == max(sizes.values())
+    mapped = next(s for s in at.selectbox if s.key.startswith("cmp_map_metric:"))
+    assert mapped.value == SERVED  # WiFi served: the spatial KPI that changed most (to nothing)
+    assert len(mapped.options) >= 4
+    # Labels are the catalogue's words; the codes stay as tooltips.
+    table = next(m.value for m in at.markdown if '<table class="kpi-table"' in m.value)
+    assert f'title="{SERVED} · higher is better">WiFi session attempts served by an AP (%)</td>' in table
+    assert "Difference (candidate − baseline)" in table and "<code>" not in table
+    cell = re.search(
+        rf'<tr data-kpi="{re.escape(SERVED)}".*?data-col="baseline_mean" data-value="([^"]+)">([^<]+)<', table
+    )
+    assert cell.group(2) == f"{float(cell.group(1)):,.1f}%"  # one decimal for %
+
+
+def test_number_formatters():
+    from webapp.common import fmt_duration, fmt_krw, fmt_num, fmt_pct, fmt_value, kpi_header
+
+    assert fmt_num(-130380038854.9246) == "-130,380,038,855"
+    assert fmt_num(1234567) == "1,234,567" and fmt_num(0.12345) == "0.123" and fmt_num(float("nan")) == "—"
+    assert fmt_pct(12.345) == "12.3%" and fmt_pct(3, signed=True) == "+3.0%"
+    assert fmt_value(4.25, "s") == "4.25 s" and fmt_value(97.04, "%") == "97.0%"
+    assert fmt_krw(-130380038854.9246) == "−130,380.0 M KRW" and fmt_krw(2_500_000) == "2.5 M KRW"
+    assert fmt_krw(600_000) == "600,000 KRW"
+    assert fmt_duration(45) == "45 s" and fmt_duration(600) == "10 min" and fmt_duration(7500) == "2 h 05 min"
+    assert kpi_header("safety.time_to_respond_s") == "Occurrence to a responder's arrival (s)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 from conftest import BASE_SERVICES, ROOT, write_scenario
 
 from simulation.config.scenario import load_scenario
-from simulation.jobs.runs import cancel_job, heartbeat, job_status, list_jobs, start_job
+from simulation.jobs.runs import cancel_job, heartbeat, job_status, list_jobs, running_jobs, same_job, start_job
 from simulation.results.store import Store
 
 
@@ -114,6 +115,36 @@ def test_a_job_nobody_watches_stops_itself(scenarios, tmp_path):
     assert s.state == "cancelled" and "no page has shown this job" in s.message
 
 
+def test_a_job_runs_on_without_any_page_watching_it(scenarios, tmp_path, monkeypatch):
+    monkeypatch.delenv("PILOT_JOB_ABANDON_S", raising=False)
+    store = tmp_path / "store"
+    job = start_job(load_scenario(scenarios["long"]), store, started_by="alice")
+    spec = json.loads((store / "jobs" / job / "spec.json").read_text())
+    assert spec["abandon_after_s"] is None
+    wait(lambda: job_status(store, job).state == "running")
+    time.sleep(2.0)  # no heartbeat at all: it keeps running (only a cancel stops it)
+    s = job_status(store, job)
+    assert s.state == "running" and s.started_by == "alice"
+    assert [j.job_id for j in running_jobs(store)] == [job]
+    cancel_job(store, job)
+    assert running_jobs(store) == []
+
+
+def test_starting_the_same_runs_again_returns_the_running_job(scenarios, tmp_path):
+    store = tmp_path / "store"
+    sc = load_scenario(scenarios["long"])
+    job = start_job(sc, store, started_by="alice")
+    assert same_job(store, sc, [1, 2, 3]) == job == same_job(store, sc, [2])
+    assert same_job(store, sc, [3, 4]) is None  # seed 4: work nobody does yet
+    again = start_job(sc.with_(name="renamed"), store, started_by="bob")  # a name changes no run
+    assert again == job and len(list((store / "jobs").iterdir())) == 1
+    other = start_job(sc, store, seeds=[2, 3, 4, 5])  # 2 and 3 are under way: only 4 and 5 start
+    spec = json.loads((store / "jobs" / other / "spec.json").read_text())
+    assert other != job and spec["seeds"] == [4, 5] and spec["elsewhere"] == {"2": job, "3": job}
+    for j in (job, other):
+        cancel_job(store, j)
+
+
 def test_heartbeats_keep_a_watched_job_alive(scenarios, tmp_path):
     store = tmp_path / "store"
     job = start_job(load_scenario(scenarios["long"]), store, abandon_after_s=1.5)
@@ -121,7 +152,7 @@ def test_heartbeats_keep_a_watched_job_alive(scenarios, tmp_path):
     while time.monotonic() < end:
         heartbeat(store, job)
         time.sleep(0.2)
-    assert job_status(store, job).state == "running"
+    assert not job_status(store, job).finished  # 1.5 s without a heartbeat would have stopped it
     cancel_job(store, job)
 
 

@@ -32,10 +32,10 @@ from scipy import stats
 from simulation.config.generator import make_district
 from simulation.config.scenario import load_scenario
 from simulation.decision.evaluate import LABELS
-from simulation.results.report import fmt_value
 from simulation.results.reuse import run_or_reuse
 from simulation.results.run import replication_seeds
 from simulation.results.store import Store
+from webapp.common import fmt_value
 
 # CI runs this on 2 shared cores: give the live app time before an assertion gives up.
 expect.set_options(timeout=30_000)
@@ -259,7 +259,7 @@ def test_evaluator_journey(page: Page, live: dict, tmp_path: Path) -> None:
     for col, expected in (("baseline_mean", base.mean()), ("candidate_mean", cand.mean()), ("diff_mean", diff.mean())):
         cell = row.locator(f'td[data-col="{col}"]')
         assert float(cell.get_attribute("data-value")) == pytest.approx(expected)
-        assert cell.inner_text().strip() == fmt_value(expected, signed=col == "diff_mean")
+        assert cell.inner_text().strip() == fmt_value(expected, "%", signed=col == "diff_mean")  # one decimal
     ci = row.locator('td[data-col="ci"]')
     assert float(ci.get_attribute("data-low")) == pytest.approx(diff.mean() - half)
     assert float(ci.get_attribute("data-high")) == pytest.approx(diff.mean() + half)

@@ -110,7 +110,8 @@ def test_conformance_reports_show_as_passed_and_failed(store):
     pick.select(str((PLUGINS / "clearsight_ai_cctv").resolve())).run()
     assert any("Conforms**: all 2 checks passed" in unescape(s.value) for s in at.success)
     kpis = at.dataframe[-1].value
-    assert kpis.iloc[0]["KPI"] == "safety.detected_pct" and kpis.iloc[0][""] == "better"
+    assert kpis.iloc[0]["Code"] == "safety.detected_pct" and kpis.iloc[0]["Verdict"] == "better"
+    assert kpis.iloc[0]["KPI"] == "Incidents detected through CCTV (AI flag or operator)"
 
 
 def test_report_for_older_code_of_the_same_folder_is_marked_outdated(store):
@@ -162,7 +163,7 @@ def test_manifest_and_readme_are_shown(store):
     at = app()
     at.selectbox(key="svc_pick").select(str((PLUGINS / "skyport_drone_delivery").resolve())).run()
     hardware = next(d.value for d in at.dataframe if "Module" in d.value.columns)
-    assert hardware.iloc[0]["Module"] == "gateway" and hardware.iloc[0]["Capex / unit"] == "₩2,500,000"
+    assert hardware.iloc[0]["Module"] == "gateway" and hardware.iloc[0]["Capex / unit"] == "2.5 M KRW"
     params = next(d.value for d in at.dataframe if "Param" in d.value.columns)
     assert "drones" in set(params["Param"])
     readme = (PLUGINS / "skyport_drone_delivery" / "README.md").read_text().splitlines()[0]

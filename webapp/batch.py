@@ -20,6 +20,8 @@ from simulation.errors import SandboxError
 from simulation.results.kpis import CATALOGUE
 from webapp import research
 
+from .common import kpi_header, kpi_label
+
 
 def batch_roots() -> list[Path]:
     """Where batch output folders are looked for."""
@@ -59,9 +61,9 @@ def _points_table(a: Analysis, frame: pd.DataFrame, mean: str, n: str) -> pd.Dat
     out = a.points.set_index("point")[a.factors].copy()
     out[n] = frame.groupby("point")[n].max()
     for k in a.kpis:
-        if (mean, k) in wide.columns:
-            out[k] = wide[(mean, k)]
-            out[f"{k} ±"] = wide[("half_width", k)]
+        if (mean, k) in wide.columns:  # headers in words with units; the code is in the KPI picker below
+            out[kpi_header(k)] = wide[(mean, k)]
+            out[f"{kpi_header(k)} ±"] = wide[("half_width", k)]
     return out.reset_index()
 
 
@@ -157,7 +159,7 @@ def page() -> None:
 
 def _unit(kpi: str) -> str:
     k = CATALOGUE.get(kpi)
-    return f"{kpi} ({k.unit}, {k.better} is better)" if k and k.better != "none" else kpi
+    return f"{kpi_label(kpi)} ({k.unit}, {k.better} is better)" if k and k.better != "none" else kpi_header(kpi)
 
 
 def _header(a: Analysis, out: Path) -> None:
@@ -171,7 +173,8 @@ def _header(a: Analysis, out: Path) -> None:
     summary = out / "batch.json"
     last = json.loads(summary.read_text()) if summary.is_file() else {}
     cols = st.columns(4)
-    cols[0].metric("Design", f"{p['design']['kind']} · {p['points']} points")
+    kind = str(p["design"]["kind"]).replace("_", " ")
+    cols[0].metric("Design points", f"{p['points']:,}", help=f"{kind} design")
     cols[1].metric("Runs done", f"{a.runs['run_id'].nunique():,}")
     cols[2].metric("Failed runs", f"{a.failures:,}")
     cols[3].metric(
@@ -181,6 +184,6 @@ def _header(a: Analysis, out: Path) -> None:
     )
     factors = ", ".join(f"`{f['path']}`" for f in p["factors"])
     st.caption(
-        f"Study **{p['study']}** on `{p['base_scenario']}` ({p['district']}); factors {factors}; {rep_text} "
-        f"from seed {p['first_seed']} (common random numbers). {p.get('description') or ''}"
+        f"Study **{p['study']}** on `{p['base_scenario']}` ({p['district']}): a {kind} design over {factors}; "
+        f"{rep_text} from seed {p['first_seed']} (common random numbers). {p.get('description') or ''}"
     )

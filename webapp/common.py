@@ -1,4 +1,5 @@
-"""What the pages share: where the store, scenarios and districts are; cached loaders; jobs of a session.
+"""What the pages share: where the store, scenarios and districts are; cached loaders; the store's jobs;
+how numbers and KPIs are written for people.
 
 Folders come from the environment so tests and deployments can point the app elsewhere:
 ``PILOT_STORE`` (results store, default ``results``), ``PILOT_SCENARIOS`` and ``PILOT_DISTRICTS``
@@ -8,7 +9,9 @@ Folders come from the environment so tests and deployments can point the app els
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -16,8 +19,10 @@ import streamlit as st
 
 from simulation.config.district import District, list_districts, load_district
 from simulation.config.scenario import SCENARIOS_DIR, list_scenarios
-from simulation.jobs.runs import heartbeat, job_status
+from simulation.errors import SandboxError
+from simulation.jobs.runs import JobStatus, cancel_job, job_status, list_jobs
 from simulation.results.compare import Comparison, compare, latest_runs, run_index, scenario_groups
+from simulation.results.kpis import CATALOGUE
 from simulation.results.store import Store
 
 ACTIVE_POLL_S = 1.0
@@ -130,43 +135,192 @@ def cached_compare(groups: dict[str, list[str]]) -> Comparison:
     return _compare(str(root), key, store_version(root))
 
 
-# --------------------------------------------------------------------------- jobs of this session
+# --------------------------------------------------------------------------- numbers for people
+def fmt_num(v: object, digits: int | None = None, signed: bool = False) -> str:
+    """A number with thousands separators: whole numbers as such, else 3–4 significant figures; ``—`` for none."""
+    if v is None or isinstance(v, str):
+        return "—" if v is None else v
+    x = float(v)  # type: ignore[arg-type]
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if math.isnan(x):
+        return "—"
+    sign = "+" if signed and x > 0 else ""
+    if digits is not None:
+        return f"{sign}{x:,.{digits}f}"
+    if x == int(x) and abs(x) < 1e15:
+        return f"{sign}{int(x):,}"
+    a = abs(x)
+    d = 0 if a >= 1000 else 1 if a >= 100 else 2 if a >= 1 else 3
+    return f"{sign}{x:,.{d}f}"
+
+
+def fmt_pct(v: object, signed: bool = False) -> str:
+    """A percentage with one decimal: ``12.3%``."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return fmt_num(v, 1, signed) + "%"
+
+
+def fmt_value(v: object, unit: str = "", signed: bool = False) -> str:
+    """A KPI value in its unit: % with one decimal, seconds and minutes as numbers with the unit."""
+    if unit == "%":
+        return fmt_pct(v, signed)
+    text = fmt_num(v, signed=signed)
+    return f"{text} {unit}" if unit and text != "—" else text
+
+
+def fmt_krw(v: object) -> str:
+    """Korean won with separators: ``600,000 KRW`` below a million, else ``1.5 M KRW`` (no Hangul: every
+    font shows it)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    x = float(v)  # type: ignore[arg-type]
+    sign = "−" if x < 0 else ""
+    a = abs(x)
+    if a >= 1e6:
+        return f"{sign}{a / 1e6:,.1f} M KRW"
+    return f"{sign}{a:,.0f} KRW"
+
+
+def fmt_duration(s: float | None) -> str:
+    """Seconds as ``45 s``, ``12 min`` or ``2 h 05 min``."""
+    if s is None or math.isnan(s):
+        return "unknown"
+    s = max(0.0, float(s))
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    h, m = divmod(int(round(s / 60)), 60)
+    return f"{h} h {m:02d} min"
+
+
+def kpi_label(code: str) -> str:
+    """A KPI as people read it: the catalogue's description (its code where the catalogue has none)."""
+    spec = CATALOGUE.get(code)
+    if spec is None or not spec.description:
+        return code
+    d = spec.description
+    return d[0].upper() + d[1:]
+
+
+def kpi_header(code: str) -> str:
+    """A KPI's label with its unit: ``WiFi session attempts served by an AP (%)``."""
+    spec = CATALOGUE.get(code)
+    return f"{kpi_label(code)} ({spec.unit})" if spec is not None and spec.unit else kpi_label(code)
+
+
+# --------------------------------------------------------------------------- jobs of the store
+def who() -> str:
+    """The name this session gives (sidebar), shown on the runs it starts."""
+    return str(st.session_state.get("who") or "").strip() or "anonymous"
+
+
 def session_jobs() -> list[str]:
-    """Job ids started from this browser session (each session sees only its own)."""
+    """Job ids started from this browser session (for its own notes; every session sees every job)."""
     return st.session_state.setdefault("jobs", [])
 
 
-def active_jobs() -> list[str]:
-    """This session's jobs whose worker still runs."""
-    root = store_root()
+def store_jobs(include_finished_s: float = 0.0) -> list[JobStatus]:
+    """The store's jobs still running, plus those that ended in the last ``include_finished_s`` seconds."""
+    now = time.time()
     out = []
-    for j in session_jobs():
-        try:
-            if not job_status(root, j).finished:
-                out.append(j)
-        except Exception:
-            continue
+    for s in list_jobs(store_root()):
+        if not s.finished or now - float(s.updated or 0) <= include_finished_s:
+            out.append(s)
     return out
 
 
-def job_sidebar() -> None:
-    """Sidebar: the store in use and, while this session has a running job, its progress.
+def active_jobs() -> list[str]:
+    """Ids of the store's jobs whose worker still runs (whoever started them)."""
+    return [s.job_id for s in store_jobs()]
 
-    It also keeps the job's heartbeat going on every page, so a job stops only when no page of
-    the session is open any more (see ``simulation.jobs.runs``).
-    """
+
+def job_line(s: JobStatus) -> str:
+    """Who started a job and how long it has left."""
+    eta = s.eta_s
+    left = "estimating time left…" if eta is None else f"about {fmt_duration(eta)} left"
+    at = time.strftime("%H:%M", time.localtime(s.started))
+    return f"started by **{s.started_by or 'anonymous'}** at {at} · {left}"
+
+
+def job_sidebar() -> None:
+    """Sidebar: the store in use, the session's name, and the store's runs in progress (every page)."""
     with st.sidebar:
         st.caption(f"Results store: `{store_root()}`")
-        if active_jobs():
-            st.fragment(_job_monitor, run_every=2.0)()
+        st.text_input("Your name", key="who", placeholder="shown on runs you start", max_chars=80)
+        st.fragment(_sidebar_jobs, run_every=2.0 if active_jobs() else 5.0)()
 
 
-def _job_monitor() -> None:
-    root = store_root()
-    running = active_jobs()
-    for j in running:
-        heartbeat(root, j)
-        s = job_status(root, j)
-        st.progress(min(1.0, max(0.0, s.fraction)), text=f"Running · {s.text}")
+def _sidebar_jobs() -> None:
+    running = store_jobs()
     if not running:
-        st.rerun()
+        st.caption("No runs in progress.")
+        return
+    st.markdown(f"**Runs in progress ({len(running)})**")
+    for s in running:
+        st.progress(min(1.0, max(0.0, s.fraction)), text=f"{s.scenario} · {s.done}/{s.total}")
+        st.caption(job_line(s))
+
+
+def jobs_panel(key: str = "jobs") -> None:
+    """ "Runs in progress": every running job of the store with progress, who started it, time left and Cancel."""
+    st.subheader("Runs in progress")
+    st.fragment(_jobs_fragment, run_every=ACTIVE_POLL_S if active_jobs() else 5.0)(key)
+
+
+def _jobs_fragment(key: str) -> None:
+    root = store_root()
+    jobs = store_jobs(include_finished_s=3600.0)
+    running = [s for s in jobs if not s.finished]
+    if not running:
+        st.caption("None right now. Runs started from any browser show here until they finish.")
+    for s in running:
+        with st.container(border=True, key=f"{key}-{s.job_id}"):
+            st.progress(min(1.0, max(0.0, s.fraction)), text=s.text)
+            c1, c2 = st.columns([5, 1])
+            c1.caption(job_line(s))
+            if c2.button("Cancel", key=f"cancel-{s.job_id}", help="Stops this run for everyone."):
+                try:
+                    s = cancel_job(root, s.job_id)
+                except SandboxError as exc:
+                    st.error(str(exc))
+                else:
+                    st.warning(f"{s.scenario}: {s.message}. {s.done} finished run(s) stay in the store.")
+    done = [s for s in jobs if s.finished]
+    if done:
+        st.markdown("**Finished in the last hour**")
+        for s in reversed(done[-5:]):
+            with st.container(key=f"{key}-done-{s.job_id}"):
+                _final(s)
+    finished = {s.job_id for s in done}
+    if "jobs_seen_final" not in st.session_state:
+        st.session_state["jobs_seen_final"] = set(finished)
+    seen: set[str] = st.session_state["jobs_seen_final"]
+    if finished - seen:
+        seen |= finished
+        st.rerun()  # refresh the whole page: the store has new runs
+
+
+def _final(s: JobStatus) -> None:
+    if s.state == "done" and not s.failed:
+        st.progress(1.0, text=s.text)
+        st.success(f"{s.scenario}: {s.message}. Open **Compare** to compare it with its baseline.")
+    elif s.state == "done":
+        st.progress(1.0, text=s.text)
+        st.warning(f"{s.scenario}: {s.message}")
+        for f in s.failed:
+            st.error(f"run {f['run_id']} (seed {f['seed']}) failed: {f['error']}")
+    elif s.state == "cancelled":
+        st.warning(f"{s.scenario}: {s.message}. {s.done} finished run(s) stay in the store.")
+    else:
+        st.error(f"{s.scenario}: {s.message}")
+
+
+def job_status_or_none(job_id: str) -> JobStatus | None:
+    """A job's status, None when its folder is gone."""
+    try:
+        return job_status(store_root(), job_id)
+    except SandboxError:
+        return None

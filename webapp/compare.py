@@ -9,17 +9,30 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
 from simulation.errors import SandboxError
 from simulation.results.compare import Comparison, hourly_means, spatial_means, spatial_metrics
 from simulation.results.kpis import CATALOGUE
-from simulation.results.report import PALETTE, fmt_value, kpi_table_html, render_report, services_summary
+from simulation.results.report import PALETTE, render_report, services_summary
 from simulation.results.store import Store
 
 from . import maps
-from .common import cached_compare, get_district, group_runs, groups, index, store_root, store_version
+from .common import (
+    cached_compare,
+    fmt_value,
+    get_district,
+    group_runs,
+    groups,
+    index,
+    kpi_header,
+    kpi_label,
+    store_root,
+    store_version,
+)
+from .compare_view import by_change, hourly_ci, kpi_table, series_kpis, top_changes
 
 
 def page() -> None:
@@ -73,7 +86,7 @@ def page() -> None:
     with st.expander(f"Runs in this comparison ({len(cmp.run_ids())})"):
         st.dataframe(
             pd.DataFrame(
-                [{"scenario": lb, "seed": s, "run_id": r} for lb, gr in cmp.groups.items() for s, r in gr.items()]
+                [{"Scenario": lb, "Seed": s, "Run id": r} for lb, gr in cmp.groups.items() for s, r in gr.items()]
             ),
             hide_index=True,
         )
@@ -96,11 +109,11 @@ def _kpis(cmp: Comparison) -> None:
         vc = t["verdict"].value_counts()
         st.subheader(f"{c} vs {cmp.baseline}")
         m = st.columns(4)
-        m[0].metric("pairs (seeds)", len(cmp.pair_seeds(c)))
-        m[1].metric("better", int(vc.get("better", 0)))
-        m[2].metric("worse", int(vc.get("worse", 0)))
-        m[3].metric("not significant", int(vc.get("no significant change", 0)))
-        st.markdown(kpi_table_html(cmp, c, only_significant=only), unsafe_allow_html=True)
+        m[0].metric("Paired runs (seeds)", len(cmp.pair_seeds(c)))
+        m[1].metric("KPIs better", int(vc.get("better", 0)))
+        m[2].metric("KPIs worse", int(vc.get("worse", 0)))
+        m[3].metric("KPIs not significantly changed", int(vc.get("no significant change", 0)))
+        st.markdown(kpi_table(cmp, c, only_significant=only), unsafe_allow_html=True)
 
 
 # --------------------------------------------------------------------------- over the day
@@ -109,24 +122,60 @@ def _hourly(root: str, key: tuple, version: tuple) -> pd.DataFrame:
     return hourly_means(Store(root), cached_compare({lb: list(ids) for lb, ids in key}))
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _hourly_ci(root: str, key: tuple, version: tuple, kpis: tuple[str, ...]) -> pd.DataFrame:
+    return hourly_ci(Store(root), cached_compare({lb: list(ids) for lb, ids in key}), list(kpis))
+
+
 def _series(cmp: Comparison) -> None:
     st.header("Over the day")
     root = store_root()
     s = _hourly(str(root), _key(cmp), store_version(root))
-    kpis = [k for k in CATALOGUE if k in set(s["kpi"])]
+    kpis = series_kpis(cmp, list(set(s["kpi"])))
     if not kpis:
         st.caption("These runs have no hourly KPI series.")
         return
-    chosen = st.multiselect("KPIs", kpis, default=kpis[:2], key="cmp_series")
+    cand = cmp.candidates[0]
+    default = top_changes(cmp, cand, among=kpis, n=2)
+    chosen = st.multiselect(
+        "KPIs (the two that changed most are shown first)",
+        kpis,
+        default=default,
+        key=f"cmp_series:{'|'.join(cmp.labels)}",
+        format_func=kpi_label,
+    )
+    st.caption("Lines: mean over the runs of each scenario, hour by hour; bands: its 95% confidence interval.")
     start = _start(cmp)
+    d = _hourly_ci(str(root), _key(cmp), store_version(root), tuple(chosen))
+    colours = {lb: PALETTE[i % len(PALETTE)] for i, lb in enumerate(cmp.labels)}
     for k in chosen:
-        d = s[s["kpi"] == k].pivot_table(index="t", columns="label", values="mean")
-        d = d[[lb for lb in cmp.labels if lb in d.columns]]
-        d.index = [start + timedelta(seconds=float(t)) for t in d.index]
-        d.index.name = "time"
-        unit = CATALOGUE[k].unit
-        st.markdown(f"**{k}** ({unit}) · {CATALOGUE[k].description}")
-        st.line_chart(d, x_label="simulated time", y_label=unit, color=list(PALETTE[: len(d.columns)]), height=260)
+        dk = d[d["kpi"] == k].copy()
+        if dk.empty:
+            continue
+        dk["time"] = [start + timedelta(seconds=float(t)) for t in dk["t"]]
+        st.markdown(f"**{kpi_header(k)}**", help=k)
+        st.altair_chart(_band_chart(dk, CATALOGUE[k].unit, colours), width="stretch")
+
+
+def _band_chart(d: pd.DataFrame, unit: str, colours: dict[str, str]) -> alt.LayerChart:
+    scale = alt.Scale(domain=list(colours), range=list(colours.values()))
+    base = alt.Chart(d).encode(
+        x=alt.X("time:T", title="simulated time", axis=alt.Axis(format="%H:%M")),
+        color=alt.Color("label:N", scale=scale, title="scenario", legend=alt.Legend(orient="bottom")),
+    )
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("low:Q", title=unit), y2="high:Q")
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("mean:Q", title=unit),
+        tooltip=[
+            alt.Tooltip("label:N", title="scenario"),
+            alt.Tooltip("time:T", format="%H:%M"),
+            alt.Tooltip("mean:Q", format=",.2f", title=f"mean ({unit})"),
+            alt.Tooltip("low:Q", format=",.2f", title="95% CI low"),
+            alt.Tooltip("high:Q", format=",.2f", title="95% CI high"),
+            alt.Tooltip("n:Q", title="runs"),
+        ],
+    )
+    return (band + line).properties(height=260)
 
 
 def _start(cmp: Comparison) -> datetime:
@@ -150,15 +199,21 @@ def _maps(cmp: Comparison) -> None:
         st.caption("These runs have no spatial data.")
         return
     c1, c2, c3 = st.columns(3)
-    metric = c1.selectbox("Map of", metrics, key="cmp_map_metric")
     cand = (
         c2.selectbox("Candidate", cmp.candidates, key="cmp_map_cand") if len(cmp.candidates) > 1 else cmp.candidates[0]
+    )
+    ordered = by_change(cmp, cand, metrics)
+    metric = c1.selectbox(
+        "Map of (the KPI that changed most first)",
+        ordered,
+        key=f"cmp_map_metric:{'|'.join(cmp.labels)}:{cand}",
+        format_func=kpi_label,
     )
     cell_m = float(c3.selectbox("Grid cell (m)", [100, 200, 400], key="cmp_cell"))
     cells = _cells(str(root), _key(cmp), store_version(root), metric, cell_m)
     b, c = cells[cells["label"] == cmp.baseline], cells[cells["label"] == cand]
     if b.empty or c.empty:
-        st.caption(f"No {metric} values on the map for one of the scenarios.")
+        st.caption(f"No values of “{kpi_label(metric)}” on the map for one of the scenarios.")
         return
     try:
         d = get_district(cmp.meta[cmp.baseline].get("district_ref") or cmp.meta[cmp.baseline]["district"])
@@ -175,21 +230,23 @@ def _maps(cmp: Comparison) -> None:
     left, right = st.columns(2)
     for col, lb, df in ((left, cmp.baseline, b), (right, cand, c)):
         tips = [
-            f"<b>{lb}</b><br/>{metric}: {fmt_value(v)} {unit}<br/>runs: {n}"
+            f"{lb}\n{kpi_label(metric)}: {fmt_value(v, unit)}\nruns: {n}"
             for v, n in zip(df["value"], df["n"], strict=True)
         ]
         layer = maps.cells_layer(
             df, o, cell_m, maps.sequential(df["value"].to_numpy(), vmin, vmax), tips, f"cells-{lb}"
         )
         col.markdown(f"**{lb}**")
-        col.pydeck_chart(maps.deck([*streets, layer], view), height=420, key=f"map-{_slug(lb)}", alt=f"{metric}, {lb}")
+        col.pydeck_chart(
+            maps.deck([*streets, layer], view), height=420, key=f"map-{_slug(lb)}", alt=f"{kpi_label(metric)}, {lb}"
+        )
     st.markdown(_scale(vmin, vmax, unit), unsafe_allow_html=True)
     diff = b.merge(c, on=["gx", "gy", "x", "y"], suffixes=("_b", "_c"))
     diff["diff"] = diff["value_c"] - diff["value_b"]
     better = spec.better if spec else "none"
     tips = [
-        f"<b>{cand} − {cmp.baseline}</b><br/>{metric}: {fmt_value(v, signed=True)} {unit}<br/>"
-        f"({fmt_value(x)} → {fmt_value(y)})"
+        f"{cand} − {cmp.baseline}\n{kpi_label(metric)}: {fmt_value(v, unit, signed=True)}\n"
+        f"({fmt_value(x, unit)} → {fmt_value(y, unit)})"
         for v, x, y in zip(diff["diff"], diff["value_b"], diff["value_c"], strict=True)
     ]
     dl, dr = st.columns(2)
@@ -204,7 +261,7 @@ def _maps(cmp: Comparison) -> None:
         ),
         height=420,
         key="map-diff",
-        alt=f"difference of {metric}",
+        alt=f"difference of {kpi_label(metric)}",
     )
     dr.markdown(
         maps.legend_html(
@@ -213,8 +270,8 @@ def _maps(cmp: Comparison) -> None:
         unsafe_allow_html=True,
     )
     worse, improved = int(_count(diff["diff"], better, -1)), int(_count(diff["diff"], better, 1))
-    dr.metric("cells better", improved)
-    dr.metric("cells worse", worse)
+    dr.metric("Grid cells better", improved)
+    dr.metric("Grid cells worse", worse)
     dr.caption(
         f"{len(diff)} cells of {cell_m:g} m with values in both scenarios; the colour's strength is the size "
         "of the change. Per-cell differences are means over runs, without confidence intervals."
@@ -231,8 +288,9 @@ def _scale(vmin: float, vmax: float, unit: str) -> str:
         f"rgb({r},{g},{b})" for r, g, b, _ in maps.sequential(pd.Series([0, 0.25, 0.5, 0.75, 1.0]).to_numpy(), 0, 1)
     )
     return (
-        f"<div style='font-size:0.85em'>{fmt_value(vmin)} <span style='display:inline-block;width:200px;height:10px;"
-        f"background:linear-gradient(to right, {stops});vertical-align:middle'></span> {fmt_value(vmax)} {unit}</div>"
+        f"<div style='font-size:0.85em'>{fmt_value(vmin, unit)} <span style='display:inline-block;width:200px;"
+        f"height:10px;background:linear-gradient(to right, {stops});vertical-align:middle'></span> "
+        f"{fmt_value(vmax, unit)}</div>"
     )
 
 
@@ -246,7 +304,19 @@ def _services(cmp: Comparison) -> None:
     for r in svc.itertuples(index=False):
         if r.status != "ok":
             st.error(f"{r.scenario} · {r.service}: {r.status}" + (f" — {r.reasons}" if r.reasons else ""))
-    st.dataframe(svc, hide_index=True)
+    st.dataframe(
+        svc.rename(
+            columns={
+                "scenario": "Scenario",
+                "service": "Service",
+                "status": "Status",
+                "runs": "Runs",
+                "rejected_actions": "Actions rejected by the district",
+                "reasons": "Why (if not ok)",
+            }
+        ),
+        hide_index=True,
+    )
 
 
 def _service_logs(cmp: Comparison) -> None:

@@ -50,7 +50,12 @@ def page() -> None:
         show = [
             key
             for i, (key, label) in enumerate(maps.LAYERS.items())
-            if cols[i % 5].checkbox(label, value=key in maps.DEFAULT_ON, key=f"layer_{key}")
+            if cols[i % 5].checkbox(
+                label,
+                value=key in maps.DEFAULT_ON,
+                key=f"layer_{key}",
+                help="IoT gateways, 5G small cells, EV chargers and drone docks" if key == "others" else None,
+            )
         ]
         per_dot = 5
         if "population" in show:
@@ -63,7 +68,7 @@ def page() -> None:
         view = maps.view_state(d, px=560)
         layers = maps.district_layers(d, show, maps.metres_per_pixel(view), per_dot=per_dot)
         st.pydeck_chart(maps.deck(layers, view), height=620, key="district_map", alt=f"map of district {d.name}")
-        st.markdown(_legend(show), unsafe_allow_html=True)
+        st.markdown(maps.district_legend(show), unsafe_allow_html=True)
     with right:
         figs = d.key_figures()
         for a, b in zip(FIGURES[0::2], FIGURES[1::2], strict=False):
@@ -86,23 +91,3 @@ def _n(v: object) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
-
-
-def _legend(show: list[str]) -> str:
-    parts = []
-    if "blocks" in show:
-        parts.append("<b>Land use</b> " + maps.legend_html((k, c) for k, c in maps.LAND_USE_COLOURS.items()))
-    if "poles" in show:
-        parts.append("<b>Poles</b> " + maps.legend_html((k.replace("_", " "), c) for k, c in maps.POLE_COLOURS.items()))
-    extra = []
-    if "cameras" in show:
-        extra += [("camera view (plain)", [219, 68, 55]), ("camera view (AI)", [156, 39, 176])]
-    if "ap_coverage" in show:
-        extra.append(("AP coverage", [66, 133, 244]))
-    if "fibre" in show:
-        extra.append(("fibre link", [255, 111, 0]))
-    if "sensors" in show:
-        extra.append(("S-DoT sensor", [15, 157, 88]))
-    if extra:
-        parts.append(maps.legend_html(extra))
-    return "<div style='font-size:0.85em;line-height:1.9'>" + "<br/>".join(parts) + "</div>"

@@ -15,6 +15,7 @@ are turned back into lon/lat around the district's origin with the same projecti
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Iterable, Sequence
 
@@ -22,37 +23,63 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 import streamlit as st
+from pydeck.bindings.json_tools import default_serialize
 
 from simulation.config.district import M_PER_DEG_LAT, M_PER_DEG_LON_EQ, District
 
 from .common import get_district
 
+#: Land use as pale fills (Paul Tol's "light" scheme, readable with colour-blindness and under markers).
 LAND_USE_COLOURS = {
-    "residential": [242, 208, 164],
-    "commercial": [244, 166, 166],
-    "office": [166, 200, 244],
-    "industrial": [201, 179, 230],
-    "mixed": [247, 224, 138],
-    "park": [159, 216, 159],
+    "residential": [238, 221, 136],
+    "commercial": [255, 170, 187],
+    "office": [153, 221, 255],
+    "industrial": [221, 221, 221],
+    "mixed": [187, 204, 51],
+    "park": [68, 187, 153],
+}
+#: Okabe–Ito colours (safe for the common colour-vision deficiencies), each used for one thing only.
+OI = {
+    "black": [0, 0, 0],
+    "orange": [230, 159, 0],
+    "sky": [86, 180, 233],
+    "green": [0, 158, 115],
+    "yellow": [240, 228, 66],
+    "blue": [0, 114, 178],
+    "vermillion": [213, 94, 0],
+    "purple": [204, 121, 167],
 }
 #: Pole colour by the most notable module it carries (first match in this order).
 POLE_COLOURS = {
-    "drone_dock": [121, 85, 72],
-    "ev_charger": [0, 150, 136],
-    "ai_camera": [156, 39, 176],
-    "camera": [219, 68, 55],
-    "small_cell": [255, 152, 0],
-    "ap": [66, 133, 244],
-    "sensor": [15, 157, 88],
-    "gateway": [96, 125, 139],
-    "light": [158, 158, 158],
+    "drone_dock": OI["black"],
+    "ev_charger": OI["yellow"],
+    "ai_camera": OI["blue"],
+    "camera": OI["vermillion"],
+    "small_cell": OI["orange"],
+    "ap": OI["sky"],
+    "sensor": OI["green"],
+    "gateway": OI["green"],
+    "light": [150, 150, 150],
 }
-DEVICE_COLOURS = {
-    "gateway": [96, 125, 139],
-    "small_cell": [255, 152, 0],
-    "ev_charger": [0, 150, 136],
-    "drone_dock": [121, 85, 72],
+POLE_LABELS = {
+    "drone_dock": "drone dock",
+    "ev_charger": "EV charger",
+    "ai_camera": "AI camera",
+    "camera": "camera",
+    "small_cell": "5G small cell",
+    "ap": "WiFi AP",
+    "sensor": "sensor or IoT gateway",
+    "light": "light only",
 }
+#: Rings of the "others" layer: the pole colour of the module, but gateways dark grey (green rings are sensors).
+DEVICE_COLOURS = {"gateway": [90, 90, 90]} | {k: POLE_COLOURS[k] for k in ("small_cell", "ev_charger", "drone_dock")}
+FIBRE = OI["purple"]
+STREET = [110, 110, 110]
+SITE = [32, 33, 36]
+PEOPLE = [60, 60, 60]
+#: Views and coverage: the hue of what they belong to, as a faint fill inside a solid outline (the
+#: legend draws them as outlined squares; poles as dots, lines as bars, so no two entries look alike).
+VIEW_PLAIN, VIEW_AI, AP_AREA = OI["vermillion"], OI["blue"], OI["sky"]
 #: Layer key -> label of its toggle, in drawing order (first is drawn at the bottom).
 LAYERS = {
     "blocks": "Blocks by land use",
@@ -63,12 +90,18 @@ LAYERS = {
     "fibre": "Fibre links",
     "poles": "Poles by modules",
     "sensors": "Sensors",
-    "others": "Gateways, small cells, chargers, docks",
+    "others": "Other devices",
     "sites": "Stations and centres",
 }
 DEFAULT_ON = ("blocks", "streets", "ap_coverage", "cameras", "fibre", "poles", "sensors", "others", "sites")
-TOOLTIP = {"html": "{tip}", "style": {"backgroundColor": "#202124", "color": "white", "fontSize": "12px"}}
+#: Tooltips are plain text (deck.gl sets ``innerText``): nothing in them is read as HTML.
+TOOLTIP = {
+    "text": "{tip}",
+    "style": {"backgroundColor": "#202124", "color": "white", "fontSize": "12px", "whiteSpace": "pre-line"},
+}
 _STREET_W = {"arterial": 14.0, "collector": 10.0, "local": 6.0, "pedestrian": 3.0}
+#: Coordinates are sent with 5 decimals (about 1 m, under a pixel at the maps' zoom): fewer bytes.
+DECIMALS = 5
 
 
 def _e(v: object) -> str:
@@ -76,8 +109,21 @@ def _e(v: object) -> str:
 
 
 def _tip(title: str, **props: object) -> str:
-    rows = "".join(f"<br/>{_e(k.replace('_', ' '))}: {_e(v)}" for k, v in props.items() if v not in (None, ""))
-    return f"<b>{_e(title)}</b>{rows}"
+    """A tooltip as plain text: a title line, then one ``key: value`` line per property."""
+    rows = "".join(f"\n{k.replace('_', ' ')}: {v}" for k, v in props.items() if v not in (None, ""))
+    return f"{title}{rows}"
+
+
+def _r(p: Sequence[float]) -> list[float]:
+    return [round(float(p[0]), DECIMALS), round(float(p[1]), DECIMALS)]
+
+
+class CompactDeck(pdk.Deck):
+    """A deck serialised without indentation (pydeck indents by 2, which doubles what goes over the wire)."""
+
+    def to_json(self) -> str:
+        """The deck as compact JSON."""
+        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
 
 
 def lonlat(d_origin: tuple[float, float], x: np.ndarray | float, y: np.ndarray | float) -> tuple:
@@ -127,7 +173,7 @@ def district_records(path: str, digest: str) -> dict[str, list[dict]]:
     for b in d.blocks:
         rec["blocks"].append(
             {
-                "polygon": [list(p) for p in b.ring],
+                "polygon": [_r(p) for p in b.ring],
                 "color": [*LAND_USE_COLOURS.get(b.land_use, [200] * 3), 170],
                 "tip": _tip(
                     f"block {b.id}", land_use=b.land_use, residents=b.residents, jobs=b.jobs, area_m2=round(b.area_m2)
@@ -139,7 +185,7 @@ def district_records(path: str, digest: str) -> dict[str, list[dict]]:
         lo, la = lonlat(o, np.array(xs), np.array(ys))
         rec["streets"].append(
             {
-                "path": np.column_stack([lo, la]).round(7).tolist(),
+                "path": np.column_stack([lo, la]).round(DECIMALS).tolist(),
                 "w": _STREET_W.get(s.road_class, 6.0),
                 "tip": _tip(f"street {s.id}", road_class=s.road_class, length_m=round(s.length_m)),
             }
@@ -147,7 +193,7 @@ def district_records(path: str, digest: str) -> dict[str, list[dict]]:
     for lk in d.links:
         rec["fibre"].append(
             {
-                "path": [list(p) for p in lk.coords],
+                "path": [_r(p) for p in lk.coords],
                 "w": 3 if lk.level == "trunk" else 1.2,
                 "tip": _tip(
                     f"fibre link {lk.id}",
@@ -162,7 +208,7 @@ def district_records(path: str, digest: str) -> dict[str, list[dict]]:
         mods = [m for m in p.modules if m != "light"]
         rec["poles"].append(
             {
-                "p": [p.lon, p.lat],
+                "p": _r((p.lon, p.lat)),
                 "color": POLE_COLOURS[_pole_key(p.modules)],
                 "tip": _tip(
                     f"pole {p.id}",
@@ -178,16 +224,16 @@ def district_records(path: str, digest: str) -> dict[str, list[dict]]:
         props = dict(dev.props)
         tip = _tip(f"{dev.kind.replace('_', ' ')} {dev.id}", pole=dev.pole, **props)
         if dev.kind == "ap":
-            rec["ap_coverage"].append({"p": [dev.lon, dev.lat], "r": float(props.get("range_m", 50)), "tip": tip})
+            rec["ap_coverage"].append({"p": _r((dev.lon, dev.lat)), "r": float(props.get("range_m", 50)), "tip": tip})
         elif dev.kind == "camera":
             ai = props.get("camera_type") == "ai"
             r = float(props.get("range_m", 30))
             item = {
-                "p": [dev.lon, dev.lat],
+                "p": _r((dev.lon, dev.lat)),
                 "r": r,
                 "tip": tip,
-                "color": [156, 39, 176, 40] if ai else [219, 68, 55, 35],
-                "line": [156, 39, 176, 160] if ai else [219, 68, 55, 140],
+                "color": [*(VIEW_AI if ai else VIEW_PLAIN), 30],
+                "line": [*(VIEW_AI if ai else VIEW_PLAIN), 200],
             }
             if "heading_deg" in props:  # a camera with a direction gets its view sector
                 item["polygon"] = _sector(
@@ -195,17 +241,16 @@ def district_records(path: str, digest: str) -> dict[str, list[dict]]:
                 )
             rec["cameras"].append(item)
         elif dev.kind == "sensor":
-            rec["sensors"].append({"p": [dev.lon, dev.lat], "tip": tip})
+            rec["sensors"].append({"p": _r((dev.lon, dev.lat)), "tip": tip})
         else:
             rec["others"].append(
-                {"p": [dev.lon, dev.lat], "color": DEVICE_COLOURS.get(dev.kind, [0, 0, 0]), "tip": tip}
+                {"p": _r((dev.lon, dev.lat)), "color": DEVICE_COLOURS.get(dev.kind, [0, 0, 0]), "tip": tip}
             )
     for site in d.sites:
         rec["sites"].append(
             {
-                "p": [site.lon, site.lat],
-                "name": site.name or site.id,
-                "tip": _tip(site.name or site.id, kind=site.kind, id=site.id),
+                "p": _r((site.lon, site.lat)),
+                "tip": _tip(site.name or site.id, kind=site.kind.replace("_", " "), id=site.id),
             }
         )
     return rec
@@ -216,7 +261,7 @@ def _sector(o: tuple[float, float], x: float, y: float, heading: float, fov: flo
     xs = np.concatenate([[x], x + r * np.sin(angles)])
     ys = np.concatenate([[y], y + r * np.cos(angles)])
     lo, la = lonlat(o, xs, ys)
-    return np.column_stack([lo, la]).round(7).tolist()
+    return np.column_stack([lo, la]).round(DECIMALS).tolist()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -241,7 +286,7 @@ def population_points(path: str, digest: str, per_dot: int) -> list[dict]:
             if have >= n:
                 break
         out.append(np.concatenate(got)[:n])
-    return [{"p": p} for p in np.concatenate(out).round(7).tolist()] if out else []
+    return [{"p": p} for p in np.concatenate(out).round(DECIMALS).tolist()] if out else []
 
 
 def _inside(ring: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -278,7 +323,7 @@ def district_layers(d: District, show: Iterable[str], mpp: float, per_dot: int =
                     data=population_points(str(d.path), d.digest, per_dot),
                     get_position="p",
                     get_radius=1.2 * mpp,
-                    get_fill_color=[60, 60, 60, 140],
+                    get_fill_color=[*PEOPLE, 140],
                     pickable=False,
                 )
             )
@@ -303,9 +348,7 @@ def _layer(key: str, data: list[dict], mpp: float) -> list[pdk.Layer]:
         ]
     if key == "streets":
         return [
-            pdk.Layer(
-                "PathLayer", get_path="path", get_width="w", get_color=[110, 110, 110, 220], cap_rounded=True, **common
-            )
+            pdk.Layer("PathLayer", get_path="path", get_width="w", get_color=[*STREET, 220], cap_rounded=True, **common)
         ]
     if key == "fibre":  # drawn in pixels' worth of metres: trunks 3 px, access links 1.2 px
         return [
@@ -313,7 +356,7 @@ def _layer(key: str, data: list[dict], mpp: float) -> list[pdk.Layer]:
                 "PathLayer",
                 get_path="path",
                 get_width=f"w * {mpp:.4f}",
-                get_color=[255, 111, 0, 230],
+                get_color=[*FIBRE, 230],
                 cap_rounded=True,
                 **common,
             )
@@ -324,8 +367,8 @@ def _layer(key: str, data: list[dict], mpp: float) -> list[pdk.Layer]:
                 "ScatterplotLayer",
                 get_position="p",
                 get_radius="r",
-                get_fill_color=[66, 133, 244, 40],
-                get_line_color=[66, 133, 244, 150],
+                get_fill_color=[*AP_AREA, 35],
+                get_line_color=[*AP_AREA, 170],
                 **edge,
                 **common,
             )
@@ -364,21 +407,32 @@ def _layer(key: str, data: list[dict], mpp: float) -> list[pdk.Layer]:
                 "ScatterplotLayer",
                 get_position="p",
                 get_radius=8 * mpp,
-                get_fill_color=[32, 33, 36],
+                get_fill_color=SITE,
                 get_line_color=[255, 255, 255],
                 stroked=True,
                 get_line_width=2 * mpp,
                 **common,
             )
         ]
-    radius = {"poles": 4, "sensors": 5, "others": 5}[key] * mpp
-    colour = {"sensors": [15, 157, 88]}.get(key, "color")
+    if key in ("sensors", "others"):  # rings around their pole's dot: the same place, another mark
+        return [
+            pdk.Layer(
+                "ScatterplotLayer",
+                get_position="p",
+                get_radius=(7 if key == "sensors" else 9) * mpp,
+                filled=False,
+                stroked=True,
+                get_line_color=OI["green"] if key == "sensors" else "color",
+                get_line_width=1.5 * mpp,
+                **common,
+            )
+        ]
     return [
         pdk.Layer(
             "ScatterplotLayer",
             get_position="p",
-            get_radius=radius,
-            get_fill_color=colour,
+            get_radius=4 * mpp,
+            get_fill_color="color",
             get_line_color=[255, 255, 255],
             **edge,
             **common,
@@ -388,7 +442,7 @@ def _layer(key: str, data: list[dict], mpp: float) -> list[pdk.Layer]:
 
 def deck(layers: list[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
     """A deck with no basemap (nothing is fetched from the internet)."""
-    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
+    return CompactDeck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
 
 
 # --------------------------------------------------------------------------- grid cells (Compare)
@@ -425,7 +479,7 @@ def cells_layer(
     corners = [(x - h, y - h), (x + h, y - h), (x + h, y + h), (x - h, y + h)]
     ll = [lonlat(o, cx, cy) for cx, cy in corners]
     data = [
-        {"polygon": [[float(ll[k][0][i]), float(ll[k][1][i])] for k in range(4)], "color": colours[i], "tip": tips[i]}
+        {"polygon": [_r((ll[k][0][i], ll[k][1][i])) for k in range(4)], "color": colours[i], "tip": tips[i]}
         for i in range(len(cells))
     ]
     return pdk.Layer(
@@ -440,10 +494,71 @@ def cells_layer(
     )
 
 
-def legend_html(items: Iterable[tuple[str, Sequence[int]]]) -> str:
-    """A row of colour swatches with labels."""
+def _swatch(c: Sequence[int], shape: str) -> str:
+    rgb = f"rgb({c[0]},{c[1]},{c[2]})"
+    base = "display:inline-block;margin-right:4px;vertical-align:middle;"
+    if shape == "dot":
+        return f'<span style="{base}width:10px;height:10px;border-radius:50%;background:{rgb}"></span>'
+    if shape == "site":
+        ring = f"border:2px solid #fff;box-shadow:0 0 0 1px {rgb}"
+        return f'<span style="{base}width:11px;height:11px;border-radius:50%;background:{rgb};{ring}"></span>'
+    if shape == "ring":
+        return f'<span style="{base}width:9px;height:9px;border-radius:50%;border:2px solid {rgb}"></span>'
+    if shape == "line":
+        return f'<span style="{base}width:16px;height:3px;background:{rgb}"></span>'
+    if shape == "area":
+        return (
+            f'<span style="{base}width:11px;height:11px;border:2px solid {rgb};'
+            f'background:rgba({c[0]},{c[1]},{c[2]},0.15)"></span>'
+        )
+    return f'<span style="{base}width:11px;height:11px;border-radius:2px;background:{rgb}"></span>'
+
+
+def legend_html(items: Iterable[tuple]) -> str:
+    """A row of swatches with labels: ``(label, colour)`` or ``(label, colour, shape)``.
+
+    Shapes: ``square`` (a fill, the default), ``dot`` (a marker), ``ring``, ``line``, ``area`` (a faint
+    fill inside an outline: coverage and views), ``site``.
+    """
     return " ".join(
-        f'<span style="white-space:nowrap;margin-right:10px"><span style="display:inline-block;width:11px;height:11px;'
-        f'background:rgb({c[0]},{c[1]},{c[2]});border-radius:2px;margin-right:4px"></span>{_e(t)}</span>'
-        for t, c in items
+        f'<span class="legend-item" style="white-space:nowrap;margin-right:12px">'
+        f"{_swatch(it[1], it[2] if len(it) > 2 else 'square')}{_e(it[0])}</span>"
+        for it in items
     )
+
+
+def district_legend(show: Iterable[str]) -> str:
+    """The legend of every district layer shown, one line per layer, as HTML."""
+    show = set(show)
+    lines: list[tuple[str, list[tuple]]] = []
+    if "blocks" in show:
+        lines.append(("Land use", [(k, c, "square") for k, c in LAND_USE_COLOURS.items()]))
+    lines.append(("Lines", []))
+    if "streets" in show:
+        lines[-1][1].append(("street", STREET, "line"))
+    if "fibre" in show:
+        lines[-1][1].append(("fibre link (thick: trunk)", FIBRE, "line"))
+    areas = []
+    if "ap_coverage" in show:
+        areas.append(("WiFi AP coverage", AP_AREA, "area"))
+    if "cameras" in show:
+        areas += [("plain camera view", VIEW_PLAIN, "area"), ("AI camera view", VIEW_AI, "area")]
+    if areas:
+        lines.append(("Areas", areas))
+    if "poles" in show:
+        lines.append(
+            ("Poles (by their most notable module)", [(POLE_LABELS[k], POLE_COLOURS[k], "dot") for k in POLE_LABELS])
+        )
+    marks = []
+    if "sensors" in show:
+        marks.append(("S-DoT sensor", OI["green"], "ring"))
+    if "others" in show:
+        marks += [(k.replace("_", " ").replace("ev", "EV"), c, "ring") for k, c in DEVICE_COLOURS.items()]
+    if "population" in show:
+        marks.append(("people (dots)", PEOPLE, "dot"))
+    if "sites" in show:
+        marks.append(("station or centre", SITE, "site"))
+    if marks:
+        lines.append(("Devices and places", marks))
+    body = "<br/>".join(f"<b>{_e(t)}</b> {legend_html(items)}" for t, items in lines if items)
+    return f"<div class='map-legend' style='font-size:0.85em;line-height:1.9'>{body}</div>"

@@ -2,24 +2,32 @@
 
 The page never simulates: it validates the scenario (the same loader and message as the CLI),
 derives the adjusted scenario, and hands it to ``simulation.jobs.runs`` which starts a worker process.
-A fragment polls the worker's progress file. Runs already in the store are reused by the worker
-(``run_or_reuse``); the page says beforehand how many will be.
+The store's jobs (every session's) are listed under "Runs in progress". Runs already in the store
+are reused by the worker (``run_or_reuse``); the page says beforehand how many will be, and how long
+the rest should take from the wall time of runs already measured.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
 from simulation.config.scenario import FaultSpec, Scenario, load_scenario
 from simulation.errors import SandboxError
-from simulation.jobs.runs import cancel_job, expected_run_ids, heartbeat, job_status, start_job
+from simulation.jobs.runs import busy_seeds, expected_run_ids, start_job
 from simulation.results.run import replication_seeds
 from simulation.results.store import Store
 
-from .common import ACTIVE_POLL_S, active_jobs, scenario_files, session_jobs, store_root
+from .common import fmt_duration, index, jobs_panel, scenario_files, session_jobs, store_root, who
+from .run_services import add_services_section, with_extra_services
+
+SEED_MAX = 2**32 - 1
+REPS_MAX = 1000
+#: Ask for a confirmation before starting work expected to take longer than this (seconds) or,
+#: with no measured runs to go by, more runs than ``CONFIRM_RUNS``.
+CONFIRM_S = 600.0
+CONFIRM_RUNS = 20
 
 
 def fault_label(f: FaultSpec) -> str:
@@ -53,13 +61,26 @@ def derive(
     )
 
 
+def parse_number(text: str, label: str, kind: type, low: float, high: float) -> tuple[float | int | None, str]:
+    """A typed number checked against its bounds: (value, "") or (None, the message saying what is allowed)."""
+    t = (text or "").strip().replace(",", "").replace("_", "")
+    allowed = f"a whole number from {low:,} to {high:,}" if kind is int else f"a number from {low:g} to {high:g}"
+    try:
+        v: float | int = int(t) if kind is int else float(t)
+    except ValueError:
+        return None, f"{label}: {text.strip()!r} is not a number; enter {allowed}."
+    if not (low <= v <= high):  # NaN fails this too
+        return None, f"{label}: {text.strip()} is out of range; enter {allowed}."
+    return v, ""
+
+
 def page() -> None:
     """Render the Run page."""
     st.title("Run")
     files = scenario_files()
     if not files:
         st.info("No scenario files found under `scenarios/` (or PILOT_SCENARIOS).")
-        _jobs_panel()
+        jobs_panel()
         return
     paths = [str(p) for p in files]
     choice = st.selectbox("Scenario", paths, format_func=lambda p: Path(p).stem, key="run_scenario")
@@ -67,7 +88,7 @@ def page() -> None:
         sc = load_scenario(choice)
     except SandboxError as exc:
         st.error(str(exc))  # the same message the CLI prints after "error: "
-        _jobs_panel()
+        jobs_panel()
         return
     st.caption(
         f"{sc.description or sc.name} · district **{Path(sc.district).name}** · starts {sc.start:%Y-%m-%d %H:%M} "
@@ -76,32 +97,30 @@ def page() -> None:
 
     k = f"{choice}:"  # widget keys per scenario: switching scenario shows that scenario's values
     c1, c2, c3 = st.columns(3)
-    seed = c1.number_input(
+    seed_t = c1.text_input(
         "Seed",
-        min_value=0,
-        value=int(sc.seed),
-        step=1,
+        value=str(sc.seed),
         key=k + "seed",
-        help="Replication r runs with seed + r; the same seeds in two scenarios pair their runs.",
+        help=f"0 to {SEED_MAX:,}. Replication r runs with seed + r; the same seeds in two scenarios pair their runs.",
     )
-    reps = c2.number_input(
+    reps_t = c2.text_input(
         "Replications",
-        min_value=1,
-        max_value=1000,
-        value=int(sc.replications),
-        step=1,
+        value=str(sc.replications),
         key=k + "reps",
-        help="A 95% confidence interval in Compare needs at least 2.",
+        help=f"1 to {REPS_MAX:,}. A 95% confidence interval in Compare needs at least 2.",
     )
-    pop = c3.number_input(
+    pop_t = c3.text_input(
         "Population scale",
-        min_value=0.05,
-        max_value=10.0,
-        value=float(sc.population_scale),
-        step=0.05,
+        value=f"{sc.population_scale:g}",
         key=k + "pop",
-        help="Multiplies residents, workers and visitors.",
+        help="0.05 to 10. Multiplies residents, workers and visitors.",
     )
+    seed, e1 = parse_number(seed_t, "Seed", int, 0, SEED_MAX)
+    reps, e2 = parse_number(reps_t, "Replications", int, 1, REPS_MAX)
+    pop, e3 = parse_number(pop_t, "Population scale", float, 0.05, 10.0)
+    if seed is not None and reps is not None and seed + reps - 1 > SEED_MAX:
+        seed, e1 = None, f"Seed: {seed:,} + {reps:,} replications goes past {SEED_MAX:,}; enter a smaller seed."
+    problems = [e for e in (e1, e2, e3) if e]
     svc_keys = [s.key for s in sc.services]
     services = st.multiselect(
         "Services", svc_keys, default=svc_keys, key=k + "svc", format_func=lambda key: _service_label(sc, key)
@@ -115,30 +134,58 @@ def page() -> None:
         disabled=not sc.faults,
         placeholder="none in this scenario" if not sc.faults else "none",
     )
+    extra = add_services_section(sc, k)
+    for msg in problems:
+        st.error(msg)
+    if problems:
+        st.button("Start", type="primary", disabled=True, key="run_start", help="Correct the values above first.")
+        jobs_panel()
+        return
     try:
-        run_sc = derive(sc, int(seed), int(reps), float(pop), services, faults)
+        run_sc = derive(sc, int(seed), int(reps), float(pop), services, faults)  # type: ignore[arg-type]
+        if extra:
+            run_sc = with_extra_services(run_sc, extra)
     except SandboxError as exc:
         st.error(str(exc))
-        _jobs_panel()
+        st.button("Start", type="primary", disabled=True, key="run_start")
+        jobs_panel()
         return
     seeds = replication_seeds(run_sc.seed, run_sc.replications)
-    _store_note(run_sc, seeds)
-    busy = bool(active_jobs())
+    to_compute = _store_note(run_sc, seeds)
+    busy = busy_seeds(store_root(), run_sc)
+    under_way = [s for s in seeds if s in busy]
+    running = busy[seeds[0]] if seeds and len(under_way) == len(seeds) else None
+    if under_way and running is None:
+        st.info(
+            f"{len(under_way)} of these runs are being computed by a run in progress already (below); "
+            f"**Start** computes the other {len(seeds) - len(under_way)}."
+        )
+        to_compute = max(0, to_compute - len(under_way))
+    est = estimate_s(run_sc, to_compute)
+    need_ok = to_compute > 0 and (est > CONFIRM_S if est is not None else to_compute > CONFIRM_RUNS)
+    if to_compute > 0:
+        st.caption(_estimate_text(est, to_compute))
+    ok = True
+    if need_ok and running is None:
+        how = f"about {fmt_duration(est)} of computing" if est is not None else "no measured runs to estimate from"
+        ok = st.checkbox(f"Yes, start {to_compute:,} runs ({how})", key=k + "confirm")
+    if running is not None:
+        st.info("These runs are already being computed (see **Runs in progress** below): nothing to start twice.")
     if st.button(
         "Start",
         type="primary",
-        disabled=busy,
+        disabled=running is not None or not ok,
         key="run_start",
-        help="Runs in a background process; you can keep using the app." if not busy else "A run is in progress.",
+        help="Runs in a background process that every session sees; you can keep using the app or reload.",
     ):
         try:
-            job = start_job(run_sc, store_root(), seeds=seeds)
+            job = start_job(run_sc, store_root(), seeds=seeds, started_by=who())
         except (SandboxError, OSError) as exc:
             st.error(f"could not start the run: {exc}")
         else:
             session_jobs().append(job)
             st.rerun()
-    _jobs_panel()
+    jobs_panel()
 
 
 def _service_label(sc: Scenario, key: str) -> str:
@@ -146,16 +193,17 @@ def _service_label(sc: Scenario, key: str) -> str:
     return key if s.use.endswith(key) else f"{key} ({s.use})"
 
 
-def _store_note(sc: Scenario, seeds: list[int]) -> None:
+def _store_note(sc: Scenario, seeds: list[int]) -> int:
+    """Say how many runs are in the store already; return how many will be computed."""
     try:
         ids = expected_run_ids(sc, seeds)
     except SandboxError as exc:
         st.error(str(exc))
-        return
+        return len(seeds)
     name = f"**{sc.name}**, seeds {seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else f"**{sc.name}**, seed {seeds[0]}"
     if ids is None:
         st.caption(f"{name}: runs with third-party services are matched against the store once their code is loaded.")
-        return
+        return len(seeds)
     store = Store(store_root())
     have = sum(store.has(r) for r in ids)
     if have == len(ids):
@@ -165,53 +213,46 @@ def _store_note(sc: Scenario, seeds: list[int]) -> None:
             f"{name}: {have} of {len(ids)} runs are already in the store and will be reused; "
             f"{len(ids) - have} will be computed."
         )
+    return len(ids) - have
 
 
-def _jobs_panel() -> None:
-    jobs = session_jobs()
-    if not jobs:
-        return
-    st.subheader("Runs started here")
-    running = bool(active_jobs())
-    st.fragment(_progress, run_every=ACTIVE_POLL_S if running else None)()
+@st.cache_data(show_spinner=False, max_entries=8, ttl=60)
+def _cost_rates(root: str, n_runs: int) -> dict[str, float]:
+    """Median wall seconds per simulated hour (at population scale 1) of the store's runs, per district and overall."""
+    import pandas as pd
+
+    runs = Store(root).runs()
+    idx = index()
+    if runs.empty or idx.empty:
+        return {}
+    df = runs.merge(idx[["run_id", "duration_s"]], on="run_id")
+    df = df[(df["status"] == "ok") & (df["wall_s"] > 0) & (df["duration_s"] > 0)]
+    if df.empty:
+        return {}
+    rate = df["wall_s"] / (df["duration_s"] / 3600)
+    per = pd.Series(rate.to_numpy(), index=df["district"]).groupby(level=0).median()
+    out = {str(d): float(v) for d, v in per.items()}
+    out[""] = float(rate.median())
+    return out
 
 
-def _progress() -> None:
+def estimate_s(sc: Scenario, n_runs: int) -> float | None:
+    """Expected wall time of ``n_runs`` new runs, from the store's measured runs; None without any."""
+    if n_runs <= 0:
+        return 0.0
     root = store_root()
-    seen: set[str] = st.session_state.setdefault("jobs_seen_final", set())
-    changed = False
-    for j in reversed(session_jobs()[-5:]):
-        try:
-            s = job_status(root, j)
-        except SandboxError as exc:
-            st.warning(str(exc))
-            continue
-        with st.container(border=True, key=f"job-{j}"):
-            _show(root, j, s)
-        if s.finished and j not in seen:
-            seen.add(j)
-            changed = True
-    if changed:
-        st.rerun()  # refresh the whole page: the store has new runs, the Start button is free again
+    rates = _cost_rates(str(root), len(index()))
+    district = Path(sc.district).name
+    rate = rates.get(district, rates.get(""))
+    if rate is None:
+        return None
+    return rate * (sc.duration / 3600) * max(sc.population_scale, 0.05) * n_runs
 
 
-def _show(root: Path, j: str, s: Any) -> None:
-    if not s.finished:
-        heartbeat(root, j)
-        st.progress(min(1.0, max(0.0, s.fraction)), text=s.text)
-        if st.button("Cancel", key=f"cancel-{j}"):
-            s = cancel_job(root, j)
-            st.warning(f"{s.scenario}: {s.message}. {s.done} finished run(s) stay in the store.")
-        return
-    if s.state == "done" and not s.failed:
-        st.progress(1.0, text=s.text)
-        st.success(f"{s.scenario}: {s.message}. Open **Compare** to compare it with its baseline.")
-    elif s.state == "done":
-        st.progress(1.0, text=s.text)
-        st.warning(f"{s.scenario}: {s.message}")
-        for f in s.failed:
-            st.error(f"run {f['run_id']} (seed {f['seed']}) failed: {f['error']}")
-    elif s.state == "cancelled":
-        st.warning(f"{s.scenario}: {s.message}. {s.done} finished run(s) stay in the store.")
-    else:
-        st.error(f"{s.scenario}: {s.message}")
+def _estimate_text(est: float | None, n: int) -> str:
+    if est is None:
+        return f"Time: no run in the store yet to measure from; {n:,} runs will be computed one after another."
+    return (
+        f"Time: about **{fmt_duration(est)}** for {n:,} new run{'s' if n != 1 else ''} "
+        "(from the wall time of runs already in the store, on this machine)."
+    )

@@ -26,7 +26,7 @@ from simulation.plugins.discovery import Plugin
 from simulation.plugins.manifest import load_manifest
 from simulation.results.kpis import CATALOGUE
 
-from .common import ACTIVE_POLL_S, store_root
+from .common import ACTIVE_POLL_S, fmt_krw, kpi_label, store_root
 
 PLUGINS_DIR = Path(__file__).resolve().parent.parent / "plugins"
 README_CAP = 200_000
@@ -122,6 +122,27 @@ def _running(folder: str) -> str | None:
     return other
 
 
+def display_names(folders: list[tuple[Path, str]]) -> dict[str, str]:
+    """Folder -> the name shown for it: the plugin name, and for uploads whose name another plugin
+    also has, ``name (upload N)`` numbered by upload time, so two services never look the same."""
+    by_name: dict[str, list[tuple[float, str, str]]] = {}
+    for folder, origin in folders:
+        info = read_plugin(folder)
+        name = (info["manifest"] or {}).get("name", folder.name)
+        try:
+            t = folder.stat().st_mtime
+        except OSError:
+            t = 0.0
+        by_name.setdefault(name, []).append((t, str(folder), origin))
+    out: dict[str, str] = {}
+    for name, items in by_name.items():
+        uploads = sorted(i for i in items if i[2] == "uploaded")
+        for item in items:
+            shared = len(items) > 1 and item[2] == "uploaded"
+            out[item[1]] = f"{name} (upload {uploads.index(item) + 1})" if shared else name
+    return out
+
+
 def _verdict(doc: dict[str, Any] | None) -> str:
     if doc is None:
         return "not checked"
@@ -156,9 +177,26 @@ def page() -> None:
     if not folders:
         st.info(f"No plugins found in `{PLUGINS_DIR}` or `{uploads_root()}`: upload one above.")
         return
-    infos = {str(f): read_plugin(f) | {"origin": origin} for f, origin in folders}
+    names = display_names(folders)
+    infos = {str(f): read_plugin(f) | {"origin": origin, "shown": names[str(f)]} for f, origin in folders}
     status = {k: _conformance(v) for k, v in infos.items()}
-    st.dataframe(_summary(infos, status), hide_index=True, width="stretch", key="svc_table")
+    st.dataframe(
+        _summary(infos, status),
+        hide_index=True,
+        width="stretch",
+        key="svc_table",
+        # Widths that fit a 1400 px window beside the sidebar, so no column is cut (hardware: see each service).
+        column_config={
+            "Service": st.column_config.TextColumn(width=190),
+            "Vendor": st.column_config.TextColumn(width=240),
+            "Version": st.column_config.TextColumn(width=60),
+            "Category": st.column_config.TextColumn(width=95),
+            "TRL": st.column_config.NumberColumn(width=40),
+            "Source": st.column_config.TextColumn(width=130, help="shipped with the app, or uploaded (code hash)"),
+            "Conformance": st.column_config.TextColumn(width=170),
+        },
+        column_order=["Service", "Vendor", "Version", "Category", "TRL", "Source", "Conformance"],
+    )
 
     options = list(infos)
     if st.session_state.get("svc_pick") not in options:
@@ -171,7 +209,7 @@ def page() -> None:
         st.error(md_escape(info["error"] or "the manifest cannot be read"))
         st.caption(f"Folder `{pick}`")
         return
-    st.subheader(f"{m['name']} {m['version']}")
+    st.subheader(f"{info['shown']} {m['version']}")
     st.caption(
         f"{md_escape(m['vendor'])} · {m['category']} · claimed TRL {m['trl']} · SDK {m['sdk_version']} · "
         f"{info['origin']} · code {info['code_hash']} · `{pick}`"
@@ -198,8 +236,8 @@ def _label(info: dict[str, Any]) -> str:
     m = info["manifest"]
     if m is None:
         return f"{Path(info['folder']).name} (invalid manifest)"
-    tail = f" · uploaded {info['code_hash']}" if info["origin"] == "uploaded" and info["code_hash"] else ""
-    return f"{m['name']} — {m['vendor']}{tail}"
+    tail = f" · uploaded, code {info['code_hash']}" if info["origin"] == "uploaded" and info["code_hash"] else ""
+    return f"{info.get('shown') or m['name']} — {m['vendor']}{tail}"
 
 
 def _summary(infos: dict[str, dict[str, Any]], status: dict[str, tuple]) -> pd.DataFrame:
@@ -208,7 +246,7 @@ def _summary(infos: dict[str, dict[str, Any]], status: dict[str, tuple]) -> pd.D
         m = info["manifest"] or {}
         rows.append(
             {
-                "Service": m.get("name", Path(k).name),
+                "Service": info.get("shown") or m.get("name", Path(k).name),
                 "Vendor": m.get("vendor", "—"),
                 "Version": m.get("version", "—"),
                 "Category": m.get("category", "—"),
@@ -223,7 +261,7 @@ def _summary(infos: dict[str, dict[str, Any]], status: dict[str, tuple]) -> pd.D
 
 
 def _krw(v: float) -> str:
-    return f"₩{v:,.0f}"
+    return fmt_krw(v)
 
 
 def _manifest_view(m: dict[str, Any]) -> None:
@@ -429,7 +467,15 @@ def _kpi_rows(kpis: dict[str, dict[str, Any]]) -> pd.DataFrame:
         else:
             verdict = "better" if (d > 0) == (k.better == "higher") else "worse"
         rows.append(
-            {"KPI": name, "Unit": k.unit if k else "", "Baseline": b, "With service": c, "Change": d, "": verdict}
+            {
+                "KPI": kpi_label(name),
+                "Unit": k.unit if k else "",
+                "Baseline": b,
+                "With service": c,
+                "Change": d,
+                "Verdict": verdict,
+                "Code": name,
+            }
         )
     return pd.DataFrame(rows)
 
@@ -451,11 +497,36 @@ def _upload_section() -> None:
             done[up.file_id] = accept_upload(up.name, up.getvalue())
         kind, text = done[up.file_id]
         getattr(st, kind)(text)
+        folder = st.session_state.get("svc_last_upload")
+        if folder and Path(folder).is_dir():
+            _upload_status(folder)
+
+
+def _upload_status(folder: str) -> None:
+    """The uploaded plugin's check, where the upload happened: progress while it runs, then its verdict."""
+    info = read_plugin(Path(folder))
+    if info["manifest"] is None:
+        return
+    running = _running(folder)
+    if running is not None:
+        st.fragment(_progress, run_every=ACTIVE_POLL_S)(folder, running)
+        return
+    doc, current = checkjob.latest_report(store_root(), info["manifest"]["name"], info["code_hash"], folder)
+    if doc is None or not current:
+        return
+    checks = doc.get("checks") or []
+    failed = [md_escape(c.get("name", "?")) for c in checks if not c.get("passed")]
+    text = f"Conformance check of this upload: **{_verdict(doc)}**"
+    if checks:
+        text += f" ({len(checks) - len(failed)} of {len(checks)} checks passed"
+        text += f"; failed: {', '.join(failed[:3])})" if failed else ")"
+    (st.success if doc.get("conforms") else st.error)(text + " · details under **Conformance** below.")
 
 
 def accept_upload(filename: str, data: bytes) -> tuple[str, str]:
     """Unpack an uploaded zip and start its check; return (``success``/``info``/``error``, message)."""
     name = md_escape(filename)
+    before = {f for f, _ in plugin_folders()}
     try:
         folder = upload.safe_unpack(data, uploads_root(), filename=filename)
         m = load_manifest(folder / "plugin.yaml")
@@ -464,11 +535,32 @@ def accept_upload(filename: str, data: bytes) -> tuple[str, str]:
     except OSError as exc:
         return "error", f"{name}: could not be stored in {md_escape(uploads_root())} ({md_escape(exc)})"
     st.session_state["svc_pick"] = str(folder)
+    st.session_state["svc_last_upload"] = str(folder)
     code_hash = folder.name.rsplit("-", 1)[-1]
+    others = [
+        f
+        for f, _ in plugin_folders()
+        if f != folder.resolve() and (read_plugin(f)["manifest"] or {}).get("name") == m.name
+    ]
+    clash = ""
+    if others:
+        shown = display_names(plugin_folders()).get(str(folder.resolve()), m.name)
+        clash = (
+            f" Another service is already called **{md_escape(m.name)}** ({len(others)} folder(s)): this upload is "
+            f"listed as **{md_escape(shown)}**, with its own code hash and conformance result."
+        )
     doc, current = checkjob.latest_report(store_root(), m.name, code_hash)
     head = f"{name}: **{m.name}** {m.version} by {md_escape(m.vendor)}"
+    if current and folder.resolve() in before:
+        return (
+            "info",
+            f"{head} is already here with the same code (`{folder.name}`); last check: {_verdict(doc)}.{clash}",
+        )
     if current:
-        return "info", f"{head} is already here with the same code (`{folder.name}`); last check: {_verdict(doc)}."
+        return (
+            "info",
+            f"{head} unpacked into `{folder}`; this very code was checked before: {_verdict(doc)}.{clash}",
+        )
     try:
         job = checkjob.start_check(folder, store_root(), label=m.name)
     except (SandboxError, OSError) as exc:
@@ -476,5 +568,6 @@ def accept_upload(filename: str, data: bytes) -> tuple[str, str]:
     _checks()[str(folder)] = job
     return (
         "success",
-        f"{head} unpacked into `{folder}`; its conformance check runs in the background (see Conformance below).",
+        f"{head} unpacked into `{folder}`; its conformance check runs in the background and its result "
+        f"shows here.{clash}",
     )

@@ -17,15 +17,21 @@ cancel kills the whole group, and a killed writer leaves no half-written run (th
 finished runs into place). A worker does not outlive the app: Linux sends it SIGTERM when the app
 dies (``PR_SET_PDEATHSIG``; workers are forked from a long-lived launcher thread because that
 signal follows the *thread* that forked, and Streamlit's script threads end after each rerun),
-a watchdog notices re-parenting elsewhere, and a job nobody has watched for ``abandon_after_s``
-(the browser was closed) stops itself.
+a watchdog notices re-parenting elsewhere. Jobs belong to the store, not to a browser session:
+every session lists them (:func:`running_jobs`), a reload finds them again, and a job runs until it
+finishes or someone cancels it. Starting a job identical to one still running (same resolved
+scenario, same seeds) returns the running one instead of computing the same runs twice. Only a
+caller that asks for it (``abandon_after_s``, used by conformance checks) gets a job that stops when
+nobody has called :func:`heartbeat` for that long.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import json
+import math
 import os
 import queue
 import shutil
@@ -46,17 +52,19 @@ from simulation.errors import SandboxError, StoreError
 __all__ = [
     "FINAL_STATES",
     "JobStatus",
+    "busy_seeds",
     "cancel_job",
     "expected_run_ids",
     "heartbeat",
     "job_status",
     "list_jobs",
+    "running_jobs",
+    "same_job",
     "spawn_worker",
     "start_job",
 ]
 
 FINAL_STATES = frozenset({"done", "failed", "cancelled"})
-DEFAULT_ABANDON_S = 120.0
 JOB_KEEP_S = 7 * 86400.0
 _ROOT = Path(__file__).resolve().parents[2]  # the project: workers run from here
 _PROCS: dict[str, subprocess.Popen] = {}
@@ -83,6 +91,7 @@ class JobStatus:
     message: str
     started: float
     updated: float
+    started_by: str = ""
 
     @property
     def finished(self) -> bool:
@@ -99,6 +108,14 @@ class JobStatus:
             return head
         hours = f"{self.sim_s / 3600:.1f} of {self.duration_s / 3600:.1f} h"
         return f"{head} · seed {self.seed} · simulated clock {self.clock} ({hours})"
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the pace so far; None until there is a pace to go by (or once finished)."""
+        if self.finished or self.fraction < 0.01 or not self.updated or not self.started:
+            return None
+        spent = max(0.0, float(self.updated) - float(self.started))
+        return spent * (1.0 - self.fraction) / self.fraction
 
 
 # --------------------------------------------------------------------------- files
@@ -165,22 +182,33 @@ def start_job(
     store_root: str | Path,
     seeds: list[int] | None = None,
     abandon_after_s: float | None = None,
+    started_by: str = "",
 ) -> str:
     """Start a worker process that runs ``scenario`` for ``seeds`` into the store; return the job id.
+
+    If a job with the same resolved scenario and seeds is still running, its id is returned and
+    nothing new starts (no run is computed twice).
 
     Args:
         scenario: A validated :class:`simulation.config.scenario.Scenario` (it is sent resolved, so the
             worker runs exactly it, with the same digest and hence the same run ids).
         store_root: The results store folder.
         seeds: Seeds to run; default the scenario's replication seeds.
-        abandon_after_s: Stop when no page has called :func:`heartbeat` for this long; default
-            ``$PILOT_JOB_ABANDON_S`` or 120 s.
+        abandon_after_s: Stop when no caller has called :func:`heartbeat` for this long; default
+            ``$PILOT_JOB_ABANDON_S`` if set, else never (the job runs until done or cancelled).
+        started_by: Who started it (shown to every session that lists the job).
     """
     from simulation.results.run import replication_seeds
 
     seeds = list(seeds) if seeds is not None else replication_seeds(scenario.seed, scenario.replications)
-    if abandon_after_s is None:
-        abandon_after_s = float(os.environ.get("PILOT_JOB_ABANDON_S", DEFAULT_ABANDON_S))
+    if abandon_after_s is None and os.environ.get("PILOT_JOB_ABANDON_S"):
+        abandon_after_s = float(os.environ["PILOT_JOB_ABANDON_S"])
+    key = job_key(scenario, seeds)
+    busy = busy_seeds(store_root, scenario)
+    if seeds and all(s in busy for s in seeds):
+        return busy[seeds[0]]  # every run is being computed already
+    elsewhere = {str(s): busy[s] for s in seeds if s in busy}
+    seeds = [s for s in seeds if s not in busy]  # the others land in the store from their own job
     _sweep(Path(store_root) / "jobs")
     job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     d = Path(store_root) / "jobs" / job_id
@@ -193,12 +221,42 @@ def start_job(
         "parent_pid": os.getpid(),
         "abandon_after_s": abandon_after_s,
         "created": time.time(),
+        "started_by": started_by.strip()[:80],
+        "key": key,
+        "scenario_key": job_key(scenario, []),
+        "elsewhere": elsewhere,
     }
     _write_json(d / "spec.json", spec)
     _write_json(d / "progress.json", _initial(spec))
     (d / "heartbeat").touch()
     spawn_worker(d, "simulation.jobs.runs")
     return job_id
+
+
+def job_key(scenario: Any, seeds: list[int]) -> str:
+    """What makes two jobs the same work: the resolved scenario (without its name, its own seed and
+    replication count, which no run id depends on) and the seeds."""
+    doc = scenario.model_dump(mode="json", exclude={"name", "description", "source", "seed", "replications"})
+    return hashlib.sha256(json.dumps([doc, list(seeds)], sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def busy_seeds(store_root: str | Path, scenario: Any) -> dict[int, str]:
+    """Seed -> id of the running job computing this scenario's run for that seed."""
+    skey = job_key(scenario, [])
+    out: dict[int, str] = {}
+    for s in running_jobs(store_root):
+        with contextlib.suppress(OSError, ValueError):
+            spec = _read_json(Path(store_root) / "jobs" / s.job_id / "spec.json")
+            if spec.get("scenario_key") == skey:
+                for seed in spec.get("seeds") or ():
+                    out.setdefault(int(seed), s.job_id)
+    return out
+
+
+def same_job(store_root: str | Path, scenario: Any, seeds: list[int]) -> str | None:
+    """The id of a running job that computes these runs (all of them are under way), if any."""
+    busy = busy_seeds(store_root, scenario)
+    return busy[seeds[0]] if seeds and all(s in busy for s in seeds) else None
 
 
 def spawn_worker(job_dir: Path, module: str) -> subprocess.Popen:
@@ -256,6 +314,7 @@ def _initial(spec: dict[str, Any]) -> dict[str, Any]:
         "started": spec["created"],
         "updated": time.time(),
         "pid": None,
+        "started_by": spec.get("started_by", ""),
     }
 
 
@@ -293,6 +352,7 @@ def job_status(store_root: str | Path, job_id: str) -> JobStatus:
     vals: dict[str, Any] = {k: doc.get(k) for k in fields}
     vals["run_ids"] = tuple(doc.get("run_ids") or ())
     vals["failed"] = tuple(doc.get("failed") or ())
+    vals["started_by"] = str(doc.get("started_by") or "")
     return JobStatus(**vals)
 
 
@@ -378,6 +438,11 @@ def list_jobs(store_root: str | Path) -> list[JobStatus]:
     return sorted(out, key=lambda s: s.started)
 
 
+def running_jobs(store_root: str | Path) -> list[JobStatus]:
+    """The store's jobs whose worker still runs, oldest first (every session sees the same list)."""
+    return [s for s in list_jobs(store_root) if not s.finished]
+
+
 def expected_run_ids(scenario: Any, seeds: list[int]) -> list[str] | None:
     """Run ids ``run_or_reuse`` will look up for these seeds; None when a plugin's code decides them."""
     from simulation.config.scenario import scenario_district
@@ -444,7 +509,7 @@ def _guard(d: Path, spec: dict[str, Any], prog: _Progress) -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    abandon = float(spec.get("abandon_after_s") or DEFAULT_ABANDON_S)
+    abandon = float(spec["abandon_after_s"]) if spec.get("abandon_after_s") else math.inf
 
     def watch() -> None:
         while True:

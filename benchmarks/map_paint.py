@@ -1,0 +1,274 @@
+"""First paint of the District and Compare maps in a real browser, and the bytes sent to draw them.
+
+    .venv/bin/python benchmarks/map_paint.py [--store DIR] [--districts sangam_dmc seongsu] [--repeat 2]
+
+For each shipped district: a store with a baseline and a candidate (2 seeds of a 1 h evening, built
+once into ``--store``, default a temporary folder), a fresh ``streamlit run app.py`` (so the first
+view is cold: empty caches), and Debian's Chromium through Playwright with the flags of
+``tests/test_browser.py`` (software WebGL). It opens the District page, then the Compare page, and
+prints per page:
+
+- first paint: seconds from the navigation until every map canvas on the page has drawn (deck.gl's
+  first WebGL draw call on that canvas, recorded by a hook installed before the page loads);
+- websocket bytes: what the server sent over Streamlit's websocket until then, counted on the wire
+  (a counting proxy between browser and server: with the app's websocket compression, these are the
+  compressed bytes), and the same frames after decompression ("payload");
+- the time the page's title appeared (the app's shell: Streamlit's own scripts, before any map);
+- then the same page again in a new browser tab (warm caches on the server).
+
+Reference: a one-point deck on an otherwise empty Streamlit page, measured the same way in the
+same browser first (what Streamlit and deck.gl cost before any of our data); each page's first
+paint is also printed as a ratio to it, which moves less with the machine's load than seconds do.
+
+Target: first paint ≤ 2 s for both pages on the shipped districts. Figures, no asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
+from simulation.config.scenario import load_scenario  # noqa: E402
+from simulation.results.reuse import run_or_reuse  # noqa: E402
+from simulation.results.store import Store  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: District -> (baseline, candidate) shipped scenarios, run for 1 h from 18:00 with 2 seeds.
+PAIRS = {
+    "sangam_dmc": ("sangam_baseline", "sangam_fibre_cut"),
+    "seongsu": ("seongsu_baseline", "seongsu_power_outage"),
+}
+#: Marks each WebGL canvas with the time of its first draw call (ms since navigation start).
+HOOK = """
+(() => {
+  new MutationObserver((_, obs) => {
+    if (document.querySelector('h1')) { window.__shell = performance.now(); obs.disconnect(); }
+  }).observe(document, {childList: true, subtree: true});
+  for (const C of [window.WebGLRenderingContext, window.WebGL2RenderingContext]) {
+    if (!C) continue;
+    for (const fn of ['drawArrays', 'drawElements', 'drawArraysInstanced', 'drawElementsInstanced']) {
+      const orig = C.prototype[fn];
+      if (!orig) continue;
+      C.prototype[fn] = function (...a) {
+        if (this.canvas && this.canvas.__firstDraw === undefined) this.canvas.__firstDraw = performance.now();
+        return orig.apply(this, a);
+      };
+    }
+  }
+})();
+"""
+PAINTED = """(n) => {
+  const c = [...document.querySelectorAll('[data-testid="stDeckGlJsonChart"] canvas')];
+  return c.length >= n && c.every(x => x.__firstDraw !== undefined) ? Math.max(...c.map(x => x.__firstDraw)) : null;
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class CountingProxy:
+    """A TCP proxy on a free port that counts bytes from the server on websocket connections."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = target_port
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.ws_bytes = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target))
+            is_ws = [False]
+            threading.Thread(target=self._pipe, args=(client, server, is_ws, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, is_ws, False), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, is_ws: list[bool], upstream: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if upstream and b"/_stcore/stream" in data[:200]:
+                    is_ws[0] = True
+                elif not upstream and is_ws[0]:
+                    with self.lock:
+                        self.ws_bytes += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def take(self) -> int:
+        """Bytes counted since the last call."""
+        with self.lock:
+            n, self.ws_bytes = self.ws_bytes, 0
+        return n
+
+    def close(self) -> None:
+        """Stop accepting connections."""
+        self.sock.close()
+
+
+def build_store(store: Path, district: str) -> None:
+    """Baseline and candidate of ``district``, 2 seeds of 1 h, into ``store`` (reused when there)."""
+    for name in PAIRS[district]:
+        sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml").with_(
+            duration="1h", start="2026-05-12T18:00", replications=2
+        )
+        for seed in (1, 2):
+            run_or_reuse(sc, seed, Store(store))
+
+
+REFERENCE_APP = """
+import pydeck as pdk
+import streamlit as st
+
+st.title("Reference")
+layer = pdk.Layer("ScatterplotLayer", data=[{"p": [127.0, 37.5]}], get_position="p", get_radius=50)
+view = pdk.ViewState(latitude=37.5, longitude=127.0, zoom=14)
+st.pydeck_chart(pdk.Deck(layers=[layer], initial_view_state=view, map_provider=None), height=600)
+"""
+
+
+def serve(store: Path, district_dir: Path, log: Path, script: Path = ROOT / "app.py") -> tuple[subprocess.Popen, str]:
+    """``streamlit run`` the app (or ``script``) on a free port, showing only this district and this store."""
+    port = _free_port()
+    env = os.environ | {"PILOT_STORE": str(store), "PILOT_DISTRICTS": str(district_dir)}
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)),
+            *("--server.address", "127.0.0.1", "--server.headless", "true"),
+            *("--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    end = time.monotonic() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > end:
+                raise RuntimeError(log.read_text()[-2000:]) from None
+            time.sleep(0.2)
+
+
+def measure(pg: Page, url: str, n_maps: int) -> tuple[float, float, int]:
+    """Open ``url``; return (seconds to the page's title, to the last map's first draw, websocket payload bytes)."""
+    got = [0]
+
+    def on_ws(ws: object) -> None:
+        ws.on("framereceived", lambda payload: got.__setitem__(0, got[0] + len(payload)))  # type: ignore[attr-defined]
+
+    pg.on("websocket", on_ws)
+    pg.goto(url)
+    handle = pg.wait_for_function(PAINTED, arg=n_maps, timeout=180_000, polling=50)
+    shell = pg.evaluate("window.__shell || 0")
+    return float(shell) / 1000, float(handle.json_value()) / 1000, got[0]
+
+
+def main() -> None:
+    """Print first paint and websocket bytes of the District and Compare maps per shipped district."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--store", type=Path, default=None, help="store folder to build into and reuse")
+    ap.add_argument("--districts", nargs="+", default=list(PAIRS), choices=list(PAIRS))
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="map-paint-"))
+    rows = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+            ref_app = tmp / "reference_app.py"
+            ref_app.write_text(REFERENCE_APP)
+            proc, url = serve(tmp / "empty", tmp, tmp / "reference.log", script=ref_app)
+            try:
+                refs = []
+                for _ in range(3):
+                    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+                    pg = ctx.new_page()
+                    pg.add_init_script(HOOK)
+                    refs.append(measure(pg, url, 1)[1])
+                    ctx.close()
+            finally:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(10)
+            ref = min(refs)
+            print(f"reference   one-point deck     first paint {ref:6.2f} s (best of 3)")
+            for name in args.districts:
+                store = (args.store or tmp / "stores") / name
+                t0 = time.perf_counter()
+                build_store(store, name)
+                print(f"{name}: store ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+                proc, url = serve(store, ROOT / "districts" / name, tmp / f"{name}.log")
+                proxy = CountingProxy(int(url.rsplit(":", 1)[1]))
+                try:
+                    for page, n_maps in (("district", 1), ("compare", 3)):
+                        for run in ("cold", "warm"):
+                            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+                            pg = ctx.new_page()
+                            pg.add_init_script(HOOK)
+                            proxy.take()
+                            shell, secs, payload = measure(pg, f"http://127.0.0.1:{proxy.port}/{page}", n_maps)
+                            wire = proxy.take()
+                            ctx.close()
+                            rows.append((name, page, run, secs, wire))
+                            print(
+                                f"{name:11s} {page:8s} {run:4s} title {shell:6.2f} s, first paint {secs:6.2f} s "
+                                f"({secs / ref:4.1f}× reference)  websocket {wire:>9,} B on the wire "
+                                f"({payload:>9,} B payload)"
+                            )
+                finally:
+                    proxy.close()
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(10)
+            browser.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    worst = max(r[3] for r in rows)
+    print(f"worst first paint {worst:.2f} s (target ≤ 2 s); load average {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
