@@ -176,12 +176,6 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_make_district(args: argparse.Namespace) -> int:
-    from simulation.config import generator as districtgen
-
-    return int(districtgen.run(args))
-
-
 # --------------------------------------------------------------------------- parser
 class _Parser(argparse.ArgumentParser):
     """argparse that says what is allowed and exits 2 without a traceback (its default)."""
@@ -214,16 +208,6 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true")
     k.set_defaults(fn=cmd_kpis)
 
-    from simulation.config import generator as districtgen
-
-    m = sub.add_parser(
-        "make-district",
-        help="generate a synthetic district of a given size and density",
-        description="Generate a synthetic district (district.yaml + layout.geojson) for scale tests.",
-    )
-    districtgen.add_arguments(m)
-    m.set_defaults(fn=cmd_make_district)
-
     import importlib
 
     for mod in COMMAND_MODULES:
@@ -232,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules under ``simulation.cli`` that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["batch", "compare", "decide", "plugins", "export"]
+COMMAND_MODULES: list[str] = ["batch", "compare", "decide", "plugins", "export", "districts"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
