@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules under ``simulation.cli`` that add subcommands: each has ``register(subparsers)``.
-COMMAND_MODULES: list[str] = ["batch", "compare", "decide", "plugins", "export", "districts"]
+COMMAND_MODULES: list[str] = ["batch", "compare", "decide", "plugins", "export", "districts", "programme"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
