@@ -141,6 +141,7 @@ class Pilot(Strict):
     lat: float = Field(ge=37.4, le=37.72, description="Seoul: roughly 37.43-37.70 N")
     lon: float = Field(ge=126.76, le=127.19, description="Seoul: roughly 126.76-127.18 E")
     source: Literal["shipped", "imported", "generated"]
+    folder: str | None = Field(default=None, description="district folder, relative to the programme file")
     archetype: Archetype | None = None
     services: tuple[PilotService, ...] = ()
 
@@ -220,7 +221,10 @@ def load_programme(path: str | Path | None = None) -> Programme:
     plugins = PLUGINS_DIR
     for i, pilot in enumerate(prog.pilots):
         where = f"pilots[{i}] ({pilot.name})"
-        if pilot.source != "generated" and not (DISTRICTS_DIR / pilot.name / "district.yaml").is_file():
+        if pilot.folder is not None:
+            if not (district_folder(prog, pilot) / "district.yaml").is_file():
+                raise ProgrammeError(p, f"no district.yaml in {district_folder(prog, pilot)}", key=f"{where}.folder")
+        elif pilot.source != "generated" and not (DISTRICTS_DIR / pilot.name / "district.yaml").is_file():
             known = ", ".join(sorted(d.name for d in DISTRICTS_DIR.glob("*") if (d / "district.yaml").is_file()))
             raise ProgrammeError(p, f"no district {pilot.name!r} under districts/; known: {known}", key=where)
         for k, s in enumerate(pilot.services):
@@ -229,6 +233,14 @@ def load_programme(path: str | Path | None = None) -> Programme:
                 key = f"{where}.services[{k}]"
                 raise ProgrammeError(p, f"no plugin {s.service!r} under plugins/; known: {known}", key=key)
     return prog
+
+
+def district_folder(prog: Programme, pilot: Pilot) -> Path:
+    """The folder of a shipped or imported pilot's district."""
+    if pilot.folder is None:
+        return DISTRICTS_DIR / pilot.name
+    f = Path(pilot.folder)
+    return f if f.is_absolute() else Path(prog.path).parent / f
 
 
 PLUGINS_DIR = Path(__file__).resolve().parents[2] / "plugins"

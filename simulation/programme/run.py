@@ -24,7 +24,14 @@ from simulation.batch.executors import open_pool
 from simulation.batch.worker import RunTask, execute
 from simulation.config.district import load_district
 from simulation.config.generator import make_district
-from simulation.config.programme import BUILTIN_BASELINE, PLUGINS_DIR, RUN_STATUSES, Pilot, Programme
+from simulation.config.programme import (
+    BUILTIN_BASELINE,
+    PLUGINS_DIR,
+    RUN_STATUSES,
+    Pilot,
+    Programme,
+    district_folder,
+)
 from simulation.config.scenario import Scenario, check_against_district
 from simulation.errors import ProgrammeError
 from simulation.results.kpis import CATALOGUE
@@ -69,7 +76,7 @@ class RunStats:
 def district_ref(prog: Programme, pilot: Pilot, store: Path) -> str:
     """The district a pilot's scenarios name: a shipped folder's name, or a generated folder's path."""
     if pilot.source != "generated":
-        return pilot.name
+        return pilot.name if pilot.folder is None else str(district_folder(prog, pilot).resolve())
     assert pilot.archetype is not None
     root = store / "programme" / "districts"
     out = root / pilot.name
