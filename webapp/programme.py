@@ -70,7 +70,9 @@ def _map(rep: dict[str, Any], selected: str | None) -> pdk.Deck:
         for p in rep["pilots"]
     ]
     layers = [
-        pdk.Layer("PathLayer", [{"path": SEOUL}], get_path="path", get_color=[160, 160, 160], get_width=60),
+        pdk.Layer(
+            "PathLayer", [{"path": SEOUL}], get_path="path", get_color=[150, 150, 150], get_width=80, width_min_pixels=2
+        ),
         pdk.Layer(
             "ScatterplotLayer",
             rows,
