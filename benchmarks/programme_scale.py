@@ -11,7 +11,7 @@ programme`` does, but without the store (every configuration computes every run)
 Target (issue "the programme"): 2 local workers ≥ 1.8× one worker.
 
     .venv/bin/python benchmarks/programme_scale.py                  # the full day (24 h per district)
-    .venv/bin/python benchmarks/programme_scale.py --duration 6h    # a shorter day
+    .venv/bin/python benchmarks/programme_scale.py --duration 6h --repeat 2   # a shorter day, best of 2
 
 Figures measured on this machine are in docs/programme.md ("Scale").
 """
@@ -75,15 +75,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration", default="24h", help="simulated time per district (default 24h)")
     ap.add_argument("--no-dask", action="store_true", help="skip the Dask LocalCluster")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds over the configurations; the best round counts")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tasks = _tasks(args.duration, Path(tmp))
         print(f"{len(tasks)} districts, one {args.duration} day each (baseline services, seed 1)")
         configs = [("local", 1), ("local", 2)] + ([] if args.no_dask else [("dask", 2)])
-        out = {}
-        for executor, n in configs:
-            m = _measure(executor, n, tasks)
-            out[(executor, n)] = m
+        out: dict[tuple[str, int], dict] = {}
+        for _ in range(args.repeat):
+            for executor, n in configs:
+                m = _measure(executor, n, tasks)
+                if (executor, n) not in out or m["runs_per_s"] > out[(executor, n)]["runs_per_s"]:
+                    out[(executor, n)] = m
+        for (executor, n), m in out.items():
             label = f"{'dask LocalCluster' if executor == 'dask' else 'local'} × {n}"
             print(
                 f"{label:<22} {len(tasks)} runs  {m['runs_per_s']:.3f} runs/s  (start {m['start_s']:.1f} s, "

@@ -184,9 +184,11 @@ def test_programme_table_output(tmp_path: Path, capsys: pytest.CaptureFixture[st
     data["pilots"] = data["pilots"][1:2]
     data["pilots"][0]["services"] = []
     path = _write(tmp_path, data)
-    assert main(["programme", str(path), "--store", str(tmp_path / "s"), "--workers", "0", "--quiet"]) == 0
+    # on a local worker process this time (the other tests run in this process)
+    assert main(["programme", str(path), "--store", str(tmp_path / "s"), "--workers", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "2022: indicators" in out and "spend of the new pilots" in out and "S-Poles" in out
+    assert "2 planned, 0 reused" in out and "2 run, 0 failed" in out
 
 
 @pytest.mark.parametrize(
