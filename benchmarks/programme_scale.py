@@ -19,6 +19,7 @@ Figures measured on this machine are in docs/programme.md ("Scale").
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -50,6 +51,13 @@ def _measure(executor: str, workers: int, tasks: list) -> dict:
     from simulation.batch.executors import open_pool
     from simulation.batch.worker import execute
 
+    import resource
+
+    def child_cpu() -> float:
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+
+    cpu0 = child_cpu()
     t0 = time.perf_counter()
     pool = open_pool(executor, execute, workers)
     up = time.perf_counter()
@@ -67,7 +75,8 @@ def _measure(executor: str, workers: int, tasks: list) -> dict:
     finally:
         end = time.perf_counter()
         pool.close()
-    return {"start_s": up - t0, "wall_s": end - up, "runs_per_s": len(tasks) / (end - up), "walls": walls}
+    cpu = child_cpu() - cpu0  # worker processes' CPU (local pools; Dask's nanny-spawned workers partly)
+    return {"start_s": up - t0, "wall_s": end - up, "runs_per_s": len(tasks) / (end - up), "walls": walls, "cpu_s": cpu}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tasks = _tasks(args.duration, Path(tmp))
         print(f"{len(tasks)} districts, one {args.duration} day each (baseline services, seed 1)")
+        print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         configs = [("local", 1), ("local", 2)] + ([] if args.no_dask else [("dask", 2)])
         out: dict[tuple[str, int], dict] = {}
         for _ in range(args.repeat):
@@ -91,13 +101,15 @@ def main(argv: list[str] | None = None) -> int:
             label = f"{'dask LocalCluster' if executor == 'dask' else 'local'} × {n}"
             print(
                 f"{label:<22} {len(tasks)} runs  {m['runs_per_s']:.3f} runs/s  (start {m['start_s']:.1f} s, "
-                f"wall {m['wall_s']:.1f} s, {m['wall_s'] * n / len(tasks):.1f} worker-s per district)",
+                f"wall {m['wall_s']:.1f} s, {m['wall_s'] * n / len(tasks):.1f} worker-s and "
+                f"{m['cpu_s'] / len(tasks):.1f} CPU-s per district)",
                 flush=True,
             )
         ref = out[("local", 1)]
         print("per district (run wall time on 1 worker):")
         for name, w in sorted(ref["walls"].items(), key=lambda kv: -kv[1]):
             print(f"  {name:<20} {w:6.1f} s")
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
         r2 = out[("local", 2)]["runs_per_s"] / ref["runs_per_s"]
         print(f"2 workers / 1 worker: {r2:.2f}× (target ≥ 1.8×)")
         if ("dask", 2) in out:
