@@ -48,10 +48,10 @@ def _seconds(text: str) -> float:
 
 
 def _measure(executor: str, workers: int, tasks: list) -> dict:
+    import resource
+
     from simulation.batch.executors import open_pool
     from simulation.batch.worker import execute
-
-    import resource
 
     def child_cpu() -> float:
         ru = resource.getrusage(resource.RUSAGE_CHILDREN)
