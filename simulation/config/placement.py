@@ -123,6 +123,7 @@ class Placement:
         raise NotImplementedError
 
     def population(self, residents: int, workers: int) -> None:
+        """Spread residents and jobs over the blocks by land use and area (sums are exact)."""
         rng, blocks = self.rng, self.block_list
         noise = rng.lognormal(0, 0.25, size=(2, len(blocks)))
         res_w = [b.area * _RES_WEIGHT[b.land_use] * noise[0, k] for k, b in enumerate(blocks)]
@@ -131,6 +132,7 @@ class Placement:
             b.residents, b.jobs = r, j
 
     def poles(self) -> None:
+        """S-Poles along every chain at its road class's spacing, alternating sides, model by road class."""
         rng = self.rng
         chains = self.chains()
         nominal = [
@@ -191,12 +193,14 @@ class Placement:
             p.id = f"pole-{k + 1:0{w}d}"
 
     def can_mount(self, p: PlacedPole, module: str) -> bool:
+        """Whether the pole's model mounts ``module`` and has the slots and power left for it."""
         pm, mt = self.cat.models[p.model], self.cat.modules[module]
         fits = p.used_slots + mt.slots <= pm.slots and p.power_w + mt.power_w <= pm.power_budget_w
         return module in pm.mounts and fits
 
     # devices ----------------------------------------------------------------------------------
     def devices(self, ai_share: float) -> None:
+        """Mount small cells, chargers, docks, gateways, sensors, cameras (``ai_share`` AI) and APs."""
         rng, poles = self.rng, self.pole_list
         self.device_list: list[tuple[str, PlacedPole, dict[str, Any]]] = []
 
@@ -274,9 +278,11 @@ class Placement:
 
     # sites and fibre --------------------------------------------------------------------------
     def sites_of(self, kind: str) -> list[tuple[str, str, XY]]:
+        """The sites of one kind, in order."""
         return [s for s in self.site_list if s[0] == kind]
 
     def fibre(self) -> None:
+        """Cabinets for compact groups of poles, trunks from the control centre, an access link per pole."""
         poles = self.pole_list
         g = nx.Graph()
         for a, b in self.edges:
@@ -328,11 +334,13 @@ class Placement:
         self.link_list.sort(key=lambda lk: lk["level"] != "trunk")  # stable: trunks first
 
     def foot(self, p: PlacedPole) -> XY:
+        """The point on the street axis beside a pole."""
         (x0, y0), (x1, y1) = self.nodes[p.edge[0]], self.nodes[p.edge[1]]
         length = math.hypot(x1 - x0, y1 - y0)
         return (x0 + (x1 - x0) * p.t / length, y0 + (y1 - y0) * p.t / length)
 
     def add_link(self, lid: str, level: str, a: str, b: str, cap: float, pts: list[XY]) -> None:
+        """Record a fibre link along ``pts``."""
         pts = dedupe(pts)
         if len(pts) < 2:
             pts = [pts[0], (pts[0][0] + 0.5, pts[0][1])]
