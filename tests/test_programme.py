@@ -188,7 +188,7 @@ def test_programme_table_output(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["programme", str(path), "--store", str(tmp_path / "s"), "--workers", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "2022: indicators" in out and "spend of the new pilots" in out and "S-Poles" in out
-    assert "2 planned, 0 reused" in out and "2 run, 0 failed" in out
+    assert "2 planned, 2 run, 0 failed, 0 reused" in out
 
 
 @pytest.mark.parametrize(

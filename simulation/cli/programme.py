@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     out = stdout_console()
     out.print(
         f"[bold]{rep['title']}[/bold] — up to {rep['year']}: {len(rep['pilots'])} pilot districts; "
-        f"runs: {stats.planned} planned, {stats.reused} reused from {args.store}, {stats.ran} run, "
-        f"{stats.failed} failed ({stats.wall_s:.1f} s)"
+        f"runs: {stats.planned} planned, {stats.ran} run, {stats.failed} failed, {stats.reused} reused "
+        f"({stats.wall_s:.1f} s; store {args.store})"
     )
     for y in rep["years"]:
         t = Table(
@@ -148,4 +148,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(fn=run)
-
