@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from test_browser import CHROMIUM_ARGS, _free_port, choose, shoot
 from test_programme import _save_decision, _small, _write
 
@@ -36,9 +37,23 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     env = os.environ | {"PILOT_STORE": str(store), "PILOT_PROGRAMME": str(path)}
     log = open(root / "server.log", "wb")  # noqa: SIM115 - closed at teardown
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-        + ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-        + ["--server.fileWatcherType", "none"],
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -77,14 +92,30 @@ def page(live: dict) -> Iterator[Page]:
         outside: list[str] = []
         pg.on(
             "request",
-            lambda r: outside.append(r.url)
-            if not r.url.startswith((live["url"], "data:", "blob:", "about:"))
-            else None,
+            lambda r: (
+                outside.append(r.url) if not r.url.startswith((live["url"], "data:", "blob:", "about:")) else None
+            ),
         )
         yield pg
         ctx.close()
         b.close()
         assert not outside, f"the page made requests outside localhost: {outside[:5]}"
+
+
+def idle(pg: Page) -> None:
+    """Wait until the script has finished its rerun (a select box re-rendered mid-click loses its list)."""
+    pg.wait_for_timeout(300)
+    expect(pg.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+
+
+def pick(pg: Page, label: str, option: str) -> None:
+    """Choose ``option`` once the app is idle, and retry once if a rerun closed the list."""
+    idle(pg)
+    try:
+        choose(pg, label, option)
+    except (AssertionError, PlaywrightTimeout):
+        idle(pg)
+        choose(pg, label, option)
 
 
 def test_programme_page(page: Page, live: dict, tmp_path: Path) -> None:
@@ -100,14 +131,14 @@ def test_programme_page(page: Page, live: dict, tmp_path: Path) -> None:
     expect(pg.get_by_text("proposed (1)")).to_be_visible()
     expect(pg.get_by_text("decision: commercialise").first).to_be_visible()
     # indicators and budget charts against the plan
-    choose(pg, "Indicator", "1-4 Pilots (locations)")
+    pick(pg, "Indicator", "1-4 Pilots (locations)")
     expect(pg.get_by_text("Spend against the investment plan (KRW million)")).to_be_visible()
     assert pg.locator("[data-testid=stVegaLiteChart]").count() >= 2
     # drill down to a district and its decision
-    choose(pg, "District", "gd")
+    pick(pg, "District", "gd")
     expect(pg.get_by_text("Gongdeok test extract").first).to_be_visible()
     expect(pg.get_by_text("lumen_adaptive_lighting").last).to_be_visible()
-    choose(pg, "Decision", "d-1")
+    pick(pg, "Decision", "d-1")
     expect(pg.get_by_text("dim further in parks")).to_be_visible()
     assert pg.locator("canvas").count() >= 2  # the programme map and the district map
     shoot(pg, tmp_path, "programme")
