@@ -88,7 +88,7 @@ def _map(rep: dict[str, Any], selected: str | None) -> pdk.Deck:
             "TextLayer", rows, get_position=["lon", "lat"], get_text="name", get_size=12, get_pixel_offset=[0, -16]
         ),
     ]
-    view = pdk.ViewState(latitude=37.565, longitude=126.975, zoom=9.9)
+    view = pdk.ViewState(latitude=37.565, longitude=126.975, zoom=9.45)  # all of Seoul in ~460 px
     return deck(layers, view)
 
 
