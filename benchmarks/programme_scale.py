@@ -75,8 +75,7 @@ def _measure(executor: str, workers: int, tasks: list) -> dict:
     finally:
         end = time.perf_counter()
         pool.close()
-    cpu = child_cpu() - cpu0  # worker processes' CPU (local pools; Dask's nanny-spawned workers partly)
-    return {"start_s": up - t0, "wall_s": end - up, "runs_per_s": len(tasks) / (end - up), "walls": walls, "cpu_s": cpu}
+    return {"start_s": up - t0, "wall_s": end - up, "runs_per_s": len(tasks) / (end - up), "walls": walls}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             label = f"{'dask LocalCluster' if executor == 'dask' else 'local'} × {n}"
             print(
                 f"{label:<22} {len(tasks)} runs  {m['runs_per_s']:.3f} runs/s  (start {m['start_s']:.1f} s, "
-                f"wall {m['wall_s']:.1f} s, {m['wall_s'] * n / len(tasks):.1f} worker-s and "
-                f"{m['cpu_s'] / len(tasks):.1f} CPU-s per district)",
+                f"wall {m['wall_s']:.1f} s, {m['wall_s'] * n / len(tasks):.1f} worker-s per district)",
                 flush=True,
             )
         ref = out[("local", 1)]
