@@ -48,16 +48,9 @@ def _seconds(text: str) -> float:
 
 
 def _measure(executor: str, workers: int, tasks: list) -> dict:
-    import resource
-
     from simulation.batch.executors import open_pool
     from simulation.batch.worker import execute
 
-    def child_cpu() -> float:
-        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return ru.ru_utime + ru.ru_stime
-
-    cpu0 = child_cpu()
     t0 = time.perf_counter()
     pool = open_pool(executor, execute, workers)
     up = time.perf_counter()
