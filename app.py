@@ -24,6 +24,7 @@ PAGES = [
     ("services", "Services", "services"),
     ("batch", "Batch", "batch"),
     ("decide", "Decide", "decide"),
+    ("programme", "Programme", "programme"),
 ]
 
 

@@ -31,6 +31,7 @@ if str(HERE.parent) not in sys.path:
 
 from simulation.config.district import District, load_district  # noqa: E402
 from simulation.config.generator import make_district  # noqa: E402
+from simulation.config.osm import import_osm  # noqa: E402
 
 SPECS: dict[str, dict[str, Any]] = {
     "sangam_dmc": {
@@ -116,13 +117,85 @@ SPECS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Districts imported from a real OpenStreetMap extract shipped in their ``source/`` folder.
+IMPORTS: dict[str, dict[str, Any]] = {
+    "gongdeok": {
+        "source": "source/gongdeok.osm.bz2",
+        "title": "Gongdeok-dong (Mapo-gu), streets and land use from OpenStreetMap",
+        "seed": 5449,
+        "density": 20_000.0,
+        "ai_camera_share": 0.3,
+        "origin": (
+            "An OpenStreetMap export (OSM API map call, CGImap 0.8.8) of Gongdeok-dong and Ahyeon-dong, Mapo-gu, "
+            "Seoul: box 126.94948-126.96632 E, 37.54431-37.55187 N (about 1.5 km x 0.8 km), obtained from the "
+            "public repository github.com/Chaeguevara/Text2Geo-flow (file `map.osm`, commit e64e6c9), stored "
+            "here unchanged but compressed as `source/gongdeok.osm.bz2`."
+        ),
+    },
+}
+
+
 def build(name: str, out: Path) -> None:
     """Write district ``name`` (district.yaml, layout.geojson, README.md) into folder ``out``."""
+    if name in IMPORTS:
+        _build_import(name, out)
+        return
     spec = dict(SPECS[name])
     modelled_on = spec.pop("modelled_on")
     make_district(out, name=name, **spec)
     readme = _readme(name, spec, modelled_on, load_district(out))
     (out / "README.md").write_text(readme, encoding="utf-8")
+
+
+def _build_import(name: str, out: Path) -> None:
+    spec = IMPORTS[name]
+    rep = import_osm(
+        HERE / name / spec["source"],
+        out,
+        name=name,
+        seed=spec["seed"],
+        density=spec["density"],
+        ai_camera_share=spec["ai_camera_share"],
+        title=spec["title"],
+    )
+    d = load_district(out)
+    k = d.key_figures()
+    rows = "\n".join(f"| {key} | {value} |" for key, value in k.items() if key not in ("district", "title"))
+    notes = "\n".join(f"- **{key}**: {text}" for key, text in d.meta.notes.items())
+    text = f"""# {d.meta.title}
+
+**Streets and land use are real (OpenStreetMap); population and every pole, device and fibre link
+are modelled** by `simulation/config/osm.py` (seed {spec["seed"]}) with the S-Pole standard model per
+road class. Not surveyed: no pole, camera or AP here is a real asset.
+
+## Licence
+
+Map data © OpenStreetMap contributors, available under the Open Database License (ODbL) 1.0
+(https://www.openstreetmap.org/copyright, https://opendatacommons.org/licenses/odbl/1-0/). The
+extract in `source/` and the derived `layout.geojson` (a derived database) are shared under the
+same licence; keep this notice with them.
+
+## Source
+
+{spec["origin"]}
+
+The import kept {rep.streets} street segments and {rep.blocks} blocks ({rep.land_use_from_osm} with land use
+from OSM tags; {rep.nodes_dropped} street nodes off the main network were dropped).
+
+## Key figures
+
+| | |
+|---|---|
+{rows}
+
+## Notes
+
+{notes}
+
+Regenerate with `python districts/build.py {name}` (deterministic: same extract and seed, same bytes), or
+import any extract with `python -m simulation import-osm FILE NAME [--bbox MINLON,MINLAT,MAXLON,MAXLAT]`.
+"""
+    (out / "README.md").write_text(text, encoding="utf-8")
 
 
 def _readme(name: str, spec: dict[str, Any], modelled_on: str, d: District) -> str:
@@ -196,15 +269,16 @@ Regenerate with `python districts/build.py {name}` (deterministic: same spec, sa
 def main(argv: list[str] | None = None) -> int:
     """Build (or with ``--check`` verify) the districts named on the command line, or all."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", metavar="NAME", help=f"districts to build (default all: {', '.join(SPECS)})")
+    every = [*SPECS, *IMPORTS]
+    ap.add_argument("names", nargs="*", metavar="NAME", help=f"districts to build (default all: {', '.join(every)})")
     ap.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
     args = ap.parse_args(argv)
-    unknown = [n for n in args.names if n not in SPECS]
+    unknown = [n for n in args.names if n not in every]
     if unknown:
-        print(f"build.py: unknown district {unknown[0]!r}; known: {', '.join(SPECS)}", file=sys.stderr)
+        print(f"build.py: unknown district {unknown[0]!r}; known: {', '.join(every)}", file=sys.stderr)
         return 2
     stale = []
-    for name in args.names or list(SPECS):
+    for name in args.names or every:
         if not args.check:
             build(name, HERE / name)
             print(f"built districts/{name}")

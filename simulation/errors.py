@@ -6,7 +6,9 @@ __all__ = [
     "BatchError",
     "DecideError",
     "DistrictError",
+    "OsmError",
     "PluginError",
+    "ProgrammeError",
     "SandboxError",
     "ScenarioError",
     "StoreError",
@@ -52,6 +54,14 @@ class ScenarioError(_InputError):
 
 class DistrictError(_InputError):
     """A district's YAML or GeoJSON is malformed or inconsistent."""
+
+
+class OsmError(_InputError):
+    """An OpenStreetMap extract cannot be read or holds no usable street network."""
+
+
+class ProgrammeError(_InputError):
+    """A programme file is malformed or refers to a district, service or decision that does not exist."""
 
 
 _MISSING = object()

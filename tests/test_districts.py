@@ -14,8 +14,9 @@ import networkx as nx
 import pytest
 import yaml
 
+from simulation.cli.districts import add_arguments, run
 from simulation.config.district import District, load_district
-from simulation.config.generator import add_arguments, make_district, run
+from simulation.config.generator import make_district
 from simulation.errors import DistrictError
 
 SMALL: dict[str, Any] = dict(

@@ -1,4 +1,4 @@
-"""``python -m simulation districts | kpis | make-district``: what there is to simulate and measure."""
+"""``python -m simulation districts | kpis``: what there is to simulate and measure."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 from simulation.cli.console import stdout_console
 
-__all__ = ["cmd_districts", "cmd_kpis", "cmd_make_district", "register"]
+__all__ = ["cmd_districts", "cmd_kpis", "register"]
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``districts``, ``kpis`` and ``make-district`` subcommands."""
+    """Add the ``districts`` and ``kpis`` subcommands."""
     d = subparsers.add_parser("districts", help="list the shipped districts with their key figures")
     d.add_argument("--json", action="store_true")
     d.set_defaults(fn=cmd_districts)
@@ -20,16 +20,6 @@ def register(subparsers: Any) -> None:
     k = subparsers.add_parser("kpis", help="print the KPI catalogue")
     k.add_argument("--json", action="store_true")
     k.set_defaults(fn=cmd_kpis)
-
-    from simulation.config import generator as districtgen
-
-    m = subparsers.add_parser(
-        "make-district",
-        help="generate a synthetic district of a given size and density",
-        description="Generate a synthetic district (district.yaml + layout.geojson) for scale tests.",
-    )
-    districtgen.add_arguments(m)
-    m.set_defaults(fn=cmd_make_district)
 
 
 def cmd_districts(args: argparse.Namespace) -> int:
@@ -92,9 +82,3 @@ def cmd_kpis(args: argparse.Namespace) -> int:
         t.add_row(k.name, k.unit, k.better, k.description)
     stdout_console().print(t)
     return 0
-
-
-def cmd_make_district(args: argparse.Namespace) -> int:
-    from simulation.config import generator as districtgen
-
-    return int(districtgen.run(args))

@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m simulation", description="Pilot District Sandbox: simulate smart-city pilot districts.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for mod in ("run", "catalogue"):  # the commands every user meets first, in this order
+    for mod in ("run", "catalogue", "districts"):  # the commands every user meets first, in this order
         importlib.import_module(f"simulation.cli.{mod}").register(sub)
     for mod in COMMAND_MODULES:
         importlib.import_module(f"simulation.cli.{mod}").register(sub)
@@ -42,6 +42,7 @@ COMMAND_MODULES: list[str] = [
     "reference",
     "validate",
     "research",
+    "programme",
 ]
 
 

@@ -1,0 +1,1 @@
+"""The programme: pilot districts by year against the plan's indicators and budget (runner and report)."""
