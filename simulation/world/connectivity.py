@@ -12,6 +12,7 @@ import bisect
 import math
 import random
 from array import array
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -110,6 +111,8 @@ class Connectivity:
         self.rec_thr: list[float] = []
         self.rec_demand: list[float] = []
         self.dropped = 0
+        # a session WiFi cannot serve may go to a 5G small cell (world.cellular): (x, y, Mbps, seconds)
+        self.fallback: Callable[[float, float, float, float], None] | None = None
         pop.listen(on_stay=self._on_stay, on_trip=self._on_trip)
         infra.listeners.append(self._on_poles)
 
@@ -182,6 +185,8 @@ class Connectivity:
             self.sessions[sid] = (ap, demand)
             self.active[ap].add(sid)
             self.pop.cal.at(self.env._now + duration, partial(self._end, sid))  # type: ignore[attr-defined]
+        elif self.fallback is not None:
+            self.fallback(x, y, demand, duration)
         self.rec_t.append(self.env.now)
         self.rec_xy.extend((x, y))
         self.rec_covered.append(covered)
