@@ -41,7 +41,7 @@ COMPLIANCE: dict[str, dict[str, float]] = {
     "crowd": {"elderly": 0.6, "children": 0.6, "workers": 0.4, "visitors": 0.35},
 }
 HEAT_SHELTER_MIN = 180.0  # judgement: a heat notice keeps people in through the afternoon peak
-AVOID_MIN = {"outage": 60.0, "safety": 30.0, "crowd": 60.0}  # judgement: how long an area is avoided
+AVOID_MIN = {"outage": 120.0, "safety": 30.0, "crowd": 120.0}  # judgement: how long an area is avoided
 SAFETY_STAY_MIN = 30.0  # judgement
 REACH_SLACK_M = 90.0  # a block's people stand within ~60 m of its centroid (population.block_half)
 
@@ -158,5 +158,5 @@ class Notices:
             blocks = self.d.blocks
             same = [i for i, o in enumerate(blocks) if o.land_use == blocks[b].land_use and i != b]
             d2 = np.array([(blocks[i].x - blocks[b].x) ** 2 + (blocks[i].y - blocks[b].y) ** 2 for i in same])
-            hit = self._alt[b] = [same[i] for i in np.argsort(d2, kind="stable")[:8].tolist()]
+            hit = self._alt[b] = [same[i] for i in np.argsort(d2, kind="stable").tolist()]
         return hit
