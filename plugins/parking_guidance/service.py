@@ -1,10 +1,11 @@
 """ParkSmart: kerb-side parking sensors and street displays, written against ``simulation.sdk`` only.
 
-At deploy it puts a parking sensor on the pole nearest each of the district's busiest blocks (by
-jobs and visitor land use) and a display on an arterial or collector pole next to the busiest
-ones. Every tick it reads the ``parking.occupancy`` feed and points each display at the sensed
-block near it with the most free spaces; every ``notice_min`` it also pushes the same advice as an
-app notice (topic ``parking``) around the display.
+At deploy it puts a display on an arterial or collector pole next to each of the district's
+busiest blocks (by jobs and visitor land use) and a parking sensor on the pole nearest each of the
+blocks around them (any land use: that is where the free spaces are). Every tick it reads the
+``parking.occupancy`` feed and points each display at the sensed block near it with the most
+free spaces; every ``notice_min`` it also pushes the same advice as an app notice (topic
+``parking``) around the display.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from simulation.sdk import Action, Deployment, Install, Notify, Observation, Service, ShowParking, SiteView
+from simulation.sdk import Action, BlockInfo, Deployment, Install, Notify, Observation, Service, ShowParking, SiteView
 
 BUSY_USE = {"commercial": 3.0, "office": 2.0, "mixed": 1.5}
 
@@ -39,13 +40,8 @@ class ParkingGuidance(Service):
             best = min(ok, key=lambda p: (p.x - x) ** 2 + (p.y - y) ** 2, default=None)
             return best.id if best is not None else None
 
-        for b in busy[: int(params["sensors"])]:
-            pole = pole_near(b.x, b.y, ("arterial", "collector", "local", "pedestrian"), "parking_sensor")
-            if pole:
-                taken.add(pole)
-                installs.append(Install(pole, "parking_sensor", f"ps-{b.id}"))
         self.displays: dict[str, tuple[float, float]] = {}
-        taken.clear()
+        sensed: list[BlockInfo] = []
         for b in busy[: int(params["displays"])]:
             pole = pole_near(b.x, b.y, ("arterial", "collector"), "display")
             if pole:
@@ -54,6 +50,15 @@ class ParkingGuidance(Service):
                 installs.append(Install(pole, "display", did))
                 p = next(q for q in site.poles if q.id == pole)
                 self.displays[did] = (p.x, p.y)
+            # the blocks around a busy one, any land use: where the free spaces are
+            around = sorted(site.blocks, key=lambda o: (o.x - b.x) ** 2 + (o.y - b.y) ** 2)
+            sensed += [o for o in around[: int(params["sensors_per_display"])] if o not in sensed]
+        taken.clear()
+        for b in sensed:
+            pole = pole_near(b.x, b.y, ("arterial", "collector", "local", "pedestrian"), "parking_sensor")
+            if pole:
+                taken.add(pole)
+                installs.append(Install(pole, "parking_sensor", f"ps-{b.id}"))
         self.shown: dict[str, str] = {}
         self.next_notice = 0.0
         return Deployment(installs=tuple(installs), feeds=("parking.occupancy",))

@@ -9,8 +9,8 @@ service can change:
   and report over the LoRaWAN network (``iot.py``): the ``parking.occupancy`` feed lists a sensed
   block only when its sensor's latest uplink got through.
 - ``display`` modules show a block (action ``ShowParking``). A driver whose destination is within
-  ``DISPLAY_REACH_M`` of a lit display that points to one of the blocks near the destination
-  (the blocks they would search anyway) follows it with probability ``P_FOLLOW_DISPLAY``.
+  ``DISPLAY_REACH_M`` of a lit display that points to a block within ``WALK_MAX_M`` of the
+  destination follows it with probability ``P_FOLLOW_DISPLAY``.
 - A ``Notify`` on topic ``parking`` whose message is a block id guides drivers arriving within
   ``APP_NOTICE_MIN`` to destinations within its radius; app users (``APP_SHARE``) follow with
   ``P_FOLLOW_APP``.
@@ -35,8 +35,9 @@ from simulation.world.iot import IoT
 from simulation.world.mobility import Mobility
 from simulation.world.population import Population
 
+WALK_MAX_M = 400.0  # judgement: drivers accept a ~5-minute walk from the advised block
 DISPLAY_REACH_M = 350.0  # judgement: drivers pass a display on the last few hundred metres
-P_FOLLOW_DISPLAY = 0.5  # judgement (VMS parking guidance compliance is reported around 30-60%)
+P_FOLLOW_DISPLAY = 0.5  # judgement
 APP_SHARE = 0.4  # judgement: drivers with the city/navigation app that relays notices
 P_FOLLOW_APP = 0.7  # judgement
 APP_NOTICE_MIN = 15.0  # judgement: a parking notice stays current this long
@@ -133,12 +134,18 @@ class Parking:
     def guide(self, uid: int, b: int) -> tuple[int, float] | None:
         """A driver heading for block ``b``: where guidance sends them, parked, with the cruising minutes."""
         now = self.env.now
-        near = self.mob.spill[b]
-        blk = self.d.blocks[b]
+        while self.notices and self.notices[0][3] <= now:  # expired notices (they expire in order)
+            self.notices.pop(0)
+        blocks = self.d.blocks
+        blk = blocks[b]
+
+        def walkable(tb: int) -> bool:
+            return math.hypot(blocks[tb].x - blk.x, blocks[tb].y - blk.y) <= WALK_MAX_M
+
         target = -1
         best = math.inf
         for pole, x, y, _owner, tb in self.displays.values():
-            if tb < 0 or tb not in near or not self.infra.powered[pole]:
+            if tb < 0 or not self.infra.powered[pole] or not walkable(tb):
                 continue
             dist = math.hypot(x - blk.x, y - blk.y)
             if dist <= DISPLAY_REACH_M and dist < best:
@@ -147,7 +154,7 @@ class Parking:
             target = -1
         if target < 0 and self.u[uid, 1] < APP_SHARE * P_FOLLOW_APP:
             for x, y, r, until, tb in reversed(self.notices):
-                if until > now and tb in near and math.hypot(blk.x - x, blk.y - y) <= r:
+                if until > now and walkable(tb) and math.hypot(blk.x - x, blk.y - y) <= r:
                     target = tb
                     break
         if target < 0:
