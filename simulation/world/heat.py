@@ -40,11 +40,11 @@ def heat_exposure(env: Environment, windows: list[tuple[int, float, float]], now
     indoor = env.cfg.indoor_factor
     total = np.zeros(n)
     present = np.zeros(n)
-    stays = list(env.stays)
-    for cid, (s0, c0, f0, _b) in env._open.items():  # stays still open (finish() closes them later)
-        stays.extend((cid, c0, s0, now, f0))
-    if stays:
-        st = np.asarray(stays, float).reshape(-1, 5)
+    st = np.frombuffer(env.stays, float).reshape(-1, 5)
+    if env._open:  # stays still open (the environment's finish() closes them)
+        extra = [(cid, c0, s0, now, f0) for cid, (s0, c0, f0, _b) in env._open.items()]
+        st = np.vstack([st, np.asarray(extra, float).reshape(-1, 5)])
+    if len(st):
         cit, cell = st[:, 0].astype(int), st[:, 1].astype(int)
         t0, t1 = st[:, 2], np.minimum(st[:, 3], now)
         out = np.clip((st[:, 4] - indoor) / (1 - indoor), 0, 1) if indoor < 1 else np.ones(len(st))
