@@ -3,7 +3,8 @@
 Sessions arrive while a citizen is in the district, at a rate that follows the hour of day and the
 land use of the block. A session that tries WiFi joins the nearest AP in range that is up, operated
 by a service, and has a free client slot; it gets a fair share of the AP's usable Mbps, limited by
-the backhaul on the pole's path. A fault that takes an AP's pole down drops its sessions.
+the backhaul on the pole's path. A fault that takes an AP's pole down drops its sessions. A session
+no AP can take is offered to ``fallback`` (the 5G small cells of ``cellular.py``), which draws nothing.
 """
 
 from __future__ import annotations
