@@ -266,3 +266,12 @@ def test_edge_units_send_clips_and_catch_false_alarms(tiny_district, tmp_path, s
     assert edge.kpis["connectivity.backhaul_peak_pct"] < plain.kpis["connectivity.backhaul_peak_pct"]
     assert edge.kpis["edge.false_alarms_filtered"] > 0
     assert edge.kpis["safety.false_alarms_handled"] < plain.kpis["safety.false_alarms_handled"]
+
+
+def test_new_sdk_messages_round_trip_and_topics_match_the_world():
+    from simulation.world.notices import TOPICS
+
+    a = sdk.ShowParking("disp-1", "b-001")
+    assert sdk.from_data(sdk.to_data(a), actions_only=True) == a
+    assert tuple(sdk.NOTICE_TOPICS) == TOPICS
+    assert {"parking.occupancy", "iot.network", "cellular.load"} <= set(sdk.FEEDS)
