@@ -275,3 +275,30 @@ def test_new_sdk_messages_round_trip_and_topics_match_the_world():
     assert sdk.from_data(sdk.to_data(a), actions_only=True) == a
     assert tuple(sdk.NOTICE_TOPICS) == TOPICS
     assert {"parking.occupancy", "iot.network", "cellular.load"} <= set(sdk.FEEDS)
+
+
+def test_installed_gateways_and_small_cells_join_the_networks(tiny_district, tmp_path):
+    w = _world(tmp_path, "inst", _base(tiny_district, services=[]), run=False)
+    for pole, _x, _y in w.iot.gateways.values():
+        w.infra.powered[pole] = False
+    w.infra._recompute()
+    assert all(d.p == 0 for d in w.iot.devices.values())
+    free = next(p for p in w.d.poles if w.infra.up(p.id))
+    w.iot.add_gateway("gw-new", free.id)  # a service's gateway restores the traffic
+    assert all(d.gateway == "gw-new" and d.p > 0 for d in w.iot.devices.values())
+    n = len(w.cellular.cells)
+    w.cellular.add_cell("sc-new", free.id)
+    w.cellular.serve(free.x, free.y, 5.0, 600.0)
+    assert len(w.cellular.cells) == n + 1 and w.cellular.served == 1
+
+
+def test_safety_and_outage_notices_keep_people_in_and_away(tiny_district, tmp_path):
+    w = _world(tmp_path, "safe", _base(tiny_district, services=[]), run=False)
+    w.pop.start()
+    assert w.notices.notify(sdk.Notify("safety", "police operation", 0.0, 0.0, 3000.0), 0.0) is None
+    reached, complied = w.notices.counts["safety"][1:]
+    assert reached > 100 and 0 < complied < reached
+    kept_in = [c for c in w.pop.citizens if c.stay_in_until == 30 * 60.0]
+    assert len(kept_in) == complied and len(w.notices.avoiding) == complied
+    assert w.notices.notify(sdk.Notify("outage", "no power", 0.0, 0.0, 3000.0), 0.0) is None
+    assert w.notices.counts["outage"][0] == 1 and w.pop.deciders == [w.notices.avoid_rule]
