@@ -78,7 +78,7 @@ FEEDS: Mapping[str, str] = {
 NOTICE_TOPICS: Mapping[str, str] = {
     "heat": "stay in or go to a cooling shelter for 3 h (errands wait; counts as indoors for heat exposure)",
     "air_quality": "stay indoors for the scenario's shelter_min (lower PM2.5 exposure)",
-    "parking": "message is a block id: drivers arriving within 15 min to destinations in the radius are guided there",
+    "parking": "message is a block id: drivers arriving within 5 min to destinations in the radius are guided there",
     "outage": "avoid the area for 2 h: errands inside it go to the nearest like block outside",
     "safety": "stay in for 30 min, then avoid the area for 30 min",
     "crowd": "avoid the area for 2 h: errands inside it go to the nearest like block outside",

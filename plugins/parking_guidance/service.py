@@ -4,7 +4,7 @@ At deploy it puts a display on an arterial or collector pole next to each of the
 busiest blocks (by jobs and visitor land use) and a parking sensor on the pole nearest each of the
 blocks around them (any land use: that is where the free spaces are). Every tick it reads the
 ``parking.occupancy`` feed and points each display at the sensed block near it with the most
-free spaces; every ``notice_min`` it also pushes the same advice as an app notice (topic
+free spaces (blank when none has ``min_free``); every ``notice_min`` it also pushes the same advice as an app notice (topic
 ``parking``) around the display.
 """
 
@@ -71,9 +71,12 @@ class ParkingGuidance(Service):
             near = [
                 r for r in sensed if r["free"] >= self.min_free and math.hypot(r["x"] - x, r["y"] - y) <= self.reach
             ]
-            if not near:
+            if not near:  # nothing worth advising: blank the display rather than send drivers to a full block
+                if self.shown.get(did, ""):
+                    self.shown[did] = ""
+                    out.append(ShowParking(did, ""))
                 continue
-            best = max(near, key=lambda r: (r["free"] / max(r["spaces"], 1), r["free"], r["block"]))
+            best = max(near, key=lambda r: (r["free"], r["block"]))  # the most room: followers fill it slowest
             if self.shown.get(did) != best["block"]:
                 self.shown[did] = best["block"]
                 out.append(ShowParking(did, best["block"]))

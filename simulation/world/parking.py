@@ -40,7 +40,7 @@ DISPLAY_REACH_M = 350.0  # judgement: drivers pass a display on the last few hun
 P_FOLLOW_DISPLAY = 0.5  # judgement
 APP_SHARE = 0.4  # judgement: drivers with the city/navigation app that relays notices
 P_FOLLOW_APP = 0.7  # judgement
-APP_NOTICE_MIN = 15.0  # judgement: a parking notice stays current this long
+APP_NOTICE_MIN = 5.0  # judgement: free-space advice goes stale within minutes
 CRUISE_KMH = 15.0  # judgement: cruising speed while looking for a space
 CO2_KG_PER_KM = 0.17  # judgement: a Korean passenger car's average tailpipe CO2 per km
 
