@@ -4,8 +4,8 @@ At deploy it puts a display on an arterial or collector pole next to each of the
 busiest blocks (by jobs and visitor land use) and a parking sensor on the pole nearest each of the
 blocks around them (any land use: that is where the free spaces are). Every tick it reads the
 ``parking.occupancy`` feed and points each display at the sensed block near it with the most
-free spaces (blank when none has ``min_free``); every ``notice_min`` it also pushes the same advice as an app notice (topic
-``parking``) around the display.
+free spaces (blank when none has ``min_free``); every ``notice_min`` it also pushes the same
+advice as an app notice (topic ``parking``) around the display.
 """
 
 from __future__ import annotations
