@@ -28,6 +28,7 @@ from typing import Annotated, Any, ClassVar, TypedDict
 __all__ = [
     "FEEDS",
     "LOG_MARK",
+    "NOTICE_TOPICS",
     "SDK_VERSION",
     "Action",
     "BlockInfo",
@@ -55,6 +56,7 @@ __all__ = [
     "SdotReadingItem",
     "Service",
     "SetLight",
+    "ShowParking",
     "SiteInfo",
     "SiteView",
     "Transmit",
@@ -79,6 +81,21 @@ FEEDS: Mapping[str, str] = {
     "logistics.requests": "delivery requests routed to this service since the last tick: id, kind, origin, "
     "origin_x, origin_y, dest, dest_x, dest_y, created_s, deadline_s, value_krw, weight_kg",
     "ev.chargers": "every EV charger and drone dock: id, kind, pole, x, y, up, pads, busy, queue, reserved",
+    "parking.occupancy": "blocks sensed by this service's parking_sensor modules whose latest LoRaWAN uplink got "
+    "through: sensor, block, x, y, spaces, occupied, free",
+    "iot.network": "LoRaWAN gateways (id, kind='gateway', pole, up, load) and this service's own IoT devices "
+    "(id, kind, pole, gateway, sf, delivery_pct)",
+    "cellular.load": "every 5G small cell: id, pole, clients, mbps, up",
+}
+
+#: ``Notify`` topics the world answers, with what complying citizens do.
+NOTICE_TOPICS: Mapping[str, str] = {
+    "heat": "stay in or go to a cooling shelter for 3 h (errands wait; counts as indoors for heat exposure)",
+    "air_quality": "stay indoors for the scenario's shelter_min (lower PM2.5 exposure)",
+    "parking": "message is a block id: drivers arriving within 5 min to destinations in the radius are guided there",
+    "outage": "avoid the area for 2 h: errands inside it go to the nearest like block outside",
+    "safety": "stay in for 30 min, then avoid the area for 30 min",
+    "crowd": "avoid the area for 2 h: errands inside it go to the nearest like block outside",
 }
 
 
@@ -512,6 +529,15 @@ class Notify(Action):
 
 
 @dataclass(frozen=True, slots=True)
+class ShowParking(Action):
+    """Point a ``display`` the service installed at a block with free spaces (``""`` blanks it)."""
+
+    kind: ClassVar[str] = "show_parking"
+    display: str
+    block: str
+
+
+@dataclass(frozen=True, slots=True)
 class Dispatch(Action):
     """Send one of the service's fleet units to serve a request."""
 
@@ -601,9 +627,10 @@ _TYPES: dict[str, type] = {
         Dispatch,
         Reserve,
         Transmit,
+        ShowParking,
     )
 }
-_ACTIONS = {c.__name__ for c in (Flag, View, SetLight, Notify, Dispatch, Reserve, Transmit)}
+_ACTIONS = {c.__name__ for c in (Flag, View, SetLight, Notify, Dispatch, Reserve, Transmit, ShowParking)}
 # Field names per message class, computed once (dataclasses.fields() per call is slow).
 _FIELDS: dict[type, tuple[str, ...]] = {c: tuple(f.name for f in dataclasses.fields(c)) for c in _TYPES.values()}
 _FIELD_SETS: dict[str, frozenset[str]] = {c.__name__: frozenset(names) for c, names in _FIELDS.items()}

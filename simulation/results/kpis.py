@@ -337,6 +337,96 @@ def power_overruns(w: World) -> float:
     return float(w.energy.overruns)
 
 
+# --------------------------------------------------------------------------- an open world
+@kpi("iot.delivery_ratio_pct", "%", "higher", "LoRaWAN uplinks (S-DoT and service sensors) that reached the platform")
+def iot_delivery(w: World) -> float:
+    t = w.iot.totals()
+    return _pct(t["delivered"], t["sent"])
+
+
+@kpi("iot.latency_s", "s", "lower", "mean airtime plus network time of delivered LoRaWAN uplinks")
+def iot_latency(w: World) -> float:
+    return w.iot.totals()["latency_s"]
+
+
+@kpi("iot.sensor_availability_pct", "%", "higher", "S-DoT readings scheduled that reached the platform over LoRaWAN")
+def iot_availability(w: World) -> float:
+    t = w.iot.totals()
+    scheduled = len(w.iot.sdot) * w.environment.n_samples
+    return _pct(t["sdot_delivered"], scheduled)
+
+
+@kpi("iot.uplinks_lost", "uplinks", "lower", "LoRaWAN uplinks lost (collisions, duty cycle, no gateway in range)")
+def iot_lost(w: World) -> float:
+    t = w.iot.totals()
+    return t["sent"] - t["delivered"]
+
+
+@kpi("cellular.sessions_served", "sessions", "higher", "sessions WiFi could not serve that a 5G small cell served")
+def cellular_served(w: World) -> float:
+    return float(w.cellular.served)
+
+
+@kpi("cellular.offload_pct", "%", "higher", "share of sessions WiFi could not serve that 5G small cells served")
+def cellular_offload(w: World) -> float:
+    return _pct(w.cellular.served, w.cellular.tried)
+
+
+@kpi("cellular.any_served_pct", "%", "higher", "session attempts served by WiFi or a 5G small cell")
+def any_served(w: World) -> float:
+    return _pct(sum(w.conn.rec_served) + w.cellular.served, len(w.conn.rec_served))
+
+
+@kpi("parking.cruising_vehicle_km", "km", "lower", "vehicle-km driven looking for a parking space")
+def parking_vkm(w: World) -> float:
+    return w.parking.totals()["vehicle_km"]
+
+
+@kpi("parking.cruising_co2_kg", "kg", "lower", "CO2 emitted while cruising for a parking space")
+def parking_co2(w: World) -> float:
+    return w.parking.totals()["co2_kg"]
+
+
+@kpi("parking.guided_drivers", "drivers", "none", "arriving drivers who followed a display or a parking notice")
+def parking_guided(w: World) -> float:
+    return w.parking.totals()["guided"]
+
+
+@kpi("heat.exposure_h", "h", "lower", "hours outdoors at 33 °C or more, per person in the district")
+def heat_mean(w: World) -> float:
+    return w.heat.get("mean", math.nan)
+
+
+@kpi("heat.vulnerable_exposure_h", "h", "lower", "hours outdoors at 33 °C or more, per child or elderly resident")
+def heat_vulnerable(w: World) -> float:
+    return w.heat.get("vulnerable", math.nan)
+
+
+@kpi("notices.reached", "people", "none", "notice receipts (heat, outage, safety, crowd; a person reached twice counts twice)")
+def notices_reached(w: World) -> float:
+    return float(sum(v[1] for v in w.notices.counts.values()))
+
+
+@kpi("notices.complied", "people", "none", "notice receipts acted on (did what a heat, outage, safety or crowd notice asked)")
+def notices_complied(w: World) -> float:
+    return float(sum(v[2] for v in w.notices.counts.values()))
+
+
+@kpi("notices.rerouted_trips", "trips", "none", "errands moved out of an area a notice asked people to avoid")
+def notices_rerouted(w: World) -> float:
+    return float(w.notices.rerouted)
+
+
+@kpi("edge.backhaul_saved_mbps", "Mbps", "higher", "camera video kept off the fibre by edge units (clips, not streams)")
+def edge_saved(w: World) -> float:
+    return w.edge.saved_mbps
+
+
+@kpi("edge.false_alarms_filtered", "detections", "none", "false AI detections caught on the pole by edge units")
+def edge_filtered(w: World) -> float:
+    return float(w.edge.filtered)
+
+
 def compute_kpis(w: World) -> dict[str, float]:
     """Every catalogue KPI for a finished world, in catalogue order."""
     return {name: float(k.fn(w)) for name, k in CATALOGUE.items()}

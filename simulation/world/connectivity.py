@@ -7,7 +7,8 @@ the nearest AP in range that is up, operated by a service, and has both a free c
 free airtime (the demand already booked on it plus the new session's within its usable Mbps); it
 gets a fair share of the AP's usable Mbps, limited by the backhaul on the pole's path. A fault
 that takes an AP's pole down drops its sessions. Every attempt made within range of an AP is a
-record in the ``ap_clients`` queue (served, blocked, dropped).
+record in the ``ap_clients`` queue (served, blocked, dropped). A session no AP can take is offered
+to ``fallback`` (the 5G small cells of ``cellular.py``), which draws nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import bisect
 import math
 import random
 from array import array
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -129,6 +131,8 @@ class Connectivity:
             if b >= 0
         ]
         self.event_factor = dem.event_use_factor
+        # a session WiFi cannot serve may go to a 5G small cell (world.cellular): (x, y, Mbps, seconds)
+        self.fallback: Callable[[float, float, float, float], None] | None = None
         pop.listen(on_stay=self._on_stay, on_trip=self._on_trip)
         infra.listeners.append(self._on_poles)
 
@@ -215,6 +219,10 @@ class Connectivity:
             self.blocked += 1
             row = self.records.arrive("ap_clients", self.aps[first].id, f"B{len(self.rec_t)}", "session", 0, now)
             self.records.end(row, now, "blocked")
+            if self.fallback is not None:
+                self.fallback(x, y, demand, duration)
+        elif self.fallback is not None:
+            self.fallback(x, y, demand, duration)
         self.rec_t.append(self.env.now)
         self.rec_xy.extend((x, y))
         self.rec_covered.append(covered)

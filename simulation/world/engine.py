@@ -16,15 +16,21 @@ from simulation import sdk
 from simulation.config.district import District
 from simulation.config.scenario import FaultSpec, Scenario
 from simulation.rng import Streams
+from simulation.world.cellular import Cellular
 from simulation.world.connectivity import Connectivity
+from simulation.world.edge import Edge
 from simulation.world.energy import DarkIncidents, Energy
 from simulation.world.environment import Environment
+from simulation.world.heat import heat_exposure
 from simulation.world.host import ReadyService, ServiceHost, ServiceState, one_cpu
 from simulation.world.infrastructure import Infrastructure
+from simulation.world.iot import IoT
 from simulation.world.lighting import Lighting
 from simulation.world.log import EventLog, Series
 from simulation.world.logistics import Logistics
 from simulation.world.mobility import Mobility
+from simulation.world.notices import Notices
+from simulation.world.parking import Parking
 from simulation.world.population import DistrictModel, Population
 from simulation.world.queues import QueueRecords
 from simulation.world.safety import Safety
@@ -131,6 +137,17 @@ class World:
         self.mobility = Mobility(self.env, district, scenario, self.streams, self.infra, self.pop, self.energy, cal)
         self.mobility.records = self.queues
         self.logistics = Logistics(self.env, district, scenario, self.streams, self.pop, self.mobility, cal, self.log)
+        # An open world: LoRaWAN, 5G small cells, parking guidance, edge units, notices (own named streams)
+        self.iot = IoT(self.env, district, self.streams, self.infra)
+        self.iot.horizon(self.environment.n_samples, self.environment.up_at)
+        self.cellular = Cellular(self.env, district, self.infra, cal)
+        self.conn.fallback = self.cellular.serve
+        self.parking = Parking(self.env, district, self.streams, self.infra, self.mobility, self.pop, self.iot)
+        self.edge = Edge(self.env, district, self.streams, self.infra)
+        self.notices = Notices(district, self.streams, self.pop, self.environment.travelling)
+        self.notices.handlers["air_quality"] = self.environment.notify
+        self.notices.handlers["parking"] = self.parking.notify
+        self.heat: dict[str, float] = {}
         self.views: dict[str, set[str]] = {}
         self.infra_changes: list[dict] = []
         self.notifications = 0
@@ -177,6 +194,8 @@ class World:
         self.safety.finish()
         self.energy_kwh = self.lights.finish()
         self.environment.finish()
+        self.iot.finish()
+        self.heat = heat_exposure(self.environment, self.notices.heat_windows, env.now)
         self.mobility.finish()
         self.energy.finish(self.energy_kwh)
         self.conn.finish()
@@ -188,6 +207,7 @@ class World:
             t = env.now
             self.infra.sample(self.series, t)
             self.conn.sample(self.series, t)
+            self.cellular.sample(self.series, t)
             self.safety.sample(self.series, t)
             self.lights.sample(self.series, t)
             self.series.add(t, "population.in_district", self.pop.in_district)
@@ -220,6 +240,20 @@ class World:
         for dev in s.operates:
             if dev in ap_ids:
                 self.conn.operated[ap_ids[dev]] = True
+        for mid in s.installed:  # modules that act in the open world's domains
+            pole, module, _owner = self.infra.installed[mid]
+            if module in ("sensor", "parking_sensor"):
+                self.iot.add_device(mid, module, pole, s.name)
+            if module == "parking_sensor":
+                self.parking.add_sensor(mid, pole, s.name)
+            elif module == "gateway":
+                self.iot.add_gateway(mid, pole)
+            elif module == "small_cell":
+                self.cellular.add_cell(mid, pole)
+            elif module == "display":
+                self.parking.add_display(mid, pole, s.name)
+            elif module == "edge_unit":
+                self.edge.add_unit(mid, pole, s.name, s.operates)
         if s.fleet:
             self._deploy_fleet(s)
 
@@ -281,7 +315,9 @@ class World:
             if not isinstance(a.topic, str) or not isinstance(a.message, str):
                 return "topic and message must be text"
             self.notifications += 1
-            return self.environment.notify(a)
+            return self.notices.notify(a, self.env.now)
+        if isinstance(a, sdk.ShowParking):
+            return self.parking.show(s.name, a)
         if isinstance(a, sdk.Dispatch | sdk.Reserve):
             if s.name not in self.logistics.fleets:
                 return "this service has no fleet (declare one in Deployment.fleet)"

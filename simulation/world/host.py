@@ -269,7 +269,7 @@ class ServiceHost:
         detections = w.safety.drain()
         # S-DoT readings are built only when someone reads them (~14k items a district-day)
         wanted = any(s.active and "sdot.readings" in s.feeds for s in self.services)
-        self._readings = w.environment.drain() if wanted else []
+        self._readings = w.iot.filter_readings(w.environment.drain()) if wanted else []  # over LoRaWAN
         for s in self.services:
             if not s.active:
                 continue
@@ -312,7 +312,9 @@ class ServiceHost:
         feeds: dict[str, tuple[Mapping[str, Any], ...]] = {}
         for f in s.feeds:
             if f == "cctv.detections":
-                items = tuple(d for d in detections if d["camera"] in s.operates)
+                items = w.edge.check(
+                    s.name, tuple(d for d in detections if d["camera"] in s.operates), w.safety.detections
+                )
                 s.delivered.update(d["id"] for d in items)
                 feeds[f] = items
             elif f == "wifi.load":
@@ -327,6 +329,12 @@ class ServiceHost:
                 feeds[f] = tuple(w.logistics.drain(s.name))
             elif f == "ev.chargers":
                 feeds[f] = tuple(w.mobility.status())
+            elif f == "parking.occupancy":
+                feeds[f] = tuple(w.parking.occupancy(s.name))
+            elif f == "iot.network":
+                feeds[f] = tuple(w.iot.status(s.name))
+            elif f == "cellular.load":
+                feeds[f] = tuple(w.cellular.status())
         modules = tuple(
             {
                 "id": mid,

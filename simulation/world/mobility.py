@@ -134,6 +134,8 @@ class Mobility:
     def waiting(self, user: str) -> int:
         """Requests of ``user`` (ev_driver, fleet, reservation) waiting for a pad now."""
         return sum(1 for r in self._rows if r[3] == user and r[8] == "waiting")
+        # parking guidance (world.parking): (driver id, destination block) -> (spot, cruising min), or None
+        self.guide: Callable[[int, int], tuple[int, float] | None] | None = None
 
     # ---------------------------------------------------------------- power
     def _acc(self, ch: Charger) -> None:
@@ -261,7 +263,8 @@ class Mobility:
             self.cal.at(arrive, partial(self._arrive, c.unique_id, block, leave))
 
     def _arrive(self, uid: int, b: int, leave: float, _event: object = None) -> None:
-        spot, cruise = self._park(b)
+        guided = self.guide(uid, b) if self.guide is not None else None
+        spot, cruise = self._park(b) if guided is None else guided
         self.parked[uid] = spot
         self.cruise_min.append(cruise)
         self.cal.at(max(leave, self.env.now), partial(self._leave, uid))

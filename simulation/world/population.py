@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 import simpy
 from mesa import Model
-from mesa.discrete_space import Cell, CellAgent, Network
+from mesa.discrete_space import CellAgent, Network
 
 from simulation.config.district import District
 from simulation.config.scenario import Scenario
@@ -67,41 +67,7 @@ class Stay:
 
 StayListener = Callable[[Citizen, int, float, float], None]
 TripListener = Callable[[Citizen, float, float], None]
-
-
-class _Members(dict):
-    """A cell's agents as an insertion-ordered dict: O(1) removal where Mesa's list is O(n)."""
-
-    def append(self, agent: CellAgent) -> None:
-        self[agent] = None
-
-    def remove(self, agent: CellAgent) -> None:
-        del self[agent]
-
-    def copy(self) -> list[CellAgent]:  # type: ignore[override]
-        return list(self)
-
-
-class StreetCell(Cell):
-    """A street intersection; hundreds of people may stand at one, so membership is a dict."""
-
-    __slots__ = ()
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._agents = _Members()  # type: ignore[assignment,misc]
-
-    # Mesa's versions check a capacity a street cell does not have; these keep ``empty`` right.
-    def add_agent(self, agent: CellAgent) -> None:
-        """Add ``agent`` to this cell."""
-        self._agents[agent] = None  # type: ignore[index]
-        self._empty = False
-
-    def remove_agent(self, agent: CellAgent) -> None:
-        """Remove ``agent`` from this cell."""
-        agents = self._agents
-        del agents[agent]  # type: ignore[arg-type]
-        self._empty = not agents
+Decider = Callable[[Citizen, int, int, float], int]  # (citizen, leg, destination, now) -> destination
 
 
 class DistrictModel(Model):
@@ -111,7 +77,7 @@ class DistrictModel(Model):
         super().__init__(rng=seed)
         g = district.graph
         layout = {n: (g.nodes[n]["x"], g.nodes[n]["y"]) for n in g.nodes}
-        self.space = Network(g, random=self.random, layout=layout, cell_klass=StreetCell)
+        self.space = Network(g, random=self.random, layout=layout)
 
 
 class Population:
@@ -134,9 +100,16 @@ class Population:
         self.block_xy = [(b.x, b.y) for b in d.blocks]
         self.block_half = [min(60.0, 0.45 * math.sqrt(max(b.area_m2, 1.0))) for b in d.blocks]
         self.present = [0] * len(d.blocks)
+        # how far from its street node a block's people may stand (for "who is near" through Mesa's cells)
+        self.node_reach: dict[str, float] = {}
+        for (bx, by), node, h in zip(self.block_xy, self.block_node, self.block_half, strict=True):
+            nx_, ny_ = d.nodes[node]
+            reach = math.hypot(bx - nx_, by - ny_) + h * math.sqrt(2)
+            self.node_reach[node] = max(self.node_reach.get(node, 0.0), reach)
         self.outside = 0
         self.gates = _gates(d)
-        self.cells = model.space._cells  # node id -> Cell
+        self.cells = {cell.coordinate: cell for cell in model.space}  # node id -> Mesa cell (public iteration)
+        self.deciders: list[Decider] = []  # rules that may change a departing citizen's destination
         self._paths: dict[str, tuple[dict, dict]] = {}
         self._lines: dict[tuple[str, str], tuple[list[tuple[float, float]], list[float]]] = {}
         self.stay_listeners: list[StayListener] = []
@@ -310,6 +283,12 @@ class Population:
         if c.stay_in_until > now and c.block >= 0 and dest != -1:
             self.cal.at(c.stay_in_until, partial(self._depart, c, k))
             return
+        if self.deciders:  # citizens who decide (world.citizens): only when a rule is active
+            for rule in self.deciders:
+                new = rule(c, k, dest, now)
+                if new != dest:
+                    dest = new
+                    c.plan[k] = (c.plan[k][0], new)
         node = c.node
         if node is None:  # entering from outside through a gate
             node = self.gates[c.unique_id % len(self.gates)]
