@@ -19,7 +19,7 @@ from typing import Any
 from simulation.config.scenario import scenario_district
 from simulation.plugins.discovery import open_plugin
 from simulation.plugins.selfcheck import ensure_sandbox
-from simulation.results.compare import _verdict, paired_t
+from simulation.stats import paired_test, verdict as kpi_verdict
 from simulation.results.conformance import BUILTINS, _districts, _run, _scenario, candidate_builtins
 from simulation.results.kpis import CATALOGUE
 from simulation.results.rejections import hint_for
@@ -160,8 +160,9 @@ def plugin_evidence(
                 if name not in pairs:
                     continue
                 ps = [(b, c) for b, c in pairs[name] if not (math.isnan(b) or math.isnan(c))]
-                mean, lo, hi = paired_t([c - b for b, c in ps])
-                sig, verdict = _verdict(k.better, mean, lo, hi)
+                test = paired_test([c - b for b, c in ps])
+                mean, lo, hi = test.mean, test.low, test.high
+                sig, verdict = kpi_verdict(k.better, test)
                 if ps and all(c == b for b, c in ps):
                     verdict = "unchanged"
                 rows.append(

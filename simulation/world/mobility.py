@@ -125,6 +125,8 @@ class Mobility:
         self.records = QueueRecords()  # the world hands its own in
         self._rows: list[list] = []  # this domain's rows
         self._held_rows: dict[tuple[str, str], list] = {}  # (charger, unit) -> a reservation's row
+        # parking guidance (world.parking): (driver id, destination block) -> (spot, cruising min), or None
+        self.guide: Callable[[int, int], tuple[int, float] | None] | None = None
 
     def _arrive_row(self, ch: Charger, job: str, user: str, prio: int) -> list:
         row = self.records.arrive(QUEUE_OF[ch.kind], ch.id, job, user, prio, self.env.now)
@@ -134,8 +136,6 @@ class Mobility:
     def waiting(self, user: str) -> int:
         """Requests of ``user`` (ev_driver, fleet, reservation) waiting for a pad now."""
         return sum(1 for r in self._rows if r[3] == user and r[8] == "waiting")
-        # parking guidance (world.parking): (driver id, destination block) -> (spot, cruising min), or None
-        self.guide: Callable[[int, int], tuple[int, float] | None] | None = None
 
     # ---------------------------------------------------------------- power
     def _acc(self, ch: Charger) -> None:
