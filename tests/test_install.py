@@ -58,7 +58,7 @@ def test_cli_runs_from_another_folder(tmp_path: Path) -> None:
 
 def test_closed_pipe_ends_quietly(tiny_district: Path) -> None:
     p = subprocess.Popen(
-        [sys.executable, "-m", "simulation", "export", str(tiny_district)],
+        [sys.executable, "-m", "simulation", "export", "sangam_dmc"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
