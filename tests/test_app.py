@@ -53,9 +53,9 @@ def folders(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         "start": "2026-05-12T17:00",
         "duration": "1h",
         "seed": 1,
-        "replications": 2,
+        "replications": 5,  # a verdict needs 5 pairs
         # the pre-calibration WiFi demand: an hour of the tiny district then has enough sessions
-        # for two replications to show the served-% difference as significant
+        # for the served-% difference to show as significant
         "demand": {"connectivity": {"sessions_per_person_per_day": 6.0}},
     }
     write_scenario(sc_dir, "tiny_base", common | {"services": BASE_SERVICES})
@@ -299,16 +299,17 @@ def test_an_invalid_number_disables_start_with_a_message(env):
     assert not at.error and not at.button(key="run_start").disabled
 
 
-def test_large_runs_show_a_time_estimate_and_need_a_confirmation(env):
+def test_large_runs_show_a_time_estimate_and_need_a_confirmation(env, monkeypatch):
+    monkeypatch.setattr("webapp.run.CONFIRM_S", 1.0)  # "large" whatever this machine's speed
     at = AppTest.from_function(run_page, default_timeout=30).run()
     path = str((env["scenarios"] / "tiny_base.yaml").resolve())
     at.selectbox(key="run_scenario").set_value(path).run()
     at.text_input(key=f"{path}:reps").set_value("1000").run()
     note = next(c.value for c in at.caption if c.value.startswith("Time:"))
-    assert "for 998 new runs" in note and "about" in note
+    assert "for 995 new runs" in note and "about" in note
     assert at.button(key="run_start").disabled  # until confirmed
     box = at.checkbox(key=f"{path}:confirm")
-    assert box.label.startswith("Yes, start 998 runs (about ")
+    assert box.label.startswith("Yes, start 995 runs (about ")
     box.check().run()
     assert not at.button(key="run_start").disabled
 
