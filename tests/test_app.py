@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import re
 import subprocess
 import sys
@@ -53,9 +54,9 @@ def folders(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         "start": "2026-05-12T17:00",
         "duration": "1h",
         "seed": 1,
-        "replications": 5,  # a verdict needs 5 pairs
+        "replications": 2,
         # the pre-calibration WiFi demand: an hour of the tiny district then has enough sessions
-        # for the served-% difference to show as significant
+        # for the served-% difference to show as significant (given 5 pairs: see _five_pairs)
         "demand": {"connectivity": {"sessions_per_person_per_day": 6.0}},
     }
     write_scenario(sc_dir, "tiny_base", common | {"services": BASE_SERVICES})
@@ -306,10 +307,10 @@ def test_large_runs_show_a_time_estimate_and_need_a_confirmation(env, monkeypatc
     at.selectbox(key="run_scenario").set_value(path).run()
     at.text_input(key=f"{path}:reps").set_value("1000").run()
     note = next(c.value for c in at.caption if c.value.startswith("Time:"))
-    assert "for 995 new runs" in note and "about" in note
+    assert "for 998 new runs" in note and "about" in note
     assert at.button(key="run_start").disabled  # until confirmed
     box = at.checkbox(key=f"{path}:confirm")
-    assert box.label.startswith("Yes, start 995 runs (about ")
+    assert box.label.startswith("Yes, start 998 runs (about ")
     box.check().run()
     assert not at.button(key="run_start").disabled
 
@@ -359,9 +360,22 @@ def test_deck_json_is_compact_with_rounded_coordinates(env, tiny_district):
     assert lon == round(lon, 5)
 
 
-def test_compare_opens_on_the_kpis_that_changed_most(env):
+def _five_pairs(env, tmp_path, monkeypatch) -> Path:
+    """A copy of the store with 5 replications of tiny_base and tiny_nowifi (a verdict needs 5 pairs)."""
+    store = tmp_path / "store5"
+    shutil.copytree(env["store"], store)
+    for name in ("tiny_base", "tiny_nowifi"):
+        sc = load_scenario(env["scenarios"] / f"{name}.yaml")
+        for seed in replication_seeds(sc.seed, 5):
+            run_or_reuse(sc, seed, Store(store))
+    monkeypatch.setenv("PILOT_STORE", str(store))
+    return store
+
+
+def test_compare_opens_on_the_kpis_that_changed_most(env, tmp_path, monkeypatch):
     from webapp.compare_view import effect_size
 
+    env = env | {"store": _five_pairs(env, tmp_path, monkeypatch)}
     at = AppTest.from_function(compare_page, default_timeout=30).run()
     at.multiselect(key="cmp_pick").set_value(["tiny_base", "tiny_nowifi"]).run()
     assert not at.exception

@@ -18,7 +18,7 @@ from typing import Any
 import networkx as nx
 from scipy.spatial import cKDTree
 
-from simulation.config.district import (
+from simulation.config.district_model import (
     DEVICE_KINDS,
     LAND_USES,
     M_PER_DEG_LAT,
