@@ -32,6 +32,7 @@ __all__ = [
     "SDK_VERSION",
     "Action",
     "BlockInfo",
+    "CellularLoadItem",
     "ChargerItem",
     "DeliveryRequestItem",
     "Deployment",
@@ -45,10 +46,12 @@ __all__ = [
     "FleetUnitItem",
     "InfraStatusItem",
     "Install",
+    "IotNetworkItem",
     "LinkInfo",
     "ModuleItem",
     "Notify",
     "Observation",
+    "ParkingOccupancyItem",
     "PoleInfo",
     "PresenceItem",
     "ReservationItem",
@@ -240,6 +243,52 @@ class ChargerItem(TypedDict):
     reserved: Annotated[tuple[ReservationItem, ...], "", "reservations not yet over"]
 
 
+class ParkingOccupancyItem(TypedDict):
+    """On-street parking of one block, as sensed by a ``parking_sensor`` this service installed.
+
+    Delivered: every tick, one item per sensed block (the block nearest each sensor's pole), only
+    while that sensor's latest LoRaWAN uplink got through.
+    """
+
+    sensor: Annotated[str, "", "id of the parking_sensor module that sensed it"]
+    block: Annotated[str, "", "block id (pass it to ShowParking, or as a parking notice's message)"]
+    x: Annotated[float, "m", "block centre (local metres, x east)"]
+    y: Annotated[float, "m", "block centre (local metres, y north)"]
+    spaces: Annotated[int, "spaces", "on-street spaces of the block"]
+    occupied: Annotated[int, "spaces", "spaces taken now"]
+    free: Annotated[int, "spaces", "spaces free now"]
+
+
+class IotNetworkItem(TypedDict):
+    """A LoRaWAN gateway of the district (or one a service installed), or one of this service's IoT devices.
+
+    Delivered: every tick, every gateway and every IoT device this service installed, as they are now.
+    Gateways have ``kind`` "gateway", ``gateway`` "", ``sf`` 0 and ``delivery_pct`` 0; devices have ``load`` 0.
+    """
+
+    id: Annotated[str, "", "gateway or device id"]
+    kind: Annotated[str, "", "gateway, sensor or parking_sensor"]
+    pole: Annotated[str, "", "the pole it is on"]
+    up: Annotated[bool, "", "its pole has power and backhaul"]
+    load: Annotated[float, "0-1", "a gateway's channel load (airtime share busy)"]
+    gateway: Annotated[str, "", "a device's gateway now ('' when none is in range)"]
+    sf: Annotated[int, "", "a device's LoRa spreading factor now (7-12)"]
+    delivery_pct: Annotated[float, "%", "a device's chance that an uplink reaches the platform now"]
+
+
+class CellularLoadItem(TypedDict):
+    """A 5G small cell and its load.
+
+    Delivered: every tick, every small cell of the district, as it is now.
+    """
+
+    id: Annotated[str, "", "small cell device id"]
+    pole: Annotated[str, "", "the pole it is on"]
+    clients: Annotated[int, "sessions", "sessions on it now"]
+    mbps: Annotated[float, "Mbps", "throughput it carries now"]
+    up: Annotated[bool, "", "its pole has power and backhaul"]
+
+
 class ModuleItem(TypedDict):
     """A module this service installed (``Observation.modules``): only what was actually mounted.
 
@@ -289,6 +338,9 @@ FEED_ITEMS: Mapping[str, type] = {
     "sdot.readings": SdotReadingItem,
     "logistics.requests": DeliveryRequestItem,
     "ev.chargers": ChargerItem,
+    "parking.occupancy": ParkingOccupancyItem,
+    "iot.network": IotNetworkItem,
+    "cellular.load": CellularLoadItem,
 }
 
 

@@ -42,14 +42,30 @@ MODULE_EFFECTS: dict[str, str] = {
     "ap": "district APs serve WiFi sessions within range while some service operates them (connectivity.*)",
     "camera": "plain CCTV: operators see incidents in view while it is on the video wall (View)",
     "ai_camera": "CCTV with analytics: raises detections (cctv.detections) to the services operating it",
-    "sensor": "S-DoT sensor: a reading every 2 minutes (sdot.readings; environment.sensor_availability_pct)",
-    "gateway": "no effect of its own beyond slots, power and backhaul (services use it as they declare)",
-    "small_cell": "no effect of its own beyond slots, power and backhaul",
+    "sensor": (
+        "S-DoT sensor: a reading every 2 minutes, sent over LoRaWAN (sdot.readings, "
+        "iot.network; iot.*, environment.sensor_availability_pct); one a service installs competes for the "
+        "same airtime"
+    ),
+    "gateway": (
+        "LoRaWAN gateway: carries sensors' uplinks within range (spreading factor by "
+        "distance, 1% duty cycle, ALOHA collisions); one a service installs adds coverage (iot.network; "
+        "iot.*)"
+    ),
+    "small_cell": (
+        "5G small cell: serves sessions WiFi cannot, over the shared fibre (cellular.load; "
+        "cellular.*, connectivity.backhaul_peak_pct)"
+    ),
     "ev_charger": "charges public EVs and robots/vans (ev.chargers, Reserve; mobility.*, logistics.charge_wait_min)",
     "drone_dock": "lands and charges drones (ev.chargers, Reserve; logistics.*)",
-    "edge_unit": "no effect of its own beyond slots, power and backhaul (compute a service brings)",
-    "parking_sensor": "no effect of its own beyond slots, power and backhaul",
-    "display": "no effect of its own beyond slots, power and backhaul",
+    "edge_unit": (
+        "on-pole analytics: the cameras this service operates within 150 m send clips, not "
+        "streams, and most false alarms are caught on the pole (edge.*, connectivity.backhaul_peak_pct)"
+    ),
+    "parking_sensor": (
+        "senses the on-street parking of the block nearest its pole, sent over LoRaWAN (parking.occupancy; iot.*)"
+    ),
+    "display": "shows drivers nearby the block it is pointed at (ShowParking); some follow it (parking.*)",
 }
 
 #: The feeds a service reads and the actions (or deployment steps) it takes to move each KPI domain.
@@ -61,7 +77,16 @@ KPI_MOVERS: dict[str, tuple[str, str]] = {
     "infra": ("infra.status", "Install (power over a pole's budget)"),
     "environment": ("sdot.readings", "Notify (topic air_quality)"),
     "logistics": ("logistics.requests, ev.chargers", "Dispatch; Reserve; Deployment.fleet"),
-    "mobility": ("ev.chargers", "Reserve (pads held from public EVs); Deployment.fleet"),
+    "mobility": (
+        "ev.chargers, parking.occupancy",
+        "Reserve (pads held from public EVs); Deployment.fleet; ShowParking",
+    ),
+    "iot": ("iot.network", "Install (sensor, parking_sensor, gateway)"),
+    "cellular": ("cellular.load", "Install (small_cell)"),
+    "parking": ("parking.occupancy", "ShowParking; Notify (topic parking); Install (parking_sensor, display)"),
+    "heat": ("sdot.readings", "Notify (topic heat)"),
+    "notices": ("—", "Notify (any topic of sdk.NOTICE_TOPICS)"),
+    "edge": ("cctv.detections", "Install (edge_unit)"),
 }
 
 

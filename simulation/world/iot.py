@@ -214,6 +214,9 @@ class IoT:
                 "pole": pole,
                 "up": self.infra.up(pole),
                 "load": round(self.gw_load.get(gid, 0), 4),
+                "gateway": "",
+                "sf": 0,
+                "delivery_pct": 0.0,
             }
             for gid, (pole, _x, _y) in self.gateways.items()
         ]
@@ -222,8 +225,10 @@ class IoT:
                 "id": d.id,
                 "kind": d.kind,
                 "pole": d.pole,
-                "gateway": d.gateway,
-                "sf": d.sf,
+                "up": self.infra.up(d.pole),
+                "load": 0.0,
+                "gateway": d.gateway or "",
+                "sf": int(d.sf),
                 "delivery_pct": round(100 * d.p, 2),
             }
             for d in self.devices.values()
