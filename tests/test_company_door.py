@@ -369,11 +369,12 @@ from simulation.sdk import FEEDS, Deployment, FleetUnit, Install, Service
 class AllFeeds(Service):
     def deploy(self, site, params):
         self.seen = set()
-        pole = next(p for p in site.poles if p.model == "SP-A" and p.free_slots > 0)
+        poles = [p for p in site.poles if p.model == "SP-A" and p.free_slots > 0]
+        sensed = poles[1] if len(poles) > 1 else poles[0]  # a parking sensor: parking.occupancy items
         return Deployment(
             feeds=tuple(FEEDS),
             operates=tuple(d.id for d in site.devices),
-            installs=(Install(pole.id, "edge_unit"),),
+            installs=(Install(poles[0].id, "edge_unit"), Install(sensed.id, "parking_sensor")),
             fleet=(FleetUnit("robot", 1, 1.5, 120.0),),
             market_share=0.5,
         )
@@ -409,7 +410,10 @@ def test_feed_items_are_what_the_sdk_declares(tmp_path, tiny_district):
         "name": "all_feeds",
         "entry": "service:AllFeeds",
         "feeds": list(sdk.FEEDS),
-        "hardware": [{"module": "edge_unit", "units": 1, "capex_krw": 1, "install_krw": 1, "power_w": 40, "slots": 1}],
+        "hardware": [
+            {"module": "edge_unit", "units": 1, "capex_krw": 1, "install_krw": 1, "power_w": 40, "slots": 1},
+            {"module": "parking_sensor", "units": 1, "capex_krw": 1, "install_krw": 1, "power_w": 4, "slots": 1},
+        ],
         "fleet": {"kind": "robot", "units": 1, "speed_m_s": 1.5, "battery_min": 120},
     }
     (folder / "plugin.yaml").write_text(yaml.safe_dump(manifest))
