@@ -116,6 +116,8 @@ def kpi_table(cmp: Comparison, candidate: str, only_significant: bool = False) -
     return (
         f'<table class="kpi-table" data-baseline="{_e(base)}" data-candidate="{_e(candidate)}" '
         f'style="border-collapse:collapse;width:100%;table-layout:fixed;font-size:0.85em;overflow-wrap:anywhere">'
+        f'<caption style="caption-side:bottom;text-align:left;font-size:0.9em;color:#5f6368;padding-top:4px">'
+        f"{_e(cmp.caption(candidate))}</caption>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
