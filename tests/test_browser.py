@@ -110,7 +110,12 @@ def live(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     for seed in replication_seeds(sc.seed, sc.replications):  # the baseline is in the store already
         run_or_reuse(sc, seed, Store(store))
     port = _free_port()
-    env = os.environ | {"PILOT_STORE": str(store), "PILOT_SCENARIOS": str(scenarios), "PILOT_DISTRICTS": str(districts)}
+    env = os.environ | {
+        "PILOT_STORE": str(store),
+        "PILOT_SCENARIOS": str(scenarios),
+        "PILOT_DISTRICTS": str(districts),
+        "PILOT_CONFIRM_S": "60",  # a 1,000-run start asks first on any machine; a 2-run one does not
+    }
     log = open(root / "server.log", "wb")  # noqa: SIM115 - closed at teardown
     server = subprocess.Popen(
         [

@@ -264,15 +264,15 @@ def test_a_clashing_upload_is_refused_or_versioned_checked_where_uploaded_and_ad
     choose(pg, "Scenario", "tiny_base")
     pg.get_by_text("Add a service (any that passed its conformance check)").click()
     add = pg.get_by_test_id("stMultiSelect").filter(has_text="Services to add")
-    param = pg.get_by_test_id("stNumberInput").filter(has_text="threshold_pm25")
+    param = pg.get_by_test_id("stNumberInput").filter(has_text="threshold_pm25").first
     for _ in range(3):  # the app may rerun under the open list (progress polling): pick again if it closed
-        add.locator("input").click()
-        pg.keyboard.type("acme")
-        expect(
-            pg.get_by_role("option", name=re.compile(r"^acme_air_alerts.* 1\.4\.0 .*uploaded")).first
-        ).to_be_visible()
-        pg.keyboard.press("Enter")
-        pg.keyboard.press("Escape")
+        if add.get_by_text(re.compile(r"acme_air_alerts")).count() == 0:  # not picked yet (a rerun may undo it)
+            add.locator("input").click()
+            pg.keyboard.type("acme")
+            option = pg.get_by_role("option", name=re.compile(r"^acme_air_alerts.* 1\.4\.0 .*uploaded"))
+            expect(option.first).to_be_visible()
+            pg.keyboard.press("Enter")
+            pg.keyboard.press("Escape")
         try:
             expect(param).to_be_visible(timeout=15_000)
             break

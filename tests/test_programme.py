@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from simulation.cli.main import main
+from simulation.config._yaml import dump_yaml
 from simulation.config.osm import import_osm
 from simulation.config.programme import load_programme
 from simulation.errors import ProgrammeError
@@ -115,7 +115,7 @@ def _small(tmp_path: Path) -> dict[str, Any]:
 
 def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
     p = tmp_path / "programme.yaml"
-    p.write_text(yaml.safe_dump(data, sort_keys=False))
+    p.write_text(dump_yaml(data, sort_keys=False))  # no aliases: the reader refuses them
     return p
 
 

@@ -9,6 +9,7 @@ the rest should take from the wall time of runs already measured.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import streamlit as st
@@ -24,9 +25,9 @@ from .run_services import add_services_section, with_extra_services
 
 SEED_MAX = 2**32 - 1
 REPS_MAX = 1000
-#: Ask for a confirmation before starting work expected to take longer than this (seconds) or,
-#: with no measured runs to go by, more runs than ``CONFIRM_RUNS``.
-CONFIRM_S = 600.0
+#: Ask for a confirmation before starting work expected to take longer than this (seconds;
+#: ``PILOT_CONFIRM_S`` sets it) or, with no measured runs to go by, more runs than ``CONFIRM_RUNS``.
+CONFIRM_S = float(os.environ.get("PILOT_CONFIRM_S", "600"))
 CONFIRM_RUNS = 20
 
 

@@ -234,3 +234,15 @@ def parse_model[M: BaseModel](model: type[M], data: Any, path: Path | str, error
     except ValidationError as exc:
         key, msg = validation_message(exc)
         raise error(path, msg, key=key) from None
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """A safe dumper that writes a value again wherever it repeats (our reader refuses aliases)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump_yaml(data: Any, **kwargs: Any) -> str:
+    """YAML text of ``data`` that :func:`parse_yaml` reads back: plain tags, no anchors or aliases."""
+    return yaml.dump(data, Dumper=_NoAliasDumper, **kwargs)

@@ -25,9 +25,9 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-import yaml
 
 from simulation._files import write_atomic
+from simulation.config._yaml import dump_yaml
 from simulation.config.district import M_PER_DEG_LAT, M_PER_DEG_LON_EQ, PoleCatalogue
 from simulation.config.geometry import apportion, area_centroid, bisect, dedupe, farthest, polyline_length, weighted
 
@@ -456,7 +456,7 @@ def write_district(
         feats.append(_feat("Point", ll(xy), {"kind": kind, "id": did, "pole": pl.id, **props}))
     lines = [json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in feats]
     geo = '{"type": "FeatureCollection", "features": [\n' + ",\n".join(lines) + "\n]}\n"
-    text = head + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=100)
+    text = head + dump_yaml(meta, sort_keys=False, allow_unicode=True, width=100)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(out_dir / "layout.geojson", geo.encode("utf-8"))
     write_atomic(out_dir / "district.yaml", text.encode("utf-8"))
