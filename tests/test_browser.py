@@ -9,6 +9,7 @@ Screenshots of each page go to the test's temporary folder, and are copied to th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -75,6 +76,43 @@ def _workers(store: Path) -> list[int]:
     return out
 
 
+@contextlib.contextmanager
+def streamlit_server(root: Path, env: dict[str, str]) -> Iterator[str]:
+    """``app.py`` served on a free localhost port with ``env`` (log in ``root/server.log``); yields its URL."""
+    port = _free_port()
+    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed at teardown
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT,
+        env=os.environ | env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        end = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > end:
+                    raise RuntimeError((root / "server.log").read_text()[-2000:]) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
 @pytest.fixture(scope="module")
 def live(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A streamlit server on a free port with its own store, scenarios and districts; killed afterwards."""
@@ -109,58 +147,16 @@ def live(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     sc = load_scenario(base)
     for seed in replication_seeds(sc.seed, sc.replications):  # the baseline is in the store already
         run_or_reuse(sc, seed, Store(store))
-    port = _free_port()
-    env = os.environ | {
+    env = {
         "PILOT_STORE": str(store),
         "PILOT_SCENARIOS": str(scenarios),
         "PILOT_DISTRICTS": str(districts),
         "PILOT_CONFIRM_S": "60",  # a 1,000-run start asks first on any machine; a 2-run one does not
     }
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed at teardown
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        end = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > end:
-                    raise RuntimeError((root / "server.log").read_text()[-2000:]) from None
-                time.sleep(0.2)
-        yield {"url": url, "store": store, "root": root}
+        with streamlit_server(root, env) as url:
+            yield {"url": url, "store": store, "root": root}
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
         end = time.monotonic() + 10
         while _workers(store) and time.monotonic() < end:
             time.sleep(0.2)

@@ -8,21 +8,15 @@ temporary folder (and to ``PILOT_SCREENS_DIR`` when set).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BASE_SERVICES, ROOT, write_scenario
+from conftest import BASE_SERVICES, write_scenario
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from test_browser import CHROMIUM_ARGS, _free_port, choose, nav, shoot
+from test_browser import CHROMIUM_ARGS, choose, nav, shoot, streamlit_server
 
 from simulation.config.scenario import load_scenario
 from simulation.results.reuse import run_or_reuse
@@ -56,39 +50,9 @@ def live(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         sc = load_scenario(scenarios / f"{name}.yaml")
         for seed in replication_seeds(sc.seed, sc.replications):
             run_or_reuse(sc, seed, Store(store))
-    port = _free_port()
-    env = os.environ | {"PILOT_STORE": str(store), "PILOT_SCENARIOS": str(scenarios)}
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed at teardown
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        end = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > end:
-                    raise RuntimeError((root / "server.log").read_text()[-2000:]) from None
-                time.sleep(0.2)
+    env = {"PILOT_STORE": str(store), "PILOT_SCENARIOS": str(scenarios)}
+    with streamlit_server(root, env) as url:
         yield {"url": url, "store": store, "root": root}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from test_browser import CHROMIUM_ARGS, _free_port, choose, shoot
+from test_browser import CHROMIUM_ARGS, choose, shoot, streamlit_server
 from test_programme import _save_decision, _small, _write
 
 from simulation.cli.main import main
@@ -33,53 +26,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     store = root / "store"
     _save_decision(store, "d-1", "commercialise")
     assert main(["programme", str(path), "--store", str(store), "--workers", "0", "--quiet", "--json"]) == 0
-    port = _free_port()
-    env = os.environ | {"PILOT_STORE": str(store), "PILOT_PROGRAMME": str(path)}
-    log = open(root / "server.log", "wb")  # noqa: SIM115 - closed at teardown
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        end = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > end:
-                    raise RuntimeError((root / "server.log").read_text()[-2000:]) from None
-                time.sleep(0.2)
+    env = {"PILOT_STORE": str(store), "PILOT_PROGRAMME": str(path)}
+    with streamlit_server(root, env) as url:
         yield {"url": url, "store": store}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
 
 
 @pytest.fixture
