@@ -32,12 +32,12 @@ sys.path.insert(0, str(ROOT))
 def _tasks(duration: str, store: Path) -> list:
     from simulation.batch.worker import RunTask
     from simulation.config.programme import load_programme
-    from simulation.programme.run import plan_runs
+    from simulation.programme.run import longest_first, plan_runs
 
     prog = load_programme(ROOT / "config" / "programme.yaml")
     run = prog.run.model_copy(update={"replications": 1, "duration": _seconds(duration)})
     prog = prog.model_copy(update={"run": run})
-    runs = [r for r in plan_runs(prog, store) if r.variant == "baseline"]
+    runs = longest_first([r for r in plan_runs(prog, store) if r.variant == "baseline"])
     return [RunTask(r.scenario, r.seed, r.run_id, k, 0) for k, r in enumerate(runs)]
 
 

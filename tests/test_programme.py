@@ -224,3 +224,20 @@ def test_bad_programme_exits_2_without_traceback(tmp_path: Path, capsys: pytest.
     assert "unknown KPI 'energy.magic'" in err and "pilots[0] (gd).services[0].kpis" in err
     assert "Traceback" not in err
     assert main(["programme", str(path), "--year", "2030", "--workers", "0", "--quiet"]) == 2
+
+
+def test_runs_start_largest_district_first(tmp_path: Path) -> None:
+    """Two workers stay busy to the end when the big districts start first (benchmarks/programme_scale.py)."""
+    from simulation.programme.run import RUN_FIXED_COST, longest_first, plan_runs
+
+    prog = load_programme(ROOT / "config" / "programme.yaml")
+    runs = plan_runs(prog, tmp_path, 2023)
+    order = longest_first(runs)
+    assert sorted(order, key=lambda r: r.run_id) == sorted(runs, key=lambda r: r.run_id)  # same runs
+    costs = [r.cost for r in order]
+    assert costs == sorted(costs, reverse=True) and min(costs) > RUN_FIXED_COST
+    people = {r.pilot: r.cost - RUN_FIXED_COST for r in runs}
+    assert order[0].pilot == max(people, key=lambda k: people[k]) == "seongsu"  # 30,000 people present
+    # equal costs keep the plan's order: a pilot's variants and seeds stay together
+    first = [r for r in order if r.pilot == "seongsu"]
+    assert first == [r for r in runs if r.pilot == "seongsu"]

@@ -38,7 +38,12 @@ from simulation.results.kpis import CATALOGUE
 from simulation.results.run import replication_seeds, run_id_for, services_digest
 from simulation.results.store import Store
 
-__all__ = ["PlannedRun", "RunStats", "district_ref", "plan_runs", "run_programme"]
+__all__ = ["PlannedRun", "RunStats", "district_ref", "longest_first", "plan_runs", "run_programme"]
+
+
+#: The fixed part of a run's cost (build the world, start the services) in people-equivalents: a
+#: district-day here takes about 0.4 s + 0.15 ms per person (the 15 shipped pilots, one worker).
+RUN_FIXED_COST = 2_700.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class PlannedRun:
     seed: int
     run_id: str
     scenario: dict[str, Any] = field(repr=False)
+    cost: float = field(default=0.0, compare=False)  # expected work, in people-equivalents (see longest_first)
 
 
 @dataclass
@@ -163,9 +169,23 @@ def plan_runs(prog: Programme, store: Path, year: int | None = None) -> list[Pla
                 if u not in codes:
                     codes[u] = u if u.startswith("builtin:") else resolve_plugin(u, prog.path).code
             digest = services_digest([codes[u] for u in uses])
+            people = district.meta.population
+            cost = RUN_FIXED_COST + (people.residents + people.workers + people.visitors) * sc.population_scale
             for seed in seeds:
-                out.append(PlannedRun(pilot.name, variant, seed, run_id_for(sc, district.digest, seed, digest), data))
+                rid = run_id_for(sc, district.digest, seed, digest)
+                out.append(PlannedRun(pilot.name, variant, seed, rid, data, cost))
     return out
+
+
+def longest_first(runs: list[PlannedRun]) -> list[PlannedRun]:
+    """The runs in the order to start them: largest expected cost first (ties keep the plan's order).
+
+    A run's cost grows about linearly with the people simulated, plus a fixed part for building the
+    world (:data:`RUN_FIXED_COST`). Starting the big districts first keeps every worker busy to the
+    end instead of leaving one idle while the other finishes a large district started last
+    (longest-processing-time order).
+    """
+    return sorted(runs, key=lambda r: -r.cost)
 
 
 def run_programme(
@@ -203,7 +223,7 @@ def run_programme(
     stats.workers = max(1, pool.workers)
     stats.startup_s = time.perf_counter() - t0
     try:
-        queue = list(reversed(todo))
+        queue = list(reversed(longest_first(todo)))
         inflight: dict[Any, PlannedRun] = {}
         while queue or inflight:
             while queue and len(inflight) < pool.slots:
