@@ -30,45 +30,55 @@ FIGURES = [
 
 
 def page() -> None:
-    """Render the District page."""
+    """Render the District page.
+
+    The map goes out first: its data is sent before the district picker, the layer toggles and the
+    key figures (they fill containers placed above and beside it), so the browser starts loading
+    the map component while the rest of the page renders. Widget values come from the session's state,
+    with the widgets' own defaults on the first view.
+    """
     st.title("District")
     dirs = district_dirs()
     if not dirs:
         st.info("No districts found: add one under `districts/` (see docs/districts.md) or set PILOT_DISTRICTS.")
         return
     paths = [str(p) for p in dirs]
-    choice = st.selectbox("District", paths, format_func=lambda p: Path(p).name, key="district_pick")
+    state = st.session_state
+    choice = state.get("district_pick")
+    choice = choice if choice in paths else paths[0]
+    controls = st.container()
+    left, right = st.columns([3, 1])
+    show = [key for key in maps.LAYERS if state.get(f"layer_{key}", key in maps.DEFAULT_ON)]
+    per_dot = int(state.get("per_dot", 5))
     try:
         d = get_district(choice)
     except SandboxError as exc:
-        st.error(str(exc))
-        return
-    st.caption(d.meta.title + (" · surveyed" if d.meta.surveyed else " · synthetic, not surveyed"))
-
-    with st.expander("Layers", expanded=True):
-        cols = st.columns(5)
-        show = [
-            key
-            for i, (key, label) in enumerate(maps.LAYERS.items())
-            if cols[i % 5].checkbox(
-                label,
-                value=key in maps.DEFAULT_ON,
-                key=f"layer_{key}",
-                help="IoT gateways, 5G small cells, EV chargers and drone docks" if key == "others" else None,
-            )
-        ]
-        per_dot = 5
-        if "population" in show:
-            per_dot = int(
+        d = None
+        with left:
+            st.error(str(exc))
+    if d is not None:
+        with left:
+            view = maps.view_state(d, px=560)
+            layers = maps.district_layers(d, show, maps.metres_per_pixel(view), per_dot=per_dot)
+            st.pydeck_chart(maps.deck(layers, view), height=620, key="district_map", alt=f"map of district {d.name}")
+            st.markdown(maps.district_legend(show), unsafe_allow_html=True)
+    with controls:
+        st.selectbox("District", paths, format_func=lambda p: Path(p).name, key="district_pick")
+        if d is not None:
+            st.caption(d.meta.title + (" · surveyed" if d.meta.surveyed else " · synthetic, not surveyed"))
+        with st.expander("Layers", expanded=True):
+            cols = st.columns(5)
+            for i, (key, label) in enumerate(maps.LAYERS.items()):
+                cols[i % 5].checkbox(
+                    label,
+                    value=key in maps.DEFAULT_ON,
+                    key=f"layer_{key}",
+                    help="IoT gateways, 5G small cells, EV chargers and drone docks" if key == "others" else None,
+                )
+            if "population" in show:
                 st.number_input("People per dot", min_value=1, max_value=1000, value=5, step=1, key="per_dot")
-            )
-
-    left, right = st.columns([3, 1])
-    with left:
-        view = maps.view_state(d, px=560)
-        layers = maps.district_layers(d, show, maps.metres_per_pixel(view), per_dot=per_dot)
-        st.pydeck_chart(maps.deck(layers, view), height=620, key="district_map", alt=f"map of district {d.name}")
-        st.markdown(maps.district_legend(show), unsafe_allow_html=True)
+    if d is None:
+        return
     with right:
         figs = d.key_figures()
         for a, b in zip(FIGURES[0::2], FIGURES[1::2], strict=False):
