@@ -21,6 +21,7 @@ from simulation.results.compare import compare, hourly_means, latest_runs
 from simulation.results.reuse import run_or_reuse
 from simulation.results.run import replication_seeds
 from simulation.results.store import Store
+from webapp import district as district_module
 
 SERVED = "connectivity.sessions_served_pct"
 
@@ -119,15 +120,16 @@ def test_district_page_shows_map_layers_and_key_figures(env, tiny_district):
     assert ids[:2] == ["blocks", "streets"] and "poles" in ids and "population" not in ids
     assert "mapStyle" not in deck_spec(at) or deck_spec(at)["mapStyle"] == "__MAP_STYLE__"  # no basemap
     figures = load_district(tiny_district).key_figures()
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["S-Poles"] == str(figures["poles"]) and metrics["Residents"] == f"{figures['residents']:,}"
+    table = next(m.value for m in at.markdown if "key-figures" in m.value)
+    assert f"S-Poles</th><td style='{district_module._TD}'>{figures['poles']}</td>" in table
+    assert f"Residents</th><td style='{district_module._TD}'>{figures['residents']:,}</td>" in table
 
 
 def test_layer_toggles_change_the_map(env, tiny_district):
     at = AppTest.from_function(district_page, default_timeout=30).run()
     at.selectbox(key="district_pick").set_value(str(tiny_district.resolve())).run()
-    at.checkbox(key="layer_poles").uncheck().run()
-    at.checkbox(key="layer_population").check().run()
+    at.pills(key="district_layers").unselect("poles").run()
+    at.pills(key="district_layers").select("population").run()
     at.number_input(key="per_dot").set_value(10).run()
     layers = {layer["id"]: layer for layer in deck_spec(at)["layers"]}
     assert "poles" not in layers
@@ -320,7 +322,7 @@ def test_map_tooltips_are_plain_text_and_the_legend_names_every_layer(env, tiny_
 
     at = AppTest.from_function(district_page, default_timeout=30).run()
     at.selectbox(key="district_pick").set_value(str(tiny_district.resolve())).run()
-    at.checkbox(key="layer_population").check().run()
+    at.pills(key="district_layers").select("population").run()
     spec = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)
     assert spec["text"] == "{tip}" and "html" not in spec
     tips = [r["tip"] for layer in deck_spec(at)["layers"] for r in layer.get("data", []) if "tip" in r]

@@ -220,7 +220,15 @@ def test_evaluator_journey(page: Page, live: dict, tmp_path: Path) -> None:
     # District: pick one, see the map canvas and its key figures.
     choose(pg, "District", "tiny")
     pg.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=120_000)
-    expect(pg.get_by_test_id("stMetric").filter(has_text="S-Poles")).to_be_visible()
+    figures = pg.locator("table.key-figures")
+    expect(figures.get_by_role("rowheader", name="S-Poles")).to_be_visible()
+    # the layer picker: hiding a layer redraws the map without it (and its legend entry goes)
+    legend = pg.locator(".map-legend")
+    expect(legend.get_by_text("street", exact=True)).to_be_visible()
+    pg.get_by_test_id("stButtonGroup").get_by_role("button", name="Streets").click()
+    expect(legend.get_by_text("street", exact=True)).to_have_count(0)
+    pg.get_by_test_id("stButtonGroup").get_by_role("button", name="Streets").click()
+    expect(legend.get_by_text("street", exact=True)).to_be_visible()
     pg.wait_for_timeout(1500)  # let deck.gl draw
     shoot(pg, tmp_path, "district")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import streamlit as st
@@ -32,10 +33,12 @@ FIGURES = [
 def page() -> None:
     """Render the District page.
 
-    The map goes out first: its data is sent before the district picker, the layer toggles and the
-    key figures (they fill containers placed above and beside it), so the browser starts loading
-    the map component while the rest of the page renders. Widget values come from the session's state,
-    with the widgets' own defaults on the first view.
+    The map goes out first: its data is sent before the district picker, the layer choice and the
+    key figures (they fill containers placed above and beside it), so the browser starts on the map
+    while the rest of the page renders. Widget values come from the session's state, with the
+    widgets' own defaults on the first view. The page is a handful of elements (one layer picker, one
+    table of figures): every element is a message the browser's page re-renders on, and 50 of them
+    delayed the map's first paint by about a second on a 2-core machine (benchmarks/map_paint.py).
     """
     st.title("District")
     dirs = district_dirs()
@@ -48,7 +51,7 @@ def page() -> None:
     choice = choice if choice in paths else paths[0]
     controls = st.container()
     left, right = st.columns([3, 1])
-    show = [key for key in maps.LAYERS if state.get(f"layer_{key}", key in maps.DEFAULT_ON)]
+    show = [k for k in maps.LAYERS if k in state.get("district_layers", maps.DEFAULT_ON)]
     per_dot = int(state.get("per_dot", 5))
     try:
         d = get_district(choice)
@@ -66,25 +69,22 @@ def page() -> None:
         st.selectbox("District", paths, format_func=lambda p: Path(p).name, key="district_pick")
         if d is not None:
             st.caption(d.meta.title + (" · surveyed" if d.meta.surveyed else " · synthetic, not surveyed"))
-        with st.expander("Layers", expanded=True):
-            cols = st.columns(5)
-            for i, (key, label) in enumerate(maps.LAYERS.items()):
-                cols[i % 5].checkbox(
-                    label,
-                    value=key in maps.DEFAULT_ON,
-                    key=f"layer_{key}",
-                    help="IoT gateways, 5G small cells, EV chargers and drone docks" if key == "others" else None,
-                )
-            if "population" in show:
-                st.number_input("People per dot", min_value=1, max_value=1000, value=5, step=1, key="per_dot")
+        st.pills(
+            "Layers",
+            list(maps.LAYERS),
+            selection_mode="multi",
+            default=list(maps.DEFAULT_ON),
+            format_func=maps.LAYERS.__getitem__,
+            key="district_layers",
+            help="Click a layer to show or hide it. Other devices: IoT gateways, 5G small cells, EV chargers "
+            "and drone docks.",
+        )
+        if "population" in show:
+            st.number_input("People per dot", min_value=1, max_value=1000, value=5, step=1, key="per_dot")
     if d is None:
         return
     with right:
-        figs = d.key_figures()
-        for a, b in zip(FIGURES[0::2], FIGURES[1::2], strict=False):
-            c1, c2 = st.columns(2)
-            c1.metric(a[1], _n(figs.get(a[0])))
-            c2.metric(b[1], _n(figs.get(b[0])))
+        st.markdown(figures_table(d.key_figures()), unsafe_allow_html=True)
         cc = d.meta.control_centre
         st.markdown(
             f"**Control centre**: {cc.operators_day} operators by day, {cc.operators_night} at night, "
@@ -95,9 +95,24 @@ def page() -> None:
             st.caption(d.meta.description)
 
 
+_TH = "font-weight:normal;text-align:left;padding:2px 8px 2px 0"
+_TD = "text-align:right;padding:2px 0;font-variant-numeric:tabular-nums"
+
+
+def figures_table(figs: dict[str, object]) -> str:
+    """The district's key figures as one small HTML table (label, value), numbers right-aligned."""
+    rows = "".join(
+        f"<tr><th scope='row' style='{_TH}'>{html.escape(label)}</th>"
+        f"<td style='{_TD}'>{html.escape(_n(figs.get(k)))}</td></tr>"
+        for k, label in FIGURES
+    )
+    head = "<caption style='text-align:left;caption-side:top;font-weight:600'>Key figures</caption>"
+    return f"<table class='key-figures' style='width:100%;border:none'>{head}{rows}</table>"
+
+
 def _n(v: object) -> str:
     if isinstance(v, float):
         return f"{v:,.2f}" if v < 10 else f"{v:,.1f}"
     if isinstance(v, int):
         return f"{v:,}"
-    return str(v)
+    return "–" if v is None else str(v)
