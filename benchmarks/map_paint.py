@@ -222,8 +222,8 @@ MAPS = {"district": ("", 1), "compare": ("compare", 3)}
 
 def _visit(browser: Browser | BrowserContext, url: str, n_maps: int, proxy: CountingProxy | None) -> tuple:
     """One visit in a new tab: (title s, first paint s, wire bytes, payload bytes)."""
-    fresh = isinstance(browser, Browser)
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}) if fresh else browser
+    fresh = isinstance(browser, Browser)  # a new profile per visit; else the returning browser's own
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}) if isinstance(browser, Browser) else browser
     pg = ctx.new_page()
     pg.add_init_script(HOOK)
     if proxy:
