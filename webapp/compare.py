@@ -77,9 +77,11 @@ def page() -> None:
         return
     for note in cmp.notes:
         st.warning(note)
+    # What changed first: the KPI table, then the map of the KPI that changed most (the map's data goes
+    # out before the charts', so the browser draws it first), then the KPIs over the day.
     _kpis(cmp)
-    _series(cmp)
     _maps(cmp)
+    _series(cmp)
     _services(cmp)
     _service_logs(cmp)
     _export(cmp)
@@ -108,11 +110,11 @@ def _kpis(cmp: Comparison) -> None:
         t = cmp.table[cmp.table["candidate"] == c]
         vc = t["verdict"].value_counts()
         st.subheader(f"{c} vs {cmp.baseline}")
-        m = st.columns(4)
-        m[0].metric("Paired runs (seeds)", len(cmp.pair_seeds(c)))
-        m[1].metric("KPIs better", int(vc.get("better", 0)))
-        m[2].metric("KPIs worse", int(vc.get("worse", 0)))
-        m[3].metric("KPIs not significantly changed", int(vc.get("no significant change", 0)))
+        st.markdown(  # one line, not four metrics: every element is a message the page re-renders on
+            f"**{len(cmp.pair_seeds(c))}** paired runs (seeds) · **{int(vc.get('better', 0))}** KPIs better · "
+            f"**{int(vc.get('worse', 0))}** worse · **{int(vc.get('no significant change', 0))}** not "
+            "significantly changed"
+        )
         st.markdown(kpi_table(cmp, c, only_significant=only), unsafe_allow_html=True)
 
 
