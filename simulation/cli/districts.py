@@ -73,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not args.force:
         return fail(f"{out} already exists; pass --force to overwrite it")
-    people = args.density * args.width_m * args.height_m / 1e6
     seed = args.seed if args.seed is not None else zlib.crc32(args.name.encode())
     try:
         generator.make_district(
@@ -84,9 +83,7 @@ def run(args: argparse.Namespace) -> int:
             origin_lon=args.lon,
             width_m=args.width_m,
             height_m=args.height_m,
-            residents=round(0.55 * people),
-            workers=round(0.35 * people),
-            visitors=round(0.10 * people),
+            **generator.population_from_density(args.density, args.width_m * args.height_m / 1e6),
             seed=seed,
             ai_camera_share=args.ai_share,
             description=f"Synthetic district: {args.width_m:g} m x {args.height_m:g} m, "

@@ -36,7 +36,7 @@ from simulation.config.placement import (
     write_district,
 )
 
-__all__ = ["DEFAULT_LAND_USE_MIX", "make_district"]
+__all__ = ["DEFAULT_LAND_USE_MIX", "PEOPLE_SPLIT", "make_district", "population_from_density"]
 
 Node = tuple[int, int]
 Edge = tuple[Node, Node]
@@ -300,6 +300,18 @@ def _check_args(
             raise ValueError(f"land_use_mix[{lu!r}] must be >= 0; got {v!r}")
     if sum(mix.values()) <= 0:
         raise ValueError("land_use_mix must give at least one land use a share > 0")
+
+
+#: How a generated or imported district's people split: residents, workers (commuters), visitors
+#: (judgement: docs/districts.md, "People").
+PEOPLE_SPLIT = (0.55, 0.35, 0.10)
+
+
+def population_from_density(density: float, km2: float) -> dict[str, int]:
+    """Residents, workers and visitors of ``km2`` at ``density`` people per km² (split by PEOPLE_SPLIT)."""
+    people = density * km2
+    groups = ("residents", "workers", "visitors")
+    return {k: round(share * people) for k, share in zip(groups, PEOPLE_SPLIT, strict=True)}
 
 
 def make_district(

@@ -28,6 +28,7 @@ from shapely.geometry.polygon import orient
 from shapely.ops import polygonize, unary_union
 
 from simulation.config.district import LAND_USES, M_PER_DEG_LAT, M_PER_DEG_LON_EQ, load_pole_catalogue
+from simulation.config.generator import population_from_density
 from simulation.config.geometry import area_centroid
 from simulation.config.osm_read import BBox, OsmData, read_osm
 from simulation.config.placement import HALF_WIDTH_M, BlockShape, Placement, write_district
@@ -322,11 +323,6 @@ def _fmt_box(bbox: BBox) -> str:
     return ", ".join(f"{v:.5f}" for v in bbox)
 
 
-def _people(density: float, km2: float) -> tuple[int, int, int]:
-    people = density * km2
-    return round(0.55 * people), round(0.35 * people), round(0.10 * people)
-
-
 def import_osm(
     src: Path,
     out_dir: Path,
@@ -377,7 +373,8 @@ def import_osm(
         raise OsmError("--bbox", f"covers {gen.w:.0f} m x {gen.h:.0f} m; a pilot district is at most 10 km across")
     gen.streets()
     n_lu = gen.blocks()
-    residents, workers, visitors = _people(density, gen.gross_km2)
+    people = population_from_density(density, gen.gross_km2)
+    residents, workers, visitors = people["residents"], people["workers"], people["visitors"]
     gen.population(residents, workers)
     gen.sites()
     gen.poles()

@@ -23,7 +23,7 @@ from typing import Any
 from simulation.batch.executors import open_pool
 from simulation.batch.worker import RunTask, execute
 from simulation.config.district import load_district
-from simulation.config.generator import make_district
+from simulation.config.generator import make_district, population_from_density
 from simulation.config.programme import (
     BUILTIN_BASELINE,
     PLUGINS_DIR,
@@ -88,7 +88,6 @@ def district_ref(prog: Programme, pilot: Pilot, store: Path) -> str:
     out = root / pilot.name
     if not (out / "district.yaml").is_file() or not (out / "layout.geojson").is_file():
         a = pilot.archetype
-        people = a.density * a.width_m * a.height_m / 1e6
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{pilot.name}-"))
         try:
@@ -100,9 +99,7 @@ def district_ref(prog: Programme, pilot: Pilot, store: Path) -> str:
                 origin_lon=pilot.lon,
                 width_m=a.width_m,
                 height_m=a.height_m,
-                residents=round(0.55 * people),
-                workers=round(0.35 * people),
-                visitors=round(0.10 * people),
+                **population_from_density(a.density, a.width_m * a.height_m / 1e6),
                 seed=a.seed,
                 land_use_mix=dict(a.land_use_mix),
                 ai_camera_share=a.ai_camera_share,
