@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -307,11 +307,19 @@ def _check_args(
 PEOPLE_SPLIT = (0.55, 0.35, 0.10)
 
 
-def population_from_density(density: float, km2: float) -> dict[str, int]:
+class People(TypedDict):
+    """A district's people by group, as ``make_district`` takes them."""
+
+    residents: int
+    workers: int
+    visitors: int
+
+
+def population_from_density(density: float, km2: float) -> People:
     """Residents, workers and visitors of ``km2`` at ``density`` people per km² (split by PEOPLE_SPLIT)."""
     people = density * km2
-    groups = ("residents", "workers", "visitors")
-    return {k: round(share * people) for k, share in zip(groups, PEOPLE_SPLIT, strict=True)}
+    r, w, v = (round(share * people) for share in PEOPLE_SPLIT)
+    return People(residents=r, workers=w, visitors=v)
 
 
 def make_district(
