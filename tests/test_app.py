@@ -410,7 +410,7 @@ def test_compare_opens_on_the_kpis_that_changed_most(env, tmp_path, monkeypatch)
 
 
 def test_number_formatters():
-    from webapp.common import fmt_duration, fmt_krw, fmt_num, fmt_pct, fmt_value, kpi_header
+    from simulation.results.numbers import fmt_duration, fmt_krw, fmt_num, fmt_pct, fmt_value, kpi_header
 
     assert fmt_num(-130380038854.9246) == "-130,380,038,855"
     assert fmt_num(1234567) == "1,234,567" and fmt_num(0.12345) == "0.123" and fmt_num(float("nan")) == "—"

@@ -33,10 +33,10 @@ from scipy import stats
 from simulation.config.generator import make_district
 from simulation.config.scenario import load_scenario
 from simulation.decision.evaluate import LABELS
+from simulation.results.numbers import fmt_value
 from simulation.results.reuse import run_or_reuse
 from simulation.results.run import replication_seeds
 from simulation.results.store import Store
-from webapp.common import fmt_value
 
 # CI runs this on 2 shared cores: give the live app time before an assertion gives up.
 expect.set_options(timeout=30_000)

@@ -18,9 +18,8 @@ import streamlit as st
 from simulation.batch.analysis import Analysis, analyze, plot_interactions, plot_main_effects, plot_sensitivity
 from simulation.errors import SandboxError
 from simulation.results.kpis import CATALOGUE
+from simulation.results.numbers import kpi_header, kpi_label
 from webapp import research
-
-from .common import kpi_header, kpi_label
 
 
 def batch_roots() -> list[Path]:

@@ -16,23 +16,21 @@ import streamlit as st
 from simulation.errors import SandboxError
 from simulation.results.compare import Comparison, hourly_means, spatial_means, spatial_metrics
 from simulation.results.kpis import CATALOGUE
-from simulation.results.report import PALETTE, render_report, services_summary
+from simulation.results.numbers import fmt_value, kpi_header, kpi_label
+from simulation.results.report import PALETTE, kpi_table_html, render_report, services_summary
 from simulation.results.store import Store
 
 from . import maps
 from .common import (
     cached_compare,
-    fmt_value,
     get_district,
     group_runs,
     groups,
     index,
-    kpi_header,
-    kpi_label,
     store_root,
     store_version,
 )
-from .compare_view import by_change, hourly_ci, kpi_table, series_kpis, top_changes
+from .compare_view import by_change, hourly_ci, series_kpis, top_changes
 
 
 def page() -> None:
@@ -115,7 +113,7 @@ def _kpis(cmp: Comparison) -> None:
             f"**{int(vc.get('worse', 0))}** worse · **{int(vc.get('no significant change', 0))}** not "
             "significantly changed"
         )
-        st.markdown(kpi_table(cmp, c, only_significant=only), unsafe_allow_html=True)
+        st.markdown(kpi_table_html(cmp, c, only_significant=only), unsafe_allow_html=True)
 
 
 # --------------------------------------------------------------------------- over the day

@@ -1,14 +1,11 @@
-"""What the Compare page shows besides its maps: the KPI table in words, the KPIs that changed most,
-and hourly series with 95% confidence bands.
+"""What the Compare page picks to show first, and its hourly series with 95% confidence bands.
 
-The numbers are those of ``simulation.results.compare`` (the exported report shows the same ones);
-here they are written for people: KPI descriptions as labels (the code as a tooltip), units next
-to them, percentages with one decimal.
+The KPI table itself is the HTML report's (``simulation.results.report.kpi_table_html``): the page
+and the exported report show the same numbers the same way.
 """
 
 from __future__ import annotations
 
-import html
 import math
 
 import numpy as np
@@ -17,17 +14,7 @@ from scipy import stats
 
 from simulation.results.compare import Comparison
 from simulation.results.kpis import CATALOGUE
-from simulation.results.report import VERDICT_STYLE
 from simulation.results.store import Store
-
-from .common import fmt_value, kpi_label
-
-_TD = "padding:3px 6px;border-bottom:1px solid #e8eaed"
-_BETTER = {"higher": "higher is better", "lower": "lower is better", "none": "no direction"}
-
-
-def _e(s: object) -> str:
-    return html.escape(str(s), quote=True)
 
 
 def effect_size(row: pd.Series | object) -> float:
@@ -61,76 +48,6 @@ def by_change(cmp: Comparison, candidate: str, among: list[str]) -> list[str]:
     t = t.assign(_size=[effect_size(r) for r in t.itertuples(index=False)])
     ranked = list(t.sort_values(["significant", "_size"], ascending=[False, False], kind="stable")["kpi"])
     return ranked + [k for k in among if k not in ranked]
-
-
-def kpi_table(cmp: Comparison, candidate: str, only_significant: bool = False) -> str:
-    """The KPI table of one candidate in words, as HTML (rows carry ``data-kpi``/``data-verdict``,
-    numbers ``data-col``/``data-value`` at full precision)."""
-    t = cmp.table[cmp.table["candidate"] == candidate]
-    if only_significant:
-        t = t[t["significant"]]
-    domains = list(dict.fromkeys(k.split(".", 1)[0] for k in t["kpi"]))
-    t = t.assign(_d=t["kpi"].str.split(".").str[0].map(domains.index)).sort_values("_d", kind="stable")
-    base = cmp.baseline
-    heads = [
-        ("KPI (unit)", "left", "34%"),
-        (f"Baseline: {base}", "right", "11%"),
-        (f"Candidate: {candidate}", "right", "11%"),
-        ("Difference (candidate − baseline)", "right", "11%"),
-        ("95% confidence interval of the difference", "right", "14%"),
-        ("Paired runs", "right", "6%"),
-        ("Verdict", "left", "13%"),
-    ]
-    head = "".join(
-        f'<th style="{_TD};text-align:{a};width:{w};background:#f8f9fa;vertical-align:bottom">{_e(h)}</th>'
-        for h, a, w in heads
-    )
-    rows = []
-    domain = None
-    for r in t.itertuples(index=False):
-        if r.kpi.split(".", 1)[0] != domain:
-            domain = r.kpi.split(".", 1)[0]
-            rows.append(
-                f'<tr><th colspan="7" style="{_TD};text-align:left;background:#f1f3f4">'
-                f"{_e(domain.capitalize())}</th></tr>"
-            )
-        bg, fg, label = VERDICT_STYLE.get(r.verdict, VERDICT_STYLE["n/a"])
-        if r.verdict == "n/a" and r.significant:
-            label = "changed (no better/worse)"
-        unit = r.unit or ""
-        ci = "—" if math.isnan(r.ci_low) else f"{_bare(r.ci_low, unit)} to {_bare(r.ci_high, unit)}"
-        better = _BETTER.get(getattr(r, "better", "none"), "")
-        title = f"{r.kpi} · {better}"
-        rows.append(
-            f'<tr data-kpi="{_e(r.kpi)}" data-verdict="{_e(r.verdict)}">'
-            f'<td style="{_TD}" title="{_e(title)}">{_e(kpi_label(r.kpi))}'
-            f"{f' ({_e(unit)})' if unit else ''}</td>"
-            + _num("baseline_mean", r.baseline_mean, unit)
-            + _num("candidate_mean", r.candidate_mean, unit)
-            + _num("diff_mean", r.diff_mean, unit, signed=True)
-            + f'<td style="{_TD};text-align:right" data-col="ci" data-low="{r.ci_low!r}" '
-            f'data-high="{r.ci_high!r}">{_e(ci)}</td>'
-            f'<td style="{_TD};text-align:right" data-col="n_pairs">{r.n_pairs}</td>'
-            f'<td data-col="verdict" style="{_TD};background:{bg};color:{fg};font-weight:600">{_e(label)}</td></tr>'
-        )
-    return (
-        f'<table class="kpi-table" data-baseline="{_e(base)}" data-candidate="{_e(candidate)}" '
-        f'style="border-collapse:collapse;width:100%;table-layout:fixed;font-size:0.85em;overflow-wrap:anywhere">'
-        f'<caption style="caption-side:bottom;text-align:left;font-size:0.9em;color:#5f6368;padding-top:4px">'
-        f"{_e(cmp.caption(candidate))}</caption>"
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def _bare(v: float, unit: str, signed: bool = False) -> str:
-    """A value as in its KPI's unit, without the unit's name (the row's label carries it); % keeps its sign."""
-    return fmt_value(v, unit, signed).removesuffix(f" {unit}") if unit else fmt_value(v, "", signed)
-
-
-def _num(col: str, v: float, unit: str, signed: bool = False) -> str:
-    raw = "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
-    text = _bare(v, unit, signed)
-    return f'<td style="{_TD};text-align:right" data-col="{col}" data-value="{raw}">{_e(text)}</td>'
 
 
 def hourly_ci(store: Store, cmp: Comparison, kpis: list[str]) -> pd.DataFrame:

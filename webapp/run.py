@@ -17,10 +17,11 @@ import streamlit as st
 from simulation.config.scenario import FaultSpec, Scenario, load_scenario
 from simulation.errors import SandboxError
 from simulation.jobs.runs import busy_seeds, expected_run_ids, start_job
+from simulation.results.numbers import fmt_duration
 from simulation.results.run import replication_seeds
 from simulation.results.store import Store
 
-from .common import fmt_duration, index, jobs_panel, scenario_files, session_jobs, store_root, who
+from .common import index, jobs_panel, scenario_files, session_jobs, store_root, who
 from .run_services import add_services_section, with_extra_services
 
 SEED_MAX = 2**32 - 1

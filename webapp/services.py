@@ -25,8 +25,9 @@ from simulation.plugins import upload
 from simulation.plugins.discovery import Plugin
 from simulation.plugins.manifest import load_manifest
 from simulation.results.kpis import CATALOGUE
+from simulation.results.numbers import fmt_krw, kpi_label
 
-from .common import ACTIVE_POLL_S, fmt_krw, kpi_label, store_root
+from .common import ACTIVE_POLL_S, store_root
 
 PLUGINS_DIR = Path(__file__).resolve().parent.parent / "plugins"
 README_CAP = 200_000

@@ -167,7 +167,7 @@ def _write(path: str, text: str) -> None:
 def _print(cmp: Any, store: Any, needed: list[int | None], precision: str) -> None:
     from rich.table import Table
 
-    from simulation.results.report import fmt_value
+    from simulation.results.numbers import fmt_num
 
     style = {"better": "green", "worse": "red", "no significant change": "dim", "too few pairs": "yellow", "n/a": "dim"}
     need = dict(zip(zip(cmp.table["candidate"], cmp.table["kpi"], strict=True), needed, strict=True))
@@ -186,15 +186,15 @@ def _print(cmp: Any, store: Any, needed: list[int | None], precision: str) -> No
         for col in cols:
             table.add_column(col, justify="right" if col not in ("unit", "better", "verdict") else "left")
         for r in t.itertuples(index=False):
-            ci = "—" if math.isnan(r.ci_low) else f"[{fmt_value(r.ci_low)}, {fmt_value(r.ci_high)}]"
+            ci = "—" if math.isnan(r.ci_low) else f"[{fmt_num(r.ci_low)}, {fmt_num(r.ci_high)}]"
             verdict = "≈ not significant" if r.verdict == "no significant change" else r.verdict
             table.add_row(
                 r.kpi,
                 r.unit,
                 r.better,
-                fmt_value(r.baseline_mean),
-                fmt_value(r.candidate_mean),
-                fmt_value(r.diff_mean, signed=True),
+                fmt_num(r.baseline_mean),
+                fmt_num(r.candidate_mean),
+                fmt_num(r.diff_mean, signed=True),
                 ci,
                 f"[{style[r.verdict]}]{verdict}[/]",
                 "—" if need[(c, r.kpi)] is None else f"{need[(c, r.kpi)]:,}",

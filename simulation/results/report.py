@@ -3,7 +3,7 @@
 ``render_report(comparison, extra_sections=[(title, html), ...])`` is the extension point: the
 economics/decide code adds its scorecard as an extra section (its HTML is inserted as given, so
 escape what you put in it). :func:`kpi_table_html` is shared with the web app's Compare page, so
-the page and the report show the same numbers the same way.
+the page and the report show the same numbers the same way, KPIs in words.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import pandas as pd
 
 from simulation.results.compare import MIN_PAIRS, Comparison
 from simulation.results.kpis import CATALOGUE
+from simulation.results.numbers import fmt_num, fmt_value, kpi_label
 
 __all__ = [
     "PALETTE",
     "VERDICT_STYLE",
-    "fmt_value",
     "forest_svg",
     "kpi_table_html",
     "render_report",
@@ -43,7 +43,6 @@ VERDICT_STYLE = {
     "too few pairs": ("#fef7e0", "#8a5a00", "? too few pairs"),
     "n/a": ("#ffffff", "#80868b", "n/a"),
 }
-_ARROW = {"higher": "↑ higher", "lower": "↓ lower", "none": "—"}
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#202124;margin:24px auto;max-width:1200px;
 padding:0 16px;line-height:1.4}
@@ -59,51 +58,41 @@ tr,.chart,svg{break-inside:avoid}a{color:inherit}}
 """
 
 
-def fmt_value(v: Any, signed: bool = False) -> str:
-    """A number as the app and the report show it: 3–4 significant figures, ``—`` for none."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    v = float(v)
-    sign = "+" if signed and v > 0 else ""
-    if abs(v) >= 1000:
-        return f"{sign}{v:,.0f}"
-    if abs(v) >= 100:
-        return f"{sign}{v:.1f}"
-    if v == 0 or abs(v) >= 0.01:
-        return f"{sign}{v:.2f}"
-    return f"{sign}{v:.2g}"
-
-
 def _e(s: Any) -> str:
     return html.escape(str(s), quote=True)
 
 
-_TD = "padding:3px 8px;border-bottom:1px solid #e8eaed;white-space:nowrap"
+_TD = "padding:3px 6px;border-bottom:1px solid #e8eaed"
+_BETTER = {"higher": "higher is better", "lower": "lower is better", "none": "no direction"}
 
 
-def _num(col: str, v: Any, signed: bool = False) -> str:
-    raw = "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
-    return f'<td style="{_TD};text-align:right" data-col="{col}" data-value="{raw}">{_e(fmt_value(v, signed))}</td>'
+def kpi_table_html(cmp: Comparison, candidate: str | None = None, only_significant: bool = False) -> str:
+    """The KPI table of one candidate against the baseline in words, as an HTML ``<table>`` with inline styles.
 
-
-def kpi_table_html(comparison: Comparison, candidate: str | None = None, only_significant: bool = False) -> str:
-    """The KPI table of one candidate against the baseline, as an HTML ``<table>`` with inline styles.
-
-    KPIs are grouped by domain. Each KPI row carries ``data-kpi`` and ``data-verdict``; each number
+    KPIs are grouped by domain and named by their description, with their unit (the code and the
+    KPI's direction as a tooltip). Each KPI row carries ``data-kpi`` and ``data-verdict``; each number
     cell ``data-col`` and ``data-value`` (full precision), so tests and scripts read what a person sees.
     """
-    cand = candidate or comparison.candidates[0]
-    t = comparison.table[comparison.table["candidate"] == cand]
+    candidate = candidate or cmp.candidates[0]
+    t = cmp.table[cmp.table["candidate"] == candidate]
     if only_significant:
         t = t[t["significant"]]
-    domains = list(dict.fromkeys(k.split(".", 1)[0] for k in t["kpi"]))  # first appearance, then together
+    domains = list(dict.fromkeys(k.split(".", 1)[0] for k in t["kpi"]))
     t = t.assign(_d=t["kpi"].str.split(".").str[0].map(domains.index)).sort_values("_d", kind="stable")
-    base = comparison.baseline
-    heads = ("KPI", "unit", "better", f"{base} (baseline)", cand, "difference", "95% CI", "pairs", "verdict")
-    head = "".join(
-        f'<th style="{_TD};white-space:normal;text-align:{"left" if i < 3 or i == 8 else "right"};'
-        f'background:#f8f9fa">{_e(h)}</th>'
-        for i, h in enumerate(heads)
+    base = cmp.baseline
+    heads = [
+        ("KPI (unit)", "left", "34%"),
+        (f"Baseline: {base}", "right", "11%"),
+        (f"Candidate: {candidate}", "right", "11%"),
+        ("Difference (candidate − baseline)", "right", "11%"),
+        ("95% confidence interval of the difference", "right", "14%"),
+        ("Paired runs", "right", "6%"),
+        ("Verdict", "left", "13%"),
+    ]
+    head = "".join(  # long scenario names break after their underscores, not inside a word
+        f'<th style="{_TD};text-align:{a};width:{w};background:#f8f9fa;vertical-align:bottom">'
+        f"{_e(h).replace('_', '_<wbr>')}</th>"
+        for h, a, w in heads
     )
     rows = []
     domain = None
@@ -111,33 +100,46 @@ def kpi_table_html(comparison: Comparison, candidate: str | None = None, only_si
         if r.kpi.split(".", 1)[0] != domain:
             domain = r.kpi.split(".", 1)[0]
             rows.append(
-                f'<tr><th colspan="9" style="{_TD};text-align:left;background:#f1f3f4;font-weight:600">'
-                f"{_e(domain)}</th></tr>"
+                f'<tr><th colspan="7" style="{_TD};text-align:left;background:#f1f3f4">'
+                f"{_e(domain.capitalize())}</th></tr>"
             )
         bg, fg, label = VERDICT_STYLE.get(r.verdict, VERDICT_STYLE["n/a"])
         if r.verdict == "n/a" and r.significant:
             label = "changed (no better/worse)"
-        ci = "—" if math.isnan(r.ci_low) else f"[{fmt_value(r.ci_low)}, {fmt_value(r.ci_high)}]"
-        desc = CATALOGUE[r.kpi].description if r.kpi in CATALOGUE else ""
+        unit = r.unit or ""
+        ci = "—" if math.isnan(r.ci_low) else f"{_bare(r.ci_low, unit)} to {_bare(r.ci_high, unit)}"
+        better = _BETTER.get(getattr(r, "better", "none"), "")
+        title = f"{r.kpi} · {better}"
         rows.append(
             f'<tr data-kpi="{_e(r.kpi)}" data-verdict="{_e(r.verdict)}">'
-            f'<td style="{_TD};white-space:normal" title="{_e(desc)}"><code>{_e(r.kpi)}</code></td>'
-            f'<td style="{_TD}">{_e(r.unit)}</td><td style="{_TD}">{_e(_ARROW.get(r.better, r.better))}</td>'
-            + _num("baseline_mean", r.baseline_mean)
-            + _num("candidate_mean", r.candidate_mean)
-            + _num("diff_mean", r.diff_mean, signed=True)
+            f'<td style="{_TD}" title="{_e(title)}">{_e(kpi_label(r.kpi))}'
+            f"{f' ({_e(unit)})' if unit else ''}</td>"
+            + _num("baseline_mean", r.baseline_mean, unit)
+            + _num("candidate_mean", r.candidate_mean, unit)
+            + _num("diff_mean", r.diff_mean, unit, signed=True)
             + f'<td style="{_TD};text-align:right" data-col="ci" data-low="{r.ci_low!r}" '
             f'data-high="{r.ci_high!r}">{_e(ci)}</td>'
             f'<td style="{_TD};text-align:right" data-col="n_pairs">{r.n_pairs}</td>'
             f'<td data-col="verdict" style="{_TD};background:{bg};color:{fg};font-weight:600">{_e(label)}</td></tr>'
         )
     return (
-        f'<div style="overflow-x:auto"><table class="kpi-table" data-baseline="{_e(base)}" data-candidate="{_e(cand)}" '
-        f'style="border-collapse:collapse;width:100%;font-size:0.85em">'
+        f'<table class="kpi-table" data-baseline="{_e(base)}" data-candidate="{_e(candidate)}" '
+        f'style="border-collapse:collapse;width:100%;table-layout:fixed;font-size:0.85em;overflow-wrap:anywhere">'
         f'<caption style="caption-side:bottom;text-align:left;font-size:0.9em;color:#5f6368;padding-top:4px">'
-        f"{_e(comparison.caption(cand))}</caption><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        f"{_e(cmp.caption(candidate))}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _bare(v: float, unit: str, signed: bool = False) -> str:
+    """A value as in its KPI's unit, without the unit's name (the row's label carries it); % keeps its sign."""
+    return fmt_value(v, unit, signed).removesuffix(f" {unit}") if unit else fmt_value(v, "", signed)
+
+
+def _num(col: str, v: float, unit: str, signed: bool = False) -> str:
+    raw = "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
+    text = _bare(v, unit, signed)
+    return f'<td style="{_TD};text-align:right" data-col="{col}" data-value="{raw}">{_e(text)}</td>'
 
 
 def services_summary(comparison: Comparison) -> pd.DataFrame:
@@ -238,7 +240,7 @@ def series_svg(
     ]
     for v in (vmin, (vmin + vmax) / 2, vmax):
         parts.append(
-            f'<text x="{left - 6}" y="{py(v) + 4:.1f}" text-anchor="end" fill="#5f6368">{_e(fmt_value(v))}</text>'
+            f'<text x="{left - 6}" y="{py(v) + 4:.1f}" text-anchor="end" fill="#5f6368">{_e(fmt_num(v))}</text>'
         )
     step_h = max(1, math.ceil(span_t / 3600 / 8))  # about 8 ticks on whole hours
     t = math.ceil(tmin / (3600 * step_h)) * 3600 * step_h
