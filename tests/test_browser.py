@@ -22,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -163,27 +164,42 @@ def live(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         assert not _workers(store), "a job worker outlived the app"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium through Playwright, with the flags every browser test uses."""
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@contextlib.contextmanager
+def local_page(browser: Browser, url: str, **context: Any) -> Iterator[Page]:
+    """A new tab in its own context; it fails the test if the app asked for anything outside ``url``."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, **context)
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    outside: list[str] = []
+    pg.on("request", lambda r: None if r.url.startswith((url, "data:", "blob:", "about:")) else outside.append(r.url))
+    try:
+        yield pg
+    finally:
+        ctx.close()
+    assert not outside, f"the app made requests outside localhost: {outside[:5]}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser: Browser, live: dict) -> Iterator[Page]:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = ctx.new_page()
-    pg.set_default_timeout(60_000)
-    outside: list[str] = []
-    pg.on(
-        "request",
-        lambda r: outside.append(r.url) if not r.url.startswith((live["url"], "data:", "blob:", "about:")) else None,
-    )
-    yield pg
-    ctx.close()
-    assert not outside, f"the app made requests outside localhost: {outside[:5]}"
+    with local_page(browser, live["url"]) as pg:
+        yield pg
 
 
 def shoot(pg: Page, tmp_path: Path, name: str) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import BASE_SERVICES, write_scenario
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from test_browser import CHROMIUM_ARGS, choose, nav, shoot, streamlit_server
+from playwright.sync_api import Browser, Page, expect
+from test_browser import choose, chromium, local_page, nav, shoot, streamlit_server
 
 from simulation.config.scenario import load_scenario
 from simulation.results.reuse import run_or_reuse
@@ -57,25 +56,14 @@ def live(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser: Browser, live: dict) -> Iterator[Page]:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    pg = ctx.new_page()
-    pg.set_default_timeout(60_000)
-    outside: list[str] = []
-    pg.on(
-        "request",
-        lambda r: outside.append(r.url) if not r.url.startswith((live["url"], "data:", "blob:", "about:")) else None,
-    )
-    yield pg
-    ctx.close()
-    assert not outside, f"the app made requests outside localhost: {outside[:5]}"
+    with local_page(browser, live["url"], accept_downloads=True) as pg:
+        yield pg
 
 
 def test_decide_follows_extends_ranks_and_reopens_decisions(page: Page, live: dict, tmp_path: Path) -> None:

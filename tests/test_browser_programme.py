@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from test_browser import CHROMIUM_ARGS, choose, shoot, streamlit_server
+from test_browser import choose, chromium, local_page, shoot, streamlit_server
 from test_programme import _save_decision, _small, _write
 
 from simulation.cli.main import main
@@ -33,22 +32,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 @pytest.fixture
 def page(live: dict) -> Iterator[Page]:
-    with sync_playwright() as p:
-        b: Browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-        ctx = b.new_context(viewport={"width": 1400, "height": 1000})
-        pg = ctx.new_page()
-        pg.set_default_timeout(60_000)
-        outside: list[str] = []
-        pg.on(
-            "request",
-            lambda r: (
-                outside.append(r.url) if not r.url.startswith((live["url"], "data:", "blob:", "about:")) else None
-            ),
-        )
+    with chromium() as b, local_page(b, live["url"]) as pg:
         yield pg
-        ctx.close()
-        b.close()
-        assert not outside, f"the page made requests outside localhost: {outside[:5]}"
 
 
 def idle(pg: Page) -> None:
