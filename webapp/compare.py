@@ -188,9 +188,9 @@ def _start(cmp: Comparison) -> datetime:
 
 # --------------------------------------------------------------------------- maps
 _HOW = {
-    "sum": "the sum of what happened in it (the cells add up to the KPI)",
-    "mean": "the mean over what happened in it (weighted by how much, the cells average to the KPI)",
-    "share": "the percentage of what happened in it (weighted by how much, the cells average to the KPI)",
+    "sum": "their sum (the cells add up to the KPI)",
+    "mean": "their mean (weighted by how many each cell holds, the cells average to the KPI)",
+    "share": "their percentage (weighted by how many each cell holds, the cells average to the KPI)",
 }
 
 
@@ -222,7 +222,7 @@ def _maps(cmp: Comparison) -> None:
     cell_m = float(c3.selectbox("Grid cell (m)", [100, 200, 400], key="cmp_cell"))
     where = mapped(metric)
     if where is not None:
-        st.caption(f"`{metric}` · placed at each {where.place}; a cell shows {_HOW[where.how]}.")
+        st.caption(f"`{metric}` · each value sits at its {where.place}; a cell shows {_HOW[where.how]}.")
     cells = _cells(str(root), _key(cmp), store_version(root), metric, cell_m)
     b, c = cells[cells["label"] == cmp.baseline], cells[cells["label"] == cand]
     if b.empty or c.empty:

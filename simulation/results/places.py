@@ -372,16 +372,28 @@ def _overruns(w: World) -> Points:
 
 # ----------------------------------------------------------------- environment and heat: people, sensors, alerts
 def _homes(w: World) -> tuple[np.ndarray, np.ndarray]:
-    """Each citizen id's home block (residents) or first destination (others), as x, y (NaN: none)."""
+    """Each citizen id's place: the cell of their longest stay in the district (home for most residents,
+    the workplace for workers), else the middle of their first trip; x, y (NaN: never in the district)."""
 
     def make() -> tuple[np.ndarray, np.ndarray]:
-        n = len(w.environment.group)
-        block = np.full(n, -1, int)
-        for c in w.pop.citizens:
-            block[c.unique_id] = c.start if c.start >= 0 else (c.plan[0][1] if c.plan else -1)
-        bx = np.array([*(k.x for k in w.d.blocks), math.nan])
-        by = np.array([*(k.y for k in w.d.blocks), math.nan])
-        return bx[block], by[block]  # -1 picks the NaN at the end
+        e = w.environment
+        n = len(e.group)
+        cell = np.full(n, -1, np.int64)
+        tr = np.frombuffer(e.trips, float).reshape(-1, 6)
+        if len(tr):  # the middle of each citizen's first trip
+            tcit = tr[:, 0].astype(int)
+            first = np.unique(tcit, return_index=True)[1]
+            cell[tcit[first]] = tr[first, 4].astype(np.int64)
+        st = np.frombuffer(e.stays, float).reshape(-1, 5)
+        if len(st):  # the cell of each citizen's longest stay (ties: the later one)
+            cit = st[:, 0].astype(int)
+            order = np.lexsort((st[:, 3] - st[:, 2], cit))
+            last = order[np.r_[cit[order][1:] != cit[order][:-1], True]]
+            cell[cit[last]] = st[last, 1].astype(np.int64)
+        gx, gy = np.meshgrid(e.cx, e.cy)
+        cx = np.append(gx.ravel(), math.nan)
+        cy = np.append(gy.ravel(), math.nan)
+        return cx[cell], cy[cell]  # -1 picks the NaN at the end
 
     return _cache(w, "_places_homes", make)  # type: ignore[return-value]
 
@@ -393,25 +405,25 @@ def _people(w: World, values: np.ndarray | None, who: np.ndarray) -> Points:
     return _pts(hx[ok], hy[ok], vals[ok])
 
 
-@_where("environment.mean_exposure", "person's home block (residents) or first destination", "mean")
+@_where("environment.mean_exposure", "person's longest stay (home, workplace)", "mean")
 def _exposure(w: World) -> Points:
     e = w.environment
     return _people(w, e.per_citizen, e.present) if hasattr(e, "present") else _EMPTY
 
 
-@_where("environment.vulnerable_exposure", "child's or elderly resident's home block", "mean")
+@_where("environment.vulnerable_exposure", "child's or elderly resident's longest stay (home)", "mean")
 def _vul_exposure(w: World) -> Points:
     e = w.environment
     return _people(w, e.per_citizen, e.vulnerable) if hasattr(e, "vulnerable") else _EMPTY
 
 
-@_where("heat.exposure_h", "person's home block (residents) or first destination", "mean")
+@_where("heat.exposure_h", "person's longest stay (home, workplace)", "mean")
 def _heat(w: World) -> Points:
     total, here, _vul = w.heat_people
     return _people(w, total, here)
 
 
-@_where("heat.vulnerable_exposure_h", "child's or elderly resident's home block", "mean")
+@_where("heat.vulnerable_exposure_h", "child's or elderly resident's longest stay (home)", "mean")
 def _heat_vul(w: World) -> Points:
     total, _here, vul = w.heat_people
     return _people(w, total, vul)
