@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from simulation.results.kpis import CATALOGUE, _waits, queue_records
+from simulation.results.kpis import CATALOGUE, _waits, queue_jobs, queue_records
 from simulation.world.parking import CO2_KG_PER_KM, CRUISE_KMH
 
 if TYPE_CHECKING:
@@ -118,14 +118,26 @@ def _at(w: World, ids: Iterable[str], num: Iterable[float]) -> Points:
     return a[:, 0], a[:, 1], a[:, 2], np.ones(len(a))
 
 
-def _blocks(w: World, blocks: Iterable[int], num: Iterable[float] | None = None) -> Points:
-    b = np.asarray(list(blocks), int)
+def _blocks(w: World, blocks: Iterable[int] | np.ndarray, num: np.ndarray | None = None) -> Points:
+    """Items at blocks (indices into the district's blocks)."""
+    b = np.fromiter(blocks, np.int64) if not isinstance(blocks, np.ndarray) else blocks
     if not len(b):
         return _EMPTY
-    bx = np.array([k.x for k in w.d.blocks])
-    by = np.array([k.y for k in w.d.blocks])
-    n = np.ones(len(b)) if num is None else np.asarray(list(num), float)
+    bx, by = _cache(
+        w, "_places_blocks", lambda: (np.array([k.x for k in w.d.blocks]), np.array([k.y for k in w.d.blocks]))
+    )  # type: ignore[misc]
+    n = np.ones(len(b)) if num is None else num
     return bx[b], by[b], n, np.ones(len(b))
+
+
+def _drivers(w: World) -> tuple[np.ndarray, np.ndarray]:
+    """Arriving drivers' destination blocks and cruising minutes."""
+    m = w.mobility
+    return _cache(  # type: ignore[return-value]
+        w,
+        "_places_drivers",
+        lambda: (np.fromiter(m.cruise_block, np.int64), np.fromiter(m.cruise_min, float, len(m.cruise_min))),
+    )
 
 
 # --------------------------------------------------------------------------- connectivity: WiFi attempts
@@ -188,28 +200,38 @@ def _n_attempts(w: World) -> Points:
     return _pts(a["x"], a["y"], np.ones(len(a["x"])))
 
 
-def _ap_rows(w: World) -> pd.DataFrame:
-    df = queue_records(w)
-    return df[df["queue"] == "ap_clients"]
+def _ap_sessions(w: World) -> dict[str, np.ndarray]:
+    """The APs' client records: AP (as an index into ``aps``), start, end, outcome."""
+
+    def make() -> dict[str, np.ndarray]:
+        df = queue_jobs(w, ("ap_clients",), "session")
+        ap, aps = pd.factorize(df["server"], sort=True)
+        return {
+            "aps": np.asarray(list(aps), object),
+            "ap": np.asarray(ap, np.int64),
+            "start": df["start"].to_numpy(float),
+            "end": df["end"].to_numpy(float),
+            "dropped": (df["outcome"] == "dropped").to_numpy(),
+        }
+
+    return _cache(w, "_places_ap", make)  # type: ignore[return-value]
 
 
 @_where("connectivity.sessions_dropped", "access point", "sum")
 def _dropped(w: World) -> Points:
-    df = _ap_rows(w)
-    df = df[df["outcome"] == "dropped"]
-    return _at(w, df["server"], np.ones(len(df)))
+    a = _ap_sessions(w)
+    return _at(w, a["aps"], np.bincount(a["ap"], weights=a["dropped"], minlength=len(a["aps"])))
 
 
 @_where("connectivity.clients_mean", "access point", "sum")
 def _clients(w: World) -> Points:
-    df = _ap_rows(w)
-    df = df[df["start"].notna()]
+    a = _ap_sessions(w)
     now = float(w.env.now)
     if now <= 0:
         return _EMPTY
-    dur = (df["end"].fillna(now).clip(upper=now) - df["start"]) / now
-    per = dur.groupby(df["server"], sort=True).sum()
-    return _at(w, per.index, per.to_numpy())
+    start = a["start"]
+    dur = np.where(np.isnan(start), 0.0, np.minimum(np.nan_to_num(a["end"], nan=now), now) - np.nan_to_num(start))
+    return _at(w, a["aps"], np.bincount(a["ap"], weights=dur / now, minlength=len(a["aps"])))
 
 
 # --------------------------------------------------------------------------- cellular: the attempts WiFi did not serve
@@ -538,10 +560,9 @@ def _courier_km(w: World) -> Points:
 def _waits_at(w: World, queues: tuple[str, ...], user: str, scale: float = 1.0) -> Points:
     """Each job's time in queue at the charger or pad it queued for."""
     waits = _waits(w, queues, user)
-    df = queue_records(w)
-    sel = df[df["queue"].isin(queues) & (df["user"] == user)]
-    server = sel.groupby("job", sort=False)["server"].first()
-    return _at(w, server.reindex(waits.index).astype(str), waits.to_numpy() * scale)
+    sel = queue_jobs(w, queues, user)
+    server = dict(zip(sel["job"], sel["server"], strict=True))  # a job queues at one charger or pad
+    return _at(w, [str(server[j]) for j in waits.index], waits.to_numpy() * scale)
 
 
 @_where("logistics.charge_wait_min", "charger or pad a fleet unit queued for", "mean")
@@ -552,20 +573,19 @@ def _charge_wait(w: World) -> Points:
 # ------------------------------------------------- mobility and parking: drivers' destinations, chargers
 @_where("mobility.cruising_time_min", "arriving driver's destination block", "mean")
 def _cruise(w: World) -> Points:
-    m = w.mobility
-    return _blocks(w, m.cruise_block, m.cruise_min)
+    return _blocks(w, *_drivers(w))
 
 
 @_where("parking.cruising_vehicle_km", "arriving driver's destination block", "sum")
 def _cruise_km(w: World) -> Points:
-    m = w.mobility
-    return _blocks(w, m.cruise_block, np.asarray(m.cruise_min, float) / 60.0 * CRUISE_KMH)
+    b, mins = _drivers(w)
+    return _blocks(w, b, mins / 60.0 * CRUISE_KMH)
 
 
 @_where("parking.cruising_co2_kg", "arriving driver's destination block", "sum")
 def _cruise_co2(w: World) -> Points:
-    m = w.mobility
-    return _blocks(w, m.cruise_block, np.asarray(m.cruise_min, float) / 60.0 * CRUISE_KMH * CO2_KG_PER_KM)
+    b, mins = _drivers(w)
+    return _blocks(w, b, mins / 60.0 * CRUISE_KMH * CO2_KG_PER_KM)
 
 
 @_where("parking.guided_drivers", "guided driver's destination block", "sum")
@@ -680,40 +700,40 @@ def spatial_frame(w: World, grid_m: float = GRID_M) -> pd.DataFrame:
 
     A ``sum`` KPI's cells sum to its value; a ``mean``/``share`` KPI's cells, weighted by ``n``,
     average to it. Cells without items (or, for a mean or share, with no weight) have no row.
+    Each KPI is binned on its own (items never pile up across KPIs); items at the same places
+    (the WiFi attempts of several KPIs) are binned once.
     """
-    parts = []
-    for k, where in enumerate(WHERE.values()):
+    binned: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # id(x) -> (x kept alive, cells, codes)
+    names: list[str] = []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for name, where in WHERE.items():
         x, y, num, den = where.fn(w)
         if not len(x):
             continue
-        parts.append((np.full(len(x), k), x, y, num, den))
+        hit = binned.get(id(x))
+        if hit is None or hit[0] is not x:
+            key = (np.floor(x / grid_m).astype(np.int64) << 32) + (np.floor(y / grid_m).astype(np.int64) + (1 << 31))
+            cells, codes = np.unique(key, return_inverse=True)
+            hit = binned[id(x)] = (x, cells, codes)
+        _x, cells, codes = hit
+        total = np.bincount(codes, weights=num, minlength=len(cells))
+        weight = np.bincount(codes, weights=den, minlength=len(cells))
+        if where.how == "sum":
+            keep, value = np.ones(len(cells), bool), total
+        else:
+            keep = weight > 0
+            value = total[keep] / weight[keep]
+        names.append(name)
+        parts.append((cells[keep], value, weight[keep], np.full(int(keep.sum()), len(names) - 1)))
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=float if c != "metric" else object) for c in SPATIAL_COLUMNS})
-    m, x, y, num, den = (np.concatenate(p) for p in zip(*parts, strict=True))
-    df = pd.DataFrame(
-        {
-            "k": m,
-            "gx": np.floor(x / grid_m).astype(np.int64),
-            "gy": np.floor(y / grid_m).astype(np.int64),
-            "num": num,
-            "den": den,
-        }
-    )
-    agg = df.groupby(["k", "gx", "gy"], sort=True)[["num", "den"]].sum().reset_index()
-    kinds = list(WHERE.values())
-    is_sum = np.array([kinds[k].how == "sum" for k in agg["k"]], bool)
-    den_v = agg["den"].to_numpy()
-    keep = is_sum | (den_v > 0)
-    agg, is_sum, den_v = agg[keep], is_sum[keep], den_v[keep]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = np.where(is_sum, agg["num"].to_numpy(), agg["num"].to_numpy() / np.where(den_v > 0, den_v, 1))
-    catalogue_names = list(WHERE)
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "metric" else float) for c in SPATIAL_COLUMNS})
+    cells, value, weight, k = (np.concatenate(p) for p in zip(*parts, strict=True))
     return pd.DataFrame(
         {
-            "metric": [catalogue_names[k] for k in agg["k"]],
-            "x": (agg["gx"].to_numpy() + 0.5) * grid_m,
-            "y": (agg["gy"].to_numpy() + 0.5) * grid_m,
+            "metric": np.asarray(names, object)[k],
+            "x": ((cells >> 32) + 0.5) * grid_m,
+            "y": ((cells & 0xFFFFFFFF) - (1 << 31) + 0.5) * grid_m,
             "value": value,
-            "n": den_v,
+            "n": weight,
         }
-    ).reset_index(drop=True)
+    )

@@ -16,7 +16,7 @@ import pandas as pd
 
 from simulation.config.scenario import Scenario, ServiceSpec, scenario_district
 from simulation.errors import SandboxError
-from simulation.results.kpis import compute_kpis, hourly_kpis
+from simulation.results.kpis import compute_kpis, hourly_kpis, queue_records
 from simulation.results.logs import collect_logs
 from simulation.results.places import SPATIAL_COLUMNS, spatial_frame
 
@@ -186,7 +186,7 @@ def run_scenario(
         sim_events=_events_scheduled(world),
         meta={"citizens": len(world.pop.citizens), "trips": world.pop.trips},
         logs=collect_logs(world.host.services),
-        queues=world.queues.frame() if status == "ok" else pd.DataFrame(),
+        queues=queue_records(world) if status == "ok" else pd.DataFrame(),  # built once, for the KPIs
     )
 
 
