@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 
 from simulation.results.kpis import CATALOGUE, _waits, queue_jobs, queue_records
-from simulation.world.parking import CO2_KG_PER_KM, CRUISE_KMH
 
 if TYPE_CHECKING:
     from simulation.world import World
@@ -123,9 +122,10 @@ def _blocks(w: World, blocks: Iterable[int] | np.ndarray, num: np.ndarray | None
     b = np.fromiter(blocks, np.int64) if not isinstance(blocks, np.ndarray) else blocks
     if not len(b):
         return _EMPTY
-    bx, by = _cache(
+    xy: tuple[np.ndarray, np.ndarray] = _cache(  # type: ignore[assignment]
         w, "_places_blocks", lambda: (np.array([k.x for k in w.d.blocks]), np.array([k.y for k in w.d.blocks]))
-    )  # type: ignore[misc]
+    )
+    bx, by = xy
     n = np.ones(len(b)) if num is None else num
     return bx[b], by[b], n, np.ones(len(b))
 
@@ -578,12 +578,16 @@ def _cruise(w: World) -> Points:
 
 @_where("parking.cruising_vehicle_km", "arriving driver's destination block", "sum")
 def _cruise_km(w: World) -> Points:
+    from simulation.world.parking import CRUISE_KMH  # here: the app imports this module, not the world
+
     b, mins = _drivers(w)
     return _blocks(w, b, mins / 60.0 * CRUISE_KMH)
 
 
 @_where("parking.cruising_co2_kg", "arriving driver's destination block", "sum")
 def _cruise_co2(w: World) -> Points:
+    from simulation.world.parking import CO2_KG_PER_KM, CRUISE_KMH
+
     b, mins = _drivers(w)
     return _blocks(w, b, mins / 60.0 * CRUISE_KMH * CO2_KG_PER_KM)
 
