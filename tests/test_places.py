@@ -69,6 +69,15 @@ def test_every_catalogue_kpi_is_mapped_or_says_why_not() -> None:
     assert len(WHERE) >= 50  # nearly every KPI has a place; the district-wide few do not
 
 
+def test_the_model_docs_list_every_kpi_with_its_place_or_reason() -> None:
+    doc = (ROOT / "docs" / "model.md").read_text()
+    section = doc[doc.index("### 3.6 Maps of KPIs") :]
+    for name, where in WHERE.items():
+        assert f"| `{name}` | {where.place} |" in section, name
+    for name, reason in NOT_MAPPED.items():
+        assert f"- `{name}`: {reason}." in section, name
+
+
 def test_a_map_for_a_name_outside_the_catalogue_is_refused() -> None:
     with pytest.raises(KeyError, match=r"safety\.nonsense is not a catalogue KPI"):
         _where("safety.nonsense", "incident", "sum")(lambda w: (w, w, w, w))
