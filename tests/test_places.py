@@ -11,7 +11,8 @@ from conftest import BASE_SERVICES, ROOT, write_scenario
 
 from simulation.config.scenario import load_scenario
 from simulation.results.kpis import CATALOGUE
-from simulation.results.places import GRID_M, NOT_MAPPED, SPATIAL_COLUMNS, WHERE, _where, mapped, spatial_frame
+from simulation.results.places import GRID_M, NOT_MAPPED, SPATIAL_COLUMNS, WHERE, mapped, spatial_frame
+from simulation.results.places.core import where as register_map
 from simulation.results.run import run_scenario
 from simulation.results.store import Store
 
@@ -80,7 +81,7 @@ def test_the_model_docs_list_every_kpi_with_its_place_or_reason() -> None:
 
 def test_a_map_for_a_name_outside_the_catalogue_is_refused() -> None:
     with pytest.raises(KeyError, match=r"safety\.nonsense is not a catalogue KPI"):
-        _where("safety.nonsense", "incident", "sum")(lambda w: (w, w, w, w))
+        register_map("safety.nonsense", "incident", "sum")(lambda w: (w, w, w, w))
     assert "safety.nonsense" not in WHERE
 
 
@@ -107,6 +108,7 @@ def run(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory):
     )
     r = run_scenario(load_scenario(sc), allow_inline=True)
     assert r.status == "ok", r.error
+    r.meta["scenario_path"] = str(sc)
     return r
 
 
@@ -171,3 +173,8 @@ def test_a_world_without_any_item_maps_nothing(tiny_district: Path, tmp_path: Pa
     sp = spatial_frame(w)
     assert list(sp.columns) == SPATIAL_COLUMNS
     assert "safety.incidents" not in set(sp["metric"])  # nothing happened in a minute at 3 am
+
+
+def test_the_same_run_maps_the_same_bit_for_bit(run) -> None:
+    again = run_scenario(load_scenario(run.meta["scenario_path"]), allow_inline=True)
+    pd.testing.assert_frame_equal(again.spatial, run.spatial, check_exact=True)
