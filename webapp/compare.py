@@ -206,7 +206,7 @@ def _maps(cmp: Comparison) -> None:
     if not metrics:
         st.caption("These runs have no spatial data.")
         return
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = st.columns([2, 1, 1])  # the KPI picker: room for the longest descriptions
     cand = (
         c2.selectbox("Candidate", cmp.candidates, key="cmp_map_cand") if len(cmp.candidates) > 1 else cmp.candidates[0]
     )
