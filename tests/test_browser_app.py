@@ -6,6 +6,7 @@ districts). Screenshots go to the test's temporary folder and to ``PILOT_SCREENS
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -14,13 +15,18 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT, write_scenario
+from PIL import Image
 from playwright.sync_api import Browser, Page, expect
-from test_browser import browser, choose, live, nav, page, shoot  # noqa: F401 - fixtures and helpers
+from test_browser import SCREENS, browser, choose, live, nav, page, shoot  # noqa: F401 - fixtures and helpers
 from test_upload import make_zip, plugin_entries
 
 from simulation.jobs import checks as checkjob
 from simulation.jobs.runs import list_jobs
 from simulation.plugins.discovery import open_plugin
+from simulation.results.compare import compare, latest_runs, spatial_metrics
+from simulation.results.store import Store
+from webapp.common import kpi_label
+from webapp.compare_view import by_change
 
 pytestmark = pytest.mark.browser
 
@@ -165,7 +171,6 @@ def test_compare_opens_on_what_changed_with_bands_and_an_uncut_verdict(
 ) -> None:
     from simulation.config.scenario import load_scenario
     from simulation.results.reuse import run_or_reuse
-    from simulation.results.store import Store
 
     sc = load_scenario(live["root"] / "scenarios" / "tiny_candidate.yaml")
     for seed in (1, 2):
@@ -189,18 +194,41 @@ def test_compare_opens_on_what_changed_with_bands_and_an_uncut_verdict(
     series = pg.get_by_test_id("stMultiSelect").filter(has_text="the two that changed most")
     expect(series).to_contain_text("WiFi session attempts served by an AP")
     expect(pg.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=60_000)
+    # The map opens on the mappable KPI that changed most (2 pairs: none is significant, so the largest change).
+    store = Store(live["store"])
+    cmp = compare(store, {lb: list(latest_runs(store, lb).values()) for lb in ("tiny_base", "tiny_candidate")})
+    first = by_change(cmp, "tiny_candidate", spatial_metrics(store, cmp.run_ids()))[0]
     mapped = pg.get_by_test_id("stSelectbox").filter(has_text="Map of")
-    expect(mapped.locator("input")).to_have_value("WiFi session attempts served by an AP", timeout=60_000)
-    pg.wait_for_function(
-        "document.querySelectorAll('[data-testid=\"stDeckGlJsonChart\"] canvas').length >= 3", timeout=120_000
-    )
-    pg.wait_for_timeout(1500)
+    expect(mapped.locator("input")).to_have_value(kpi_label(first), timeout=60_000)
+    _wait_for_maps(pg)
     shoot(pg, tmp_path, "compare-changed")
+    # Any KPI with a place can be mapped: here the PM2.5 dose, placed at each person's longest stay.
+    mapped.locator("input").click()
+    mapped.locator("input").fill("PM2.5 dose per person")  # the list is long: type to find
+    pg.get_by_role("option", name="PM2.5 dose per person while in the district (stays and trips)", exact=True).click()
+    expect(_main(pg).get_by_text("environment.mean_exposure", exact=True)).to_be_visible(timeout=60_000)
+    _wait_for_maps(pg)
+    canvas = pg.locator('[data-testid="stDeckGlJsonChart"] canvas').first
+    canvas.scroll_into_view_if_needed()
+    pg.wait_for_timeout(1500)
+    colours = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB").getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 20  # cells and streets drawn, not a blank canvas
+    shoot(pg, tmp_path, "compare-map-exposure")
+    if SCREENS is not None:
+        canvas.screenshot(path=str(SCREENS / "compare-map-exposure-canvas.png"))
     # The bands: the chart's spec has an area layer between the interval's bounds.
     spec = pg.evaluate(
         "() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].map(e => e.innerHTML.length)"
     )
     assert spec and min(spec) > 0
+
+
+def _wait_for_maps(pg: Page) -> None:
+    """The baseline, candidate and difference maps are drawn."""
+    pg.wait_for_function(
+        "document.querySelectorAll('[data-testid=\"stDeckGlJsonChart\"] canvas').length >= 3", timeout=120_000
+    )
+    pg.wait_for_timeout(1500)
 
 
 def _vendor_build(tmp_path: Path, store: Path, name: str, note: str) -> bytes:

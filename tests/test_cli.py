@@ -69,3 +69,5 @@ def test_kpis_catalogue():
     names = {k["name"]: k for k in json.loads(p.stdout)}
     assert names["safety.time_to_respond_s"]["better"] == "lower"
     assert names["connectivity.sessions_served_pct"]["unit"] == "%"
+    assert names["safety.time_to_respond_s"]["map"] == {"place": "incident a responder reached", "cell": "mean"}
+    assert names["connectivity.backhaul_peak_pct"]["map"]["not_mapped"].startswith("the peak of the busiest")

@@ -42,6 +42,7 @@ def put(
     error: str | None = None,
     variant: str = "a",
     services: dict | None = None,
+    spatial: pd.DataFrame | None = None,
 ) -> str:
     """Store a hand-made run (no simulation) and return its id."""
     rid = f"{scenario}-{seed}-{uuid.uuid4().hex[:6]}"
@@ -75,7 +76,9 @@ def put(
                     "y": [50.0, 50.0],
                     "value": [kpis.get(SERVED, 0.0), 10.0],
                 }
-            ),
+            )
+            if spatial is None
+            else spatial,
             provenance={"scenario_digest": f"dig-{scenario}-{variant}", "scenario_resolved": resolved},
         )
     )
@@ -288,6 +291,26 @@ def test_hourly_and_spatial_means_average_over_runs(store):
     sp = spatial_means(store, cmp, SERVED, cell_m=200)  # both points fall in the cell (0, 0) of 200 m
     assert sp[sp.label == "base"]["value"].item() == pytest.approx(5.0)
     assert sp[sp.label == "base"]["n"].item() == 2
+
+
+def test_spatial_means_regrid_each_kpi_the_way_it_adds_up(store):
+    def cells(metric, rows):
+        return pd.DataFrame(rows, columns=["x", "y", "value", "n"]).assign(metric=metric)
+
+    # incidents are counted: a coarser cell sums, a run with nothing in a cell counts 0 there
+    a = put(store, "base", 1, {INCIDENTS: 3.0}, spatial=cells(INCIDENTS, [(50, 50, 2, 2), (150, 50, 1, 1)]))
+    b = put(store, "base", 2, {INCIDENTS: 1.0}, spatial=cells(INCIDENTS, [(50, 50, 1, 1)]))
+    # a share is weighted by its cell's attempts: 1 of 1 served and 0 of 3 is 25%, not 50%
+    c = put(store, "base", 3, {SERVED: 25.0}, spatial=cells(SERVED, [(50, 50, 100, 1), (150, 50, 0, 3)]))
+    cmp = type("C", (), {"groups": {"base": {1: a, 2: b}}, "run_ids": staticmethod(lambda: [a, b])})()
+    fine = spatial_means(store, cmp, INCIDENTS, cell_m=100).set_index(["gx", "gy"])
+    assert fine.loc[(0, 0), "value"] == pytest.approx(1.5) and fine.loc[(1, 0), "value"] == pytest.approx(0.5)
+    assert fine["value"].sum() == pytest.approx(2.0)  # the mean of the runs' KPI (3 and 1)
+    coarse = spatial_means(store, cmp, INCIDENTS, cell_m=200)
+    assert coarse["value"].item() == pytest.approx(2.0) and coarse["n"].item() == 2
+    one = type("C", (), {"groups": {"base": {3: c}}, "run_ids": staticmethod(lambda: [c])})()
+    assert spatial_means(store, one, SERVED, cell_m=200)["value"].item() == pytest.approx(25.0)
+    assert spatial_means(store, one, SERVED, cell_m=100)["value"].tolist() == [100.0, 0.0]
 
 
 # --------------------------------------------------------------------------- report

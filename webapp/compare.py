@@ -17,6 +17,7 @@ from simulation.errors import SandboxError
 from simulation.results.compare import Comparison, hourly_means, spatial_means, spatial_metrics
 from simulation.results.kpis import CATALOGUE
 from simulation.results.numbers import fmt_value, kpi_header, kpi_label
+from simulation.results.places import mapped
 from simulation.results.report import PALETTE, kpi_table_html, render_report, services_summary
 from simulation.results.store import Store
 
@@ -186,6 +187,13 @@ def _start(cmp: Comparison) -> datetime:
 
 
 # --------------------------------------------------------------------------- maps
+_HOW = {
+    "sum": "their sum (the cells add up to the KPI)",
+    "mean": "their mean (weighted by how many each cell holds, the cells average to the KPI)",
+    "share": "their percentage (weighted by how many each cell holds, the cells average to the KPI)",
+}
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _cells(root: str, key: tuple, version: tuple, metric: str, cell_m: float) -> pd.DataFrame:
     return spatial_means(Store(root), cached_compare({lb: list(ids) for lb, ids in key}), metric, cell_m)
@@ -198,7 +206,7 @@ def _maps(cmp: Comparison) -> None:
     if not metrics:
         st.caption("These runs have no spatial data.")
         return
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3 = st.columns([2, 1, 1])  # the KPI picker: room for the longest descriptions
     cand = (
         c2.selectbox("Candidate", cmp.candidates, key="cmp_map_cand") if len(cmp.candidates) > 1 else cmp.candidates[0]
     )
@@ -208,8 +216,13 @@ def _maps(cmp: Comparison) -> None:
         ordered,
         key=f"cmp_map_metric:{'|'.join(cmp.labels)}:{cand}",
         format_func=kpi_label,
+        help=f"{len(ordered)} KPIs of these runs have a place in the district and can be mapped; "
+        "those that changed significantly come first, largest change first.",
     )
     cell_m = float(c3.selectbox("Grid cell (m)", [100, 200, 400], key="cmp_cell"))
+    where = mapped(metric)
+    if where is not None:
+        st.caption(f"`{metric}` · each value sits at its {where.place}; a cell shows {_HOW[where.how]}.")
     cells = _cells(str(root), _key(cmp), store_version(root), metric, cell_m)
     b, c = cells[cells["label"] == cmp.baseline], cells[cells["label"] == cand]
     if b.empty or c.empty:
@@ -241,7 +254,12 @@ def _maps(cmp: Comparison) -> None:
             maps.deck([*streets, layer], view), height=420, key=f"map-{_slug(lb)}", alt=f"{kpi_label(metric)}, {lb}"
         )
     st.markdown(_scale(vmin, vmax, unit), unsafe_allow_html=True)
-    diff = b.merge(c, on=["gx", "gy", "x", "y"], suffixes=("_b", "_c"))
+    summed = where is not None and where.how == "sum"
+    if summed:  # a cell with nothing in one scenario has 0 there
+        diff = b.merge(c, on=["gx", "gy", "x", "y"], suffixes=("_b", "_c"), how="outer")
+        diff[["value_b", "value_c"]] = diff[["value_b", "value_c"]].fillna(0.0)
+    else:
+        diff = b.merge(c, on=["gx", "gy", "x", "y"], suffixes=("_b", "_c"))
     diff["diff"] = diff["value_c"] - diff["value_b"]
     better = spec.better if spec else "none"
     tips = [
@@ -273,7 +291,8 @@ def _maps(cmp: Comparison) -> None:
     dr.metric("Grid cells better", improved)
     dr.metric("Grid cells worse", worse)
     dr.caption(
-        f"{len(diff)} cells of {cell_m:g} m with values in both scenarios; the colour's strength is the size "
+        f"{len(diff)} cells of {cell_m:g} m with values in {'either' if summed else 'both'} scenario"
+        f"{'' if summed else 's'}; the colour's strength is the size "
         "of the change. Per-cell differences are means over runs, without confidence intervals."
     )
 

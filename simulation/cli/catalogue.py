@@ -63,22 +63,35 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from simulation.results.kpis import CATALOGUE
+    from simulation.results.places import NOT_MAPPED, WHERE
+
+    def on_map(name: str) -> dict[str, str]:
+        w = WHERE.get(name)
+        return {"place": w.place, "cell": w.how} if w else {"not_mapped": NOT_MAPPED.get(name, "")}
 
     if args.json:
         print(
             json.dumps(
                 [
-                    {"name": k.name, "unit": k.unit, "better": k.better, "description": k.description}
+                    {
+                        "name": k.name,
+                        "unit": k.unit,
+                        "better": k.better,
+                        "description": k.description,
+                        "map": on_map(k.name),
+                    }
                     for k in CATALOGUE.values()
                 ],
                 indent=1,
             )
         )
         return 0
-    t = Table(title="KPI catalogue")
-    for c in ("KPI", "unit", "better", "description"):
+    t = Table(title="KPI catalogue (map: what a value is placed at, and how a map cell adds them up)")
+    for c in ("KPI", "unit", "better", "description", "map"):
         t.add_column(c)
     for k in CATALOGUE.values():
-        t.add_row(k.name, k.unit, k.better, k.description)
+        m = on_map(k.name)
+        where = f"{m['cell']} per cell · {m['place']}" if "place" in m else f"not mapped: {m['not_mapped']}"
+        t.add_row(k.name, k.unit, k.better, k.description, where)
     stdout_console().print(t)
     return 0

@@ -24,6 +24,7 @@ import pandas as pd
 
 from simulation.errors import SandboxError, StoreError
 from simulation.results.kpis import CATALOGUE
+from simulation.results.places import WHERE
 from simulation.results.store import Store
 from simulation.stats import MIN_PAIRS, chance_findings, holm, paired_t, paired_test, verdict
 
@@ -538,11 +539,13 @@ def hourly_means(store: Store, comparison: Comparison, kpis: Sequence[str] | Non
 
 
 def spatial_means(store: Store, comparison: Comparison, metric: str, cell_m: float = 100.0) -> pd.DataFrame:
-    """Per grid cell (``cell_m`` squares in local metres) mean of a spatial metric, per group.
+    """Per grid cell (``cell_m`` squares in local metres) value of a mapped KPI, per group, averaged over runs.
 
-    Point metrics (e.g. an incident's response time) are binned into the cells first, so every
-    group's values sit on the same grid and can be subtracted. Columns: label, gx, gy, x, y
-    (cell centre, local metres), value (mean over runs of the run's cell mean), n (runs).
+    A run's cells are first re-gridded the way the KPI adds up (``results.places``): a ``sum`` KPI's
+    cells add up, a mean or a share is weighted by each cell's ``n``; so every group's values sit on
+    the same grid, can be subtracted, and a map's cells add up to its KPI. Then the runs of a group
+    are averaged (a ``sum`` KPI counts 0 in a run with nothing in the cell). Columns: label, gx, gy,
+    x, y (cell centre, local metres), value, n (runs with something in the cell).
     """
     cols = ["label", "gx", "gy", "x", "y", "value", "n"]
     sp = store.table("spatial", comparison.run_ids())
@@ -551,14 +554,24 @@ def spatial_means(store: Store, comparison: Comparison, metric: str, cell_m: flo
     sp = sp[sp["metric"] == metric]
     if sp.empty:
         return pd.DataFrame(columns=cols)
+    where = WHERE.get(metric)
+    summed = where is not None and where.how == "sum"
     label_of = {rid: lb for lb, g in comparison.groups.items() for rid in g.values()}
+    weight = sp["n"].fillna(1.0).to_numpy(float) if "n" in sp.columns else np.ones(len(sp))  # older runs: points
+    value = sp["value"].to_numpy(float)
     sp = sp.assign(
         label=sp["run_id"].map(label_of),
         gx=np.floor(sp["x"].to_numpy(float) / cell_m).astype(int),
         gy=np.floor(sp["y"].to_numpy(float) / cell_m).astype(int),
+        _w=weight,
+        _wv=value * weight,
     )
-    per_run = sp.groupby(["label", "run_id", "gx", "gy"], sort=False)["value"].mean().reset_index()
-    out = per_run.groupby(["label", "gx", "gy"], sort=True)["value"].agg(["mean", "count"]).reset_index()
+    g = sp.groupby(["label", "run_id", "gx", "gy"], sort=False)
+    per_run = (g["value"].sum() if summed else g["_wv"].sum() / g["_w"].sum()).rename("value").reset_index()
+    out = per_run.groupby(["label", "gx", "gy"], sort=True)["value"].agg(["mean", "sum", "count"]).reset_index()
+    if summed:
+        runs = out["label"].map({lb: len(g) for lb, g in comparison.groups.items()}).to_numpy(float)
+        out["mean"] = out["sum"].to_numpy(float) / runs
     out = out.rename(columns={"mean": "value", "count": "n"})
     out["x"] = (out["gx"] + 0.5) * cell_m
     out["y"] = (out["gy"] + 0.5) * cell_m
@@ -566,7 +579,7 @@ def spatial_means(store: Store, comparison: Comparison, metric: str, cell_m: flo
 
 
 def spatial_metrics(store: Store, run_ids: Sequence[str]) -> list[str]:
-    """The metrics the ``spatial`` table holds for these runs."""
+    """The mapped KPIs the ``spatial`` table holds for these runs, in catalogue order."""
     if not run_ids:
         return []
     p = [store.runs_dir / r / "spatial.parquet" for r in run_ids[:3]]

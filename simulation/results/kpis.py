@@ -20,7 +20,7 @@ from simulation.results.queueing import time_in_queue
 if TYPE_CHECKING:
     from simulation.world import World
 
-__all__ = ["CATALOGUE", "KPI", "compute_kpis", "hourly_kpis", "kpi"]
+__all__ = ["CATALOGUE", "KPI", "compute_kpis", "hourly_kpis", "kpi", "queue_jobs", "queue_records"]
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,24 @@ def queue_records(w: World) -> pd.DataFrame:
     return df
 
 
+def queue_jobs(w: World, queues: tuple[str, ...], user: str) -> pd.DataFrame:
+    """The queue records of ``user``'s jobs on ``queues`` (once per finished world: KPIs and maps share them)."""
+    cache = w.__dict__.setdefault("_queue_jobs", {})
+    sel = cache.get((queues, user))
+    if sel is None:
+        df = queue_records(w)
+        sel = cache[(queues, user)] = df[df["queue"].isin(queues) & (df["user"] == user)]
+    return sel
+
+
 def _waits(w: World, queues: tuple[str, ...], user: str) -> pd.Series:
     """Time in queue of ``user``'s jobs on ``queues`` (jobs unfinished at the end count up to it), per job."""
-    df = queue_records(w)
-    sel = df[df["queue"].isin(queues) & (df["user"] == user)]
-    return time_in_queue(sel, float(w.env.now)).groupby(sel["job"], sort=False).sum()
+    cache = w.__dict__.setdefault("_queue_waits", {})
+    waits = cache.get((queues, user))
+    if waits is None:
+        sel = queue_jobs(w, queues, user)
+        waits = cache[(queues, user)] = time_in_queue(sel, float(w.env.now)).groupby(sel["job"], sort=False).sum()
+    return waits
 
 
 # --------------------------------------------------------------------------- connectivity

@@ -12,13 +12,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from simulation.config.scenario import Scenario, ServiceSpec, scenario_district
 from simulation.errors import SandboxError
-from simulation.results.kpis import compute_kpis, hourly_kpis
+from simulation.results.kpis import compute_kpis, hourly_kpis, queue_records
 from simulation.results.logs import collect_logs
+from simulation.results.places import SPATIAL_COLUMNS, spatial_frame
 
 if TYPE_CHECKING:
     from simulation.config.district import District
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["RunResult", "code_digest", "replication_seeds", "run_id_for", "run_scenario", "services_digest"]
 
 PACKAGE_VERSION = "0.1.0"
-GRID_M = 100.0
 
 
 @cache
@@ -108,35 +107,6 @@ class RunResult:
         }
 
 
-def _spatial(w: Any) -> pd.DataFrame:
-    rows: list[tuple[str, float, float, float]] = []
-    if w.conn.rec_xy:
-        xy = np.frombuffer(w.conn.rec_xy, float).reshape(-1, 2)
-        gx, gy = np.floor(xy[:, 0] / GRID_M).astype(int), np.floor(xy[:, 1] / GRID_M).astype(int)
-        df = pd.DataFrame(
-            {
-                "gx": gx,
-                "gy": gy,
-                "served": np.asarray(w.conn.rec_served, float),
-                "covered": np.asarray(w.conn.rec_covered, float),
-            }
-        )
-        agg = df.groupby(["gx", "gy"], sort=True).agg(
-            n=("served", "size"), served=("served", "mean"), covered=("covered", "mean")
-        )
-        for (x, y), r in agg.iterrows():
-            cx, cy = (x + 0.5) * GRID_M, (y + 0.5) * GRID_M
-            rows += [
-                ("connectivity.attempts", cx, cy, float(r.n)),
-                ("connectivity.sessions_served_pct", cx, cy, 100 * float(r.served)),
-                ("connectivity.coverage_pct", cx, cy, 100 * float(r.covered)),
-            ]
-    for i in w.safety.incidents:
-        if i.responded_at is not None:
-            rows.append(("safety.time_to_respond_s", round(i.x, 1), round(i.y, 1), i.responded_at - i.t))
-    return pd.DataFrame(rows, columns=["metric", "x", "y", "value"])
-
-
 def build_world(
     scenario: Scenario,
     seed: int | None = None,
@@ -209,14 +179,14 @@ def run_scenario(
         services={s.name: s.summary() for s in world.host.services},
         timeseries=ts,
         events=world.log.frame(),
-        spatial=_spatial(world) if status == "ok" else pd.DataFrame(columns=["metric", "x", "y", "value"]),
+        spatial=spatial_frame(world) if status == "ok" else pd.DataFrame(columns=SPATIAL_COLUMNS),
         provenance=provenance,
         error=error,
         wall_s=time.perf_counter() - t0,
         sim_events=_events_scheduled(world),
         meta={"citizens": len(world.pop.citizens), "trips": world.pop.trips},
         logs=collect_logs(world.host.services),
-        queues=world.queues.frame() if status == "ok" else pd.DataFrame(),
+        queues=queue_records(world) if status == "ok" else pd.DataFrame(),  # built once, for the KPIs
     )
 
 

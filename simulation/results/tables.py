@@ -58,6 +58,7 @@ COLUMN_DOCS: dict[str, tuple[str, str]] = {
     "detail": ("", "event details as JSON"),
     "x": ("m", "metres east of the district origin (local tangent plane)"),
     "y": ("m", "metres north of the district origin (local tangent plane)"),
+    "n": ("", "spatial rows: items behind the cell's value (its weight when averaging cells; results.places)"),
     "queue": ("", "which queue: operators, city_centre, ev_chargers, drone_pads, hub_pads, ap_clients"),
     "server": ("", "the server (centre, charger, pad, AP) the job queued for"),
     "job": ("", "the job's id in its queue"),
@@ -134,6 +135,7 @@ def _context(run: Mapping[str, Any]) -> tuple[datetime | None, tuple[float, floa
 def to_arrow(name: str, df: pd.DataFrame, run: Mapping[str, Any]) -> pa.Table:
     """``df`` with the store's added columns and metadata (``run`` is the run.json mapping)."""
     import pyarrow as pa
+
     out = df.copy()
     added: list[str] = []
     if "run_id" not in out.columns:
@@ -187,12 +189,14 @@ def to_arrow(name: str, df: pd.DataFrame, run: Mapping[str, Any]) -> pa.Table:
 def write_table(path: Path, name: str, df: pd.DataFrame, run: Mapping[str, Any]) -> None:
     """Write one result table as self-describing Parquet (see the module docstring)."""
     import pyarrow.parquet as pq
+
     pq.write_table(to_arrow(name, df, run), path)
 
 
 def from_stored(path: Path) -> pd.DataFrame:
     """A stored table as the run computed it: the columns the store added taken off again."""
     import pyarrow.parquet as pq
+
     table = pq.read_table(path)
     meta = json.loads((table.schema.metadata or {}).get(b"pilot_sandbox", b"{}"))
     drop = [c for c in meta.get("added_columns", []) if c in table.column_names]

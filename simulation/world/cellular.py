@@ -39,6 +39,7 @@ class Cellular:
         self._index()
         self.tried = 0
         self.served = 0
+        self.served_at: list[int] = []  # which tries (0, 1, ...) were served: where, with WiFi's attempts
         self.thr_sum = 0.0
         self.demand_sum = 0.0
         self.dropped = 0
@@ -67,6 +68,7 @@ class Cellular:
             share = self.infra.add_session_load(self.cells[i][1], demand)
             self.thr_sum += min(demand, CAPACITY_MBPS / (self.clients[i] + 1)) * share
             self.served += 1
+            self.served_at.append(self.tried - 1)
             self.clients[i] += 1
             self.load[i] += demand
             sid = self._sid = self._sid + 1

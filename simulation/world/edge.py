@@ -34,6 +34,8 @@ class Edge:
         self.served: dict[str, str] = {}  # camera id -> unit id
         self.saved_mbps = 0.0
         self.filtered = 0
+        self.saved_at: dict[str, float] = {}  # camera id -> Mbps kept off the fibre (the maps)
+        self.filtered_at: dict[str, int] = {}  # camera id -> false detections caught
         self.verified = 0
 
     def add_unit(self, mid: str, pole: str, owner: str, operates: set[str]) -> None:
@@ -49,6 +51,7 @@ class Edge:
             cpole, mbps = self.infra.streams[key]
             self.infra.set_stream(key, cpole, mbps * CLIP_SHARE)
             self.saved_mbps += mbps * (1 - CLIP_SHARE)
+            self.saved_at[cam.id] = mbps * (1 - CLIP_SHARE)
             self.served[cam.id] = mid
 
     def check(self, owner: str, items: tuple[dict, ...], truth: dict[str, dict]) -> tuple[dict, ...]:
@@ -64,6 +67,7 @@ class Edge:
             if truth.get(det["id"], {}).get("_incident") is None:
                 if float(self.rng.random()) < CATCH_FALSE:
                     self.filtered += 1
+                    self.filtered_at[det["camera"]] = self.filtered_at.get(det["camera"], 0) + 1
                     continue
                 out.append(det)
             else:

@@ -73,10 +73,13 @@ class Energy:
         self.powered_s = dict.fromkeys(self.const_w, 0.0)
         self._since = dict.fromkeys(self.const_w, 0.0)
         self.var_wh = 0.0
+        self.var_wh_pole = dict.fromkeys(self.const_w, 0.0)  # the same, pole by pole (the maps)
         self.overruns = 0
         self._over: set[str] = set()
         self.lit_people = 0.0
         self.night_people = 0.0
+        self.lit_block = [0.0] * len(d.blocks)  # the same person-seconds, block by block (the maps)
+        self.night_block = [0.0] * len(d.blocks)
         r2 = self.cfg.lit_radius_m**2
         self.near: list[list[str]] = []
         for b in d.blocks:
@@ -93,7 +96,9 @@ class Energy:
         dt = now - self._since[pole]
         if dt > 0 and self.powered[pole]:
             self.powered_s[pole] += dt
-            self.var_wh += self.var_w[pole] * dt / 3600
+            wh = self.var_w[pole] * dt / 3600
+            self.var_wh += wh
+            self.var_wh_pole[pole] += wh
         self._since[pole] = now
 
     def set_draw(self, pole: str, key: str, watts: float) -> None:
@@ -146,11 +151,14 @@ class Energy:
         thr = self.cfg.lit_threshold
         level, powered = self.lights.level, self.infra.powered
         lit = total = 0
+        lit_b, night_b = self.lit_block, self.night_block
         for b, n in enumerate(self.pop.present):
             if n:
                 total += n
+                night_b[b] += n * dt
                 if any(level[p] >= thr and powered[p] for p in self.near[b]):
                     lit += n
+                    lit_b[b] += n * dt
         self.lit_people += lit * dt
         self.night_people += total * dt
         if total:

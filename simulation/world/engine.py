@@ -21,7 +21,7 @@ from simulation.world.connectivity import Connectivity
 from simulation.world.edge import Edge
 from simulation.world.energy import DarkIncidents, Energy
 from simulation.world.environment import Environment
-from simulation.world.heat import heat_exposure
+from simulation.world.heat import heat_per_person, summarise_heat
 from simulation.world.host import ReadyService, ServiceHost, ServiceState, one_cpu
 from simulation.world.infrastructure import Infrastructure
 from simulation.world.iot import IoT
@@ -195,7 +195,8 @@ class World:
         self.energy_kwh = self.lights.finish()
         self.environment.finish()
         self.iot.finish()
-        self.heat = heat_exposure(self.environment, self.notices.heat_windows, env.now)
+        self.heat_people = heat_per_person(self.environment, self.notices.heat_windows, env.now)
+        self.heat = summarise_heat(*self.heat_people)
         self.mobility.finish()
         self.energy.finish(self.energy_kwh)
         self.conn.finish()

@@ -353,6 +353,7 @@ class Environment:
             "vulnerable": float(total[vul].mean()) if vul.any() else math.nan,
         }
         self.per_citizen = total
+        self.present, self.vulnerable = here, vul  # who counts in the mean, and in the vulnerable mean
 
     def _sheltered(
         self, cit: np.ndarray, cell: np.ndarray, t0: np.ndarray, t1: np.ndarray, fac: np.ndarray, n: int
@@ -432,17 +433,24 @@ class Environment:
         An exceedance is a district cell-hour whose mean PM2.5 exceeds the threshold; it is caught
         if an alert covering the cell was sent in that hour or the hour before.
         """
+        hits, over, caught = self.alert_items()
+        precision = 100.0 * int(hits.sum()) / len(hits) if len(hits) else math.nan
+        total = int(over.sum())
+        recall = 100.0 * int(caught.sum()) / total if total else math.nan
+        return precision, recall
+
+    def alert_items(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per alert: right or not; per grid cell: hours over the threshold, and of those caught."""
         thr = self.cfg.alert_threshold_pm25
         per_h = max(1, int(round(3600 / self.dt)))
-        hits = 0
-        for t, x, y, _r, _n, _c in self.alerts:
+        hits = np.zeros(len(self.alerts), bool)
+        for i, (t, x, y, _r, _n, _c) in enumerate(self.alerts):
             k0 = int(t // self.dt)
             k1 = min(self.n_slots, k0 + per_h + 1)
-            if self.pm25[k0:k1, self.cell(x, y)].max(initial=0.0) > thr:
-                hits += 1
-        precision = 100.0 * hits / len(self.alerts) if self.alerts else math.nan
+            hits[i] = self.pm25[k0:k1, self.cell(x, y)].max(initial=0.0) > thr
         n_hours = int(math.ceil(self.sc.duration / 3600))
-        caught = total = 0
+        over_n = np.zeros(self.nx * self.ny, int)
+        caught_n = np.zeros(self.nx * self.ny, int)
         ax = np.array([a[1] for a in self.alerts]) if self.alerts else np.zeros(0)
         ay = np.array([a[2] for a in self.alerts]) if self.alerts else np.zeros(0)
         ar = np.array([a[3] for a in self.alerts]) if self.alerts else np.zeros(0)
@@ -455,13 +463,12 @@ class Environment:
             if not over.any():
                 continue
             idx = np.flatnonzero(over)
-            total += len(idx)
+            over_n[idx] += 1
             live = (at >= (hr - 1) * 3600) & (at < (hr + 1) * 3600)
             if live.any():
                 d2 = (gx[idx, None] - ax[None, live]) ** 2 + (gy[idx, None] - ay[None, live]) ** 2
-                caught += int((d2 <= ar[None, live] ** 2).any(axis=1).sum())
-        recall = 100.0 * caught / total if total else math.nan
-        return precision, recall
+                caught_n[idx[(d2 <= ar[None, live] ** 2).any(axis=1)]] += 1
+        return hits, over_n, caught_n
 
     # ---------------------------------------------------------------- sensors
     def _sensors(self, rng: np.random.Generator) -> None:
@@ -614,14 +621,18 @@ class Environment:
         """Share (%) of scheduled readings that were delivered."""
         if not self.sensors or not self.n_samples:
             return math.nan
+        return 100.0 * int(self.delivered_readings().sum()) / (len(self.sensors) * self.n_samples)
+
+    def delivered_readings(self) -> np.ndarray:
+        """Readings each sensor delivered (of ``n_samples`` scheduled)."""
         t = np.arange(self.n_samples) * SENSOR_INTERVAL_S
-        ok = 0
+        out = np.zeros(len(self.sensors), int)
         for i, s in enumerate(self.sensors):
             up = np.ones(self.n_samples, bool)
             for a, b in [*self._down[s.pole], *self.s_outages[i]]:
                 up &= ~((t >= a) & (t < b))
-            ok += int(up.sum())
-        return 100.0 * ok / (len(self.sensors) * self.n_samples)
+            out[i] = int(up.sum())
+        return out
 
     # ---------------------------------------------------------------- views
     def sample(self, series: Series, t: float) -> None:

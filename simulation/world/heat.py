@@ -24,10 +24,32 @@ VULNERABLE = (0, 2)  # CHILD, ELDERLY
 
 def heat_exposure(env: Environment, windows: list[tuple[int, float, float]], now: float) -> dict[str, float]:
     """Mean hot outdoor hours per person present, and per child or elderly resident present."""
+    return summarise_heat(*heat_per_person(env, windows, now))
+
+
+def summarise_heat(total: np.ndarray | None, here: np.ndarray, vul: np.ndarray) -> dict[str, float]:
+    """The heat KPIs from :func:`heat_per_person`: mean over people present, and over vulnerable residents."""
+    if total is None:
+        return {"mean": 0.0, "vulnerable": 0.0}
+    return {
+        "mean": float(total[here].mean()) if here.any() else math.nan,
+        "vulnerable": float(total[vul].mean()) if vul.any() else math.nan,
+    }
+
+
+def heat_per_person(
+    env: Environment, windows: list[tuple[int, float, float]], now: float
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Hot outdoor hours of every citizen id, who was present, and who is a vulnerable resident present.
+
+    The hours are ``None`` when it was never hot (everyone then has 0; who was present is then the
+    environment's, from its ``finish``).
+    """
     hot = (env.temp >= HOT_C).astype(float)
     n = len(env.group)
     if not hot.any():
-        return {"mean": 0.0, "vulnerable": 0.0}
+        here = getattr(env, "present", np.zeros(n, bool))
+        return None, here, here & np.isin(env.group, VULNERABLE) & (env.kind == RESIDENT)
     inc = (hot[1:] + hot[:-1]) / 2 * (env.dt / 3600.0)
     cum = np.vstack([np.zeros((1, hot.shape[1])), np.cumsum(inc, axis=0)])
 
@@ -72,10 +94,7 @@ def heat_exposure(env: Environment, windows: list[tuple[int, float, float]], now
     here = present > 0
     vul = here & np.isin(env.group, VULNERABLE) & (env.kind == RESIDENT)
     total = np.maximum(total, 0.0)
-    return {
-        "mean": float(total[here].mean()) if here.any() else math.nan,
-        "vulnerable": float(total[vul].mean()) if vul.any() else math.nan,
-    }
+    return total, here, vul
 
 
 def _merged(windows: list[tuple[int, float, float]]) -> list[tuple[int, float, float]]:

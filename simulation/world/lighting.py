@@ -35,6 +35,7 @@ class Lighting:
         self._day0 = start.hour * 3600 + start.minute * 60
         self._since = {p.id: 0.0 for p in d.poles}
         self.wh = 0.0
+        self.wh_pole = {p.id: 0.0 for p in d.poles}  # the same energy, pole by pole (the maps)
         self.changes = 0
 
     def daylight(self, t: float) -> bool:
@@ -51,7 +52,9 @@ class Lighting:
     def _account(self, pole: str) -> None:
         now = self.env.now
         on = self.level[pole] if self.infra.powered[pole] else 0.0
-        self.wh += on * self.watts * (now - self._since[pole]) / 3600
+        wh = on * self.watts * (now - self._since[pole]) / 3600
+        self.wh += wh
+        self.wh_pole[pole] += wh
         self._since[pole] = now
 
     def set(self, pole: str, level: float) -> None:

@@ -98,6 +98,8 @@ class Request:
     by: str = ""
     dispatched: float | None = None
     delivered: float | None = None
+    van_km: float = 0.0  # road km of the van that carried it (a tour's km shared by its requests)
+    courier_km: float = 0.0  # road km of the courier that carried it
     handed: float | None = None
 
     def item(self) -> dict:
@@ -412,7 +414,8 @@ class Logistics:
         dist = self.street_m(r.onode, r.dnode)
         r.delivered = ready + dist / self._road_speed(cfg.courier_speed_m_s, ready) + cfg.handover_min * 60
         r.by = "courier"
-        self.courier_km += 1.5 * dist / 1000  # delivery leg plus repositioning (judgement)
+        r.courier_km = 1.5 * dist / 1000  # delivery leg plus repositioning (judgement)
+        self.courier_km += r.courier_km
 
     def _wave(self) -> None:
         """Vans leave every hub with the parcels ready now, in nearest-neighbour tours."""
@@ -447,6 +450,8 @@ class Logistics:
                     node, x, y = nxt, float(xy[i, 0]), float(xy[i, 1])
                 metres += self.street_m(node, hub.node)
                 self.van_km += metres / 1000
+                for r in load:  # where the km went: shared by the tour's requests (results.places)
+                    r.van_km = metres / 1000 / len(load)
                 self.van_tours += 1
 
     # ---------------------------------------------------------------- actions
@@ -516,6 +521,7 @@ class Logistics:
         u.km += metres / 1000
         if u.kind == "van":
             self.van_km += metres / 1000
+            r.van_km = metres / 1000
         u.request = ""
         if u.battery_s < RECHARGE_BELOW[u.kind] * u.battery_full_s:
             yield from self._recharge(u)

@@ -118,6 +118,9 @@ class Mobility:
         self.u = streams("mobility.drivers").random((n_ids, 4))
         self.parked: dict[int, int] = {}  # citizen id -> block where the car is (or -1 off-street)
         self.cruise_min: list[float] = []
+        self.cruise_block: list[int] = []  # the block each arriving driver was heading for (the maps)
+        self.guided_at: list[int] = []  # blocks of drivers who followed guidance
+        self.no_charger_at: list[int] = []  # blocks of EV drivers with no charger within walking distance
         self.ev_sessions = 0
         self.ev_unserved = 0
         self.ev_no_charger = 0
@@ -267,12 +270,16 @@ class Mobility:
         spot, cruise = self._park(b) if guided is None else guided
         self.parked[uid] = spot
         self.cruise_min.append(cruise)
+        self.cruise_block.append(b)
+        if guided is not None:
+            self.guided_at.append(b)
         self.cal.at(max(leave, self.env.now), partial(self._leave, uid))
         u = self.u[uid]
         if u[1] < self.cfg.ev_share and u[2] < self.cfg.ev_charge_share:
             ch = self.block_charger[b]
             if ch is None:
                 self.ev_no_charger += 1
+                self.no_charger_at.append(b)
             else:
                 minutes = self.cfg.ev_session_min * (0.6 + 0.8 * u[3])
                 self.env.process(self._ev(ch, uid, min(minutes * 60, max(0.0, leave - self.env.now))))

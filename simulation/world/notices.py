@@ -68,6 +68,8 @@ class Notices:
         self.zones: list[tuple[float, float, float, float]] = []  # avoid-areas: (x, y, r, until)
         self.avoiding: dict[int, float] = {}  # citizen id -> avoid until
         self.rerouted = 0
+        self.sent: list[tuple[float, float, int, int]] = []  # (x, y, reached, complied) per notice
+        self.rerouted_from: list[int] = []  # the block each rerouted errand was moved away from
         self._alt: dict[int, list[int]] = {}
         self._rule_on = False
         self.handlers: dict[str, Callable[[sdk.Notify], str | None]] = {}
@@ -110,6 +112,7 @@ class Notices:
         k = TOPICS.index(topic)
         table = COMPLIANCE[topic]
         x, y, r = float(a.x), float(a.y), float(a.radius_m)
+        before = self.counts[topic][1:]
         for c in self.reach(x, y, r, now):
             g = group_of(c)
             self.counts[topic][1] += 1
@@ -127,6 +130,7 @@ class Notices:
                 self.avoiding[c.unique_id] = max(self.avoiding.get(c.unique_id, 0.0), until)
                 if topic == "safety":
                     c.stay_in_until = max(c.stay_in_until, now + SAFETY_STAY_MIN * 60)
+        self.sent.append((x, y, self.counts[topic][1] - before[0], self.counts[topic][2] - before[1]))
         if topic in AVOID_MIN:
             self.zones.append((x, y, r, now + AVOID_MIN[topic] * 60))
             if not self._rule_on:
@@ -149,6 +153,7 @@ class Notices:
         for alt in self._alternatives(dest):
             if not self._blocked(alt, now):
                 self.rerouted += 1
+                self.rerouted_from.append(dest)
                 return alt
         return dest
 

@@ -146,6 +146,7 @@ class Safety:
         self.crowd_blocks: set[str] = set()
         self.false_alarms_handled = 0
         self.camera_minutes_viewed = 0.0
+        self.viewed_min: dict[str, float] = {}  # the same minutes, camera by camera (the maps)
         self._pole_xy = {p.id: (p.x, p.y) for p in d.poles}
         self._stations = {k: list(d.sites_of(k)) for k in ("police", "fire")}
         self._near: dict[int, list[tuple[tuple[float, float], tuple[float, float]]]] = {}
@@ -462,6 +463,9 @@ class Safety:
     def view_minutes(self, dt: float) -> None:
         """Account camera-minutes shown on the wall (privacy evidence)."""
         self.camera_minutes_viewed += len(self.wall) * dt / 60
+        viewed = self.viewed_min
+        for cam in self.wall:
+            viewed[cam] = viewed.get(cam, 0.0) + dt / 60
 
     def finish(self) -> None:
         """Close time integrals at the end of the run."""
