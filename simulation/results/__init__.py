@@ -1,1 +1,4 @@
-"""What a run produces and what is done with it: KPI catalogue, running a scenario, the store, compare, report, export."""
+"""What a run produces and what is done with it.
+
+The KPI catalogue, running a scenario, the store, compare, report, export.
+"""

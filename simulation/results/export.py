@@ -88,8 +88,16 @@ FIELDS: dict[str, dict[str, tuple[str, Any]]] = {
             "Property",
             (
                 "list",
-                ("airPollution", "temperature", "humidity", "noiseLevel", "light", "windSpeed", "windDirection")
-                + ("occupancy",),
+                (
+                    "airPollution",
+                    "temperature",
+                    "humidity",
+                    "noiseLevel",
+                    "light",
+                    "windSpeed",
+                    "windDirection",
+                    "occupancy",
+                ),
             ),
         ),
         "deviceState": ("Property", "str"),
@@ -319,7 +327,9 @@ def run_entities(d: District, run: Any, all_samples: bool = False) -> list[dict]
                 pm25=_num(rec.get("pm25"), "GQ", when),
                 pm10=_num(rec.get("pm10"), "GQ", when),
                 temperature=_num(rec.get("temperature_c"), "CEL", when),
-                relativeHumidity=_num(None if rec.get("humidity_pct") is None else rec["humidity_pct"] / 100, None, when),
+                relativeHumidity=_num(
+                    None if rec.get("humidity_pct") is None else rec["humidity_pct"] / 100, None, when
+                ),
                 reliability=_prop(0.7),  # grade-2 simple instrument (docs/sources.md)
                 refDevice={"type": "Relationship", "object": _dev_id(d.name, dev)},
             )

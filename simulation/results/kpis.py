@@ -415,12 +415,22 @@ def heat_vulnerable(w: World) -> float:
     return w.heat.get("vulnerable", math.nan)
 
 
-@kpi("notices.reached", "people", "none", "notice receipts (heat, outage, safety, crowd; a person reached twice counts twice)")
+@kpi(
+    "notices.reached",
+    "people",
+    "none",
+    "notice receipts (heat, outage, safety, crowd; a person reached twice counts twice)",
+)
 def notices_reached(w: World) -> float:
     return float(sum(v[1] for v in w.notices.counts.values()))
 
 
-@kpi("notices.complied", "people", "none", "notice receipts acted on (did what a heat, outage, safety or crowd notice asked)")
+@kpi(
+    "notices.complied",
+    "people",
+    "none",
+    "notice receipts acted on (did what a heat, outage, safety or crowd notice asked)",
+)
 def notices_complied(w: World) -> float:
     return float(sum(v[2] for v in w.notices.counts.values()))
 

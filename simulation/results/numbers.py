@@ -13,6 +13,7 @@ from simulation.results.kpis import CATALOGUE
 
 __all__ = ["fmt_duration", "fmt_krw", "fmt_num", "fmt_pct", "fmt_value", "kpi_header", "kpi_label"]
 
+
 def fmt_num(v: object, digits: int | None = None, signed: bool = False) -> str:
     """A number with thousands separators: whole numbers as such, else 3–4 significant figures; ``—`` for none."""
     if v is None or isinstance(v, str):

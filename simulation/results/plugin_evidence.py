@@ -19,11 +19,12 @@ from typing import Any
 from simulation.config.scenario import scenario_district
 from simulation.plugins.discovery import open_plugin
 from simulation.plugins.selfcheck import ensure_sandbox
-from simulation.stats import paired_test, verdict as kpi_verdict
 from simulation.results.conformance import BUILTINS, _districts, _run, _scenario, candidate_builtins
 from simulation.results.kpis import CATALOGUE
 from simulation.results.rejections import hint_for
 from simulation.results.run import replication_seeds
+from simulation.stats import paired_test
+from simulation.stats import verdict as kpi_verdict
 
 __all__ = ["EffectRow", "Evidence", "plugin_evidence"]
 

@@ -57,10 +57,10 @@ def littles_law(df: pd.DataFrame, horizon: float) -> pd.DataFrame:
         lam = len(g) / horizon
         for what, system in (("queue", False), ("system", True)):
             w_each = time_in_system(g, horizon) if system else time_in_queue(g, horizon)
-            L = queue_length_area(g, horizon, system) / horizon
+            length = queue_length_area(g, horizon, system) / horizon  # L, the time-average number present
             lw = lam * float(w_each.mean())
-            rel = abs(L - lw) / lw if lw > 0 else (0.0 if L == 0 else math.inf)
-            rows.append({"queue": q, "part": what, "jobs": len(g), "L": L, "lambda_W": lw, "rel_diff": rel})
+            rel = abs(length - lw) / lw if lw > 0 else (0.0 if length == 0 else math.inf)
+            rows.append({"queue": q, "part": what, "jobs": len(g), "L": length, "lambda_W": lw, "rel_diff": rel})
     return pd.DataFrame(rows, columns=["queue", "part", "jobs", "L", "lambda_W", "rel_diff"])
 
 

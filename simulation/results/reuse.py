@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from simulation.results.run import RunResult, run_scenario
 from simulation.config.scenario import Scenario
+from simulation.results.run import RunResult, run_scenario
 from simulation.results.store import Store
 
 __all__ = ["run_or_reuse"]
@@ -23,8 +23,8 @@ def run_or_reuse(
 
     The second value says whether the run was reused.
     """
-    from simulation.results.run import run_id_for, services_digest
     from simulation.config.scenario import scenario_district
+    from simulation.results.run import run_id_for, services_digest
 
     district = scenario_district(sc)
     if not force and not any(not s.use.startswith("builtin:") for s in sc.services):

@@ -2,8 +2,9 @@
 
 The schemas (``sdm_schemas/``, CC BY 4.0, sources and commits in its README) describe an entity's
 key-values form; :func:`key_values` turns a normalized NGSI-LD entity into it the way the Smart
-Data Models validators do, and :func:`problems` lists what the official schema rejects, and any attribute it does not declare
-(the schemas allow extra attributes, so a misspelt or renamed one would pass unnoticed).
+Data Models validators do, and :func:`problems` lists what the official schema rejects, and any
+attribute it does not declare (the schemas allow extra attributes, so a misspelt or renamed one
+would pass unnoticed).
 Broker limits: :func:`chunks` splits entities into batches of at most :data:`MAX_ENTITIES`
 entities and :data:`MAX_BYTES` bytes (the common limits of NGSI-LD brokers' batch operations).
 """
@@ -64,8 +65,7 @@ def _registry() -> Any:
         doc = json.loads((HERE / rel).read_text())
         docs[doc["$id"]] = doc
     registry: Registry = Registry().with_resources(
-        (url, Resource.from_contents(doc, default_specification=DRAFT202012))
-        for url, doc in docs.items()
+        (url, Resource.from_contents(doc, default_specification=DRAFT202012)) for url, doc in docs.items()
     )
     return registry
 
@@ -141,9 +141,7 @@ def check(entities: Iterable[Mapping[str, Any]]) -> int:
     if probs:
         more = f" (and {len(probs) - 5} more)" if len(probs) > 5 else ""
         raise SandboxError(
-            "NGSI-LD export is not valid against the official Smart Data Models schemas: "
-            + "; ".join(probs[:5])
-            + more
+            "NGSI-LD export is not valid against the official Smart Data Models schemas: " + "; ".join(probs[:5]) + more
         )
     return n
 

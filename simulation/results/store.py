@@ -188,7 +188,10 @@ class Store:
         base = self.runs_dir.as_posix()
         for t in TABLES:
             if any(self.runs_dir.glob(f"[!.]*/{t}.parquet")):
-                con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{base}/[!.]*/{t}.parquet', filename=true, union_by_name=true)")
+                con.execute(
+                    f"CREATE VIEW {t} AS SELECT * FROM "
+                    f"read_parquet('{base}/[!.]*/{t}.parquet', filename=true, union_by_name=true)"
+                )
         if any(self.runs_dir.glob("[!.]*/run.json")):
             con.execute(
                 f"CREATE VIEW runs AS SELECT * FROM read_json_auto('{base}/[!.]*/run.json', union_by_name=true)"
