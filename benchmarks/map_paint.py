@@ -217,7 +217,7 @@ def measure(pg: Page, url: str, n_maps: int) -> tuple[float, float, int]:
 
 #: Page -> (its address under the app, how many maps it draws when it opens). District is the app's
 #: default page, at the root: ``/district`` would open a "Page not found" dialog first.
-MAPS = {"district": ("", 1), "compare": ("compare", 3)}
+MAPS = {"district": ("", 1), "compare": ("compare", 1)}
 
 
 def _visit(browser: Browser | BrowserContext, url: str, n_maps: int, proxy: CountingProxy | None) -> tuple:

@@ -235,8 +235,11 @@ def test_compare_page_shows_the_numbers_of_the_store(env):
     assert float(values["baseline_mean"]) == pytest.approx(means["tiny_base"])
     assert float(values["candidate_mean"]) == pytest.approx(means["tiny_nowifi"]) == 0.0
     assert row[0] == "too few pairs"  # nothing served, but 2 pairs are too few for a verdict (at least 5)
-    assert len(at.get("deck_gl_json_chart")) == 3  # baseline, candidate, difference
+    assert len(at.get("deck_gl_json_chart")) == 1  # the difference, alone
     assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download HTML report"]
+    at.toggle(key="cmp_map_both").set_value(True).run()
+    assert len(at.get("deck_gl_json_chart")) == 3  # + the baseline's and the candidate's own maps
+    assert not at.exception and not at.error
 
 
 def test_compare_page_reports_runs_that_do_not_pair(env):

@@ -24,8 +24,8 @@ from simulation.jobs import checks as checkjob
 from simulation.jobs.runs import list_jobs
 from simulation.plugins.discovery import open_plugin
 from simulation.results.compare import compare, latest_runs, spatial_metrics
+from simulation.results.numbers import kpi_label
 from simulation.results.store import Store
-from webapp.common import kpi_label
 from webapp.compare_view import by_change
 
 pytestmark = pytest.mark.browser
@@ -200,14 +200,18 @@ def test_compare_opens_on_what_changed_with_bands_and_an_uncut_verdict(
     first = by_change(cmp, "tiny_candidate", spatial_metrics(store, cmp.run_ids()))[0]
     mapped = pg.get_by_test_id("stSelectbox").filter(has_text="Map of")
     expect(mapped.locator("input")).to_have_value(kpi_label(first), timeout=60_000)
-    _wait_for_maps(pg)
+    _wait_for_maps(pg, 1)  # the difference map alone
+    # each scenario's own map, one click away
+    _main(pg).get_by_text("Show each scenario's own map").click()
+    _wait_for_maps(pg, 3)
     shoot(pg, tmp_path, "compare-changed")
+    _main(pg).get_by_text("Show each scenario's own map").click()
     # Any KPI with a place can be mapped: here the PM2.5 dose, placed at each person's longest stay.
     mapped.locator("input").click()
     mapped.locator("input").fill("PM2.5 dose per person")  # the list is long: type to find
     pg.get_by_role("option", name="PM2.5 dose per person while in the district (stays and trips)", exact=True).click()
     expect(_main(pg).get_by_text("environment.mean_exposure", exact=True)).to_be_visible(timeout=60_000)
-    _wait_for_maps(pg)
+    _wait_for_maps(pg, 1)
     canvas = pg.locator('[data-testid="stDeckGlJsonChart"] canvas').first
     canvas.scroll_into_view_if_needed()
     pg.wait_for_timeout(1500)
@@ -223,10 +227,12 @@ def test_compare_opens_on_what_changed_with_bands_and_an_uncut_verdict(
     assert spec and min(spec) > 0
 
 
-def _wait_for_maps(pg: Page) -> None:
-    """The baseline, candidate and difference maps are drawn."""
+def _wait_for_maps(pg: Page, n: int) -> None:
+    """``n`` maps are drawn (the difference alone, or with the baseline's and the candidate's)."""
     pg.wait_for_function(
-        "document.querySelectorAll('[data-testid=\"stDeckGlJsonChart\"] canvas').length >= 3", timeout=120_000
+        "n => document.querySelectorAll('[data-testid=\"stDeckGlJsonChart\"] canvas').length === n",
+        arg=n,
+        timeout=120_000,
     )
     pg.wait_for_timeout(1500)
 

@@ -234,10 +234,58 @@ def _maps(cmp: Comparison) -> None:
         d = None  # the district folder moved: cells still show, without streets
     o = maps.origin(d)
     lon, lat = maps.lonlat(o, cells["x"].to_numpy(float), cells["y"].to_numpy(float))
-    view = maps.view_state(d, lon, lat, px=380)  # one view state, shared by the three maps
+    view = maps.view_state(d, lon, lat, px=380)  # one view state, shared by the maps
     streets = maps.district_layers(d, ["streets"], maps.metres_per_pixel(view)) if d is not None else []
     spec = CATALOGUE.get(metric)
     unit = spec.unit if spec else ""
+    summed = where is not None and where.how == "sum"
+    if summed:  # a cell with nothing in one scenario has 0 there
+        diff = b.merge(c, on=["gx", "gy", "x", "y"], suffixes=("_b", "_c"), how="outer")
+        diff[["value_b", "value_c"]] = diff[["value_b", "value_c"]].fillna(0.0)
+    else:
+        diff = b.merge(c, on=["gx", "gy", "x", "y"], suffixes=("_b", "_c"))
+    diff["diff"] = diff["value_c"] - diff["value_b"]
+    better = spec.better if spec else "none"
+    tips = [
+        f"{cand} − {cmp.baseline}\n{kpi_label(metric)}: {fmt_value(v, unit, signed=True)}\n"
+        f"({fmt_value(x, unit)} → {fmt_value(y, unit)})"
+        for v, x, y in zip(diff["diff"], diff["value_b"], diff["value_c"], strict=True)
+    ]
+    # The difference first, alone: it is what changed. The two scenarios' own maps are one click away
+    # (each map is a WebGL canvas the browser must set up: one map paints about twice as fast as three).
+    dl, dr = st.columns(2)
+    dl.markdown(f"**Difference** ({cand} − {cmp.baseline})")
+    dl.pydeck_chart(
+        maps.deck(
+            [
+                *streets,
+                maps.cells_layer(diff, o, cell_m, maps.diverging(diff["diff"].to_numpy(), better), tips, "cells-diff"),
+            ],
+            view,
+        ),
+        height=420,
+        key="map-diff",
+        alt=f"difference of {kpi_label(metric)}",
+    )
+    worse, improved = int(_count(diff["diff"], better, -1)), int(_count(diff["diff"], better, 1))
+    dr.markdown(
+        maps.legend_html(
+            [("better", [26, 150, 65]), ("worse", [215, 48, 39]), ("no change / no direction", [150, 150, 150])]
+        )
+        + f"<p><b>{improved:,}</b> grid cells better · <b>{worse:,}</b> worse</p>",
+        unsafe_allow_html=True,
+    )
+    dr.caption(
+        f"{len(diff)} cells of {cell_m:g} m with values in {'either' if summed else 'both'} scenario"
+        f"{'' if summed else 's'}; the colour's strength is the size "
+        "of the change. Per-cell differences are means over runs, without confidence intervals."
+    )
+    if not dr.toggle(
+        "Show each scenario's own map",
+        key="cmp_map_both",
+        help="The baseline's and the candidate's values side by side, on one colour scale.",
+    ):
+        return
     vmin = float(min(b["value"].min(), c["value"].min()))
     vmax = float(max(b["value"].max(), c["value"].max()))
     left, right = st.columns(2)
@@ -254,47 +302,6 @@ def _maps(cmp: Comparison) -> None:
             maps.deck([*streets, layer], view), height=420, key=f"map-{_slug(lb)}", alt=f"{kpi_label(metric)}, {lb}"
         )
     st.markdown(_scale(vmin, vmax, unit), unsafe_allow_html=True)
-    summed = where is not None and where.how == "sum"
-    if summed:  # a cell with nothing in one scenario has 0 there
-        diff = b.merge(c, on=["gx", "gy", "x", "y"], suffixes=("_b", "_c"), how="outer")
-        diff[["value_b", "value_c"]] = diff[["value_b", "value_c"]].fillna(0.0)
-    else:
-        diff = b.merge(c, on=["gx", "gy", "x", "y"], suffixes=("_b", "_c"))
-    diff["diff"] = diff["value_c"] - diff["value_b"]
-    better = spec.better if spec else "none"
-    tips = [
-        f"{cand} − {cmp.baseline}\n{kpi_label(metric)}: {fmt_value(v, unit, signed=True)}\n"
-        f"({fmt_value(x, unit)} → {fmt_value(y, unit)})"
-        for v, x, y in zip(diff["diff"], diff["value_b"], diff["value_c"], strict=True)
-    ]
-    dl, dr = st.columns(2)
-    dl.markdown(f"**Difference** ({cand} − {cmp.baseline})")
-    dl.pydeck_chart(
-        maps.deck(
-            [
-                *streets,
-                maps.cells_layer(diff, o, cell_m, maps.diverging(diff["diff"].to_numpy(), better), tips, "cells-diff"),
-            ],
-            view,
-        ),
-        height=420,
-        key="map-diff",
-        alt=f"difference of {kpi_label(metric)}",
-    )
-    dr.markdown(
-        maps.legend_html(
-            [("better", [26, 150, 65]), ("worse", [215, 48, 39]), ("no change / no direction", [150, 150, 150])]
-        ),
-        unsafe_allow_html=True,
-    )
-    worse, improved = int(_count(diff["diff"], better, -1)), int(_count(diff["diff"], better, 1))
-    dr.metric("Grid cells better", improved)
-    dr.metric("Grid cells worse", worse)
-    dr.caption(
-        f"{len(diff)} cells of {cell_m:g} m with values in {'either' if summed else 'both'} scenario"
-        f"{'' if summed else 's'}; the colour's strength is the size "
-        "of the change. Per-cell differences are means over runs, without confidence intervals."
-    )
 
 
 def _count(diff: pd.Series, better: str, sign: int) -> int:
