@@ -107,13 +107,14 @@ class Connectivity:
         self._day0 = day0
         self.lu_rate = [LAND_USE_RATE.get(b.land_use, 1.0) for b in d.blocks]
         # Each citizen's candidate session times: a Poisson process at the highest rate any stay
-        # or trip can have (per second); see _schedule. Next candidate per citizen id, drawn ahead.
+        # or trip can have (per second); see _schedule. Next candidate per citizen id, drawn ahead
+        # (a flat array: read at every stay and trip, at random citizens, it stays cache-friendly).
         self._lam_max = max([1.0, *self.lu_rate]) * max(self._slope) / 3600
         n_ids = max((c.unique_id for c in pop.citizens), default=0) + 1
         if self._lam_max > 0:
-            self._next = [self.rng.expovariate(self._lam_max) for _ in range(n_ids)]
+            self._next = array("d", [self.rng.expovariate(self._lam_max) for _ in range(n_ids)])
         else:
-            self._next = [math.inf] * n_ids
+            self._next = array("d", [math.inf] * n_ids)
         self.mean_s = dem.mean_session_min * 60
         kinds = sorted(dem.mix)
         w = np.array([dem.mix[k] for k in kinds], float)
@@ -206,14 +207,16 @@ class Connectivity:
             at(uniform(t0, t1), partial(start, c, False))
 
     def _on_stay(self, c: Citizen, b: int, t0: float, t1: float) -> None:
-        self._schedule(c, t0, t1, self.lu_rate[b], False)
+        if self._next[c.unique_id] < t1:  # a candidate before the stay ends (else no session: see _schedule)
+            self._schedule(c, t0, t1, self.lu_rate[b], False)
         for cb, a, z in self.crowds:  # at a festival crowd: the extra use, over the overlap
             s, e = max(t0, a), min(t1, z, self._end_t)
             if cb == b and self.event_factor > 1 and s < e:
                 self._schedule_extra(c, s, e, self.lu_rate[b] * (self.event_factor - 1))
 
     def _on_trip(self, c: Citizen, t0: float, t1: float) -> None:
-        self._schedule(c, t0, t1, 1.0, True)
+        if self._next[c.unique_id] < t1:  # as in _on_stay
+            self._schedule(c, t0, t1, 1.0, True)
 
     # ---------------------------------------------------------------- sessions
     def _start(self, c: Citizen, moving: bool, _event: object = None) -> None:

@@ -96,10 +96,6 @@ class Environment:
         # flat records (no object per record: a day has ~170k, and the collector need not visit them)
         self.stays = array("d")  # (citizen, cell, t0, t1, factor) per stay
         self.trips = array("d")  # (citizen, t0, t1, cell0, cell_mid, cell1) per trip
-        # Listeners add to plain lists, moved into the arrays in blocks (:meth:`_flush`):
-        # array.extend of a small tuple costs ~4x list.extend plus the block's fromlist.
-        self._stay_buf: list[float] = []
-        self._trip_buf: list[float] = []
         self._mid: dict[tuple[str, str], int] = {}
         self._node_cell = {n: self.cell(x, y) for n, (x, y) in d.nodes.items()}
         self.members: list[dict[Citizen, None]] = [{} for _ in d.blocks]
@@ -285,7 +281,7 @@ class Environment:
     ) -> tuple[Callable[[Citizen, int, float, float], None], Callable[[Citizen, float, float], None]]:
         """The stay and trip listeners, as closures over locals: they run ~120k times a district-day."""
         open_, members, travelling, fac = self._open, self.members, self.travelling, self.block_fac
-        add_stay, add_trip, trip_buf, flush = self._stay_buf.extend, self._trip_buf.extend, self._trip_buf, self._flush
+        add_stay, add_trip = self.stays.extend, self.trips.extend
         x0, y0, ig, nx = self.x0, self.y0, 1.0 / self.g, self.nx
         node_cell, mids, pop = self._node_cell, self._mid, self.pop
 
@@ -310,8 +306,6 @@ class Environment:
                 mid = mids[key] = node_cell[path[len(path) // 2]]
             add_trip((uid, t0, t1, node_cell[key[0]], mid, node_cell[key[1]]))
             travelling[c] = None
-            if len(trip_buf) >= 60_000:  # 10,000 trips: keep the lists short (floats as objects are 4x the size)
-                flush()
 
         return on_stay, on_trip
 
@@ -327,17 +321,9 @@ class Environment:
         f = u - k
         return field[k, cells] * (1 - f) + field[k + 1, cells] * f
 
-    def _flush(self) -> None:
-        """Move the listeners' buffered stays and trips into the flat arrays."""
-        self.stays.fromlist(self._stay_buf)
-        self.trips.fromlist(self._trip_buf)
-        self._stay_buf.clear()
-        self._trip_buf.clear()
-
     def finish(self) -> None:
         """Close open stays and integrate every citizen's exposure (µg/m³·h of PM2.5)."""
         now = self.env.now
-        self._flush()
         for cid, (s0, c0, f0, _b) in self._open.items():
             self.stays.extend((cid, c0, s0, now, f0))
         self._open.clear()

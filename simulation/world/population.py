@@ -326,26 +326,20 @@ class Population:
         c.trip = None
         dest = plan[k][1]
         last = k + 1 >= len(plan)
+        node = target if dest >= 0 else None
+        if c.node != node:  # a new street cell (coming back to the same one is no move in Mesa either)
+            # noted for Mesa (see street_cells); a citizen moved again goes to the end of the order
+            moved = self._moved
+            moved.pop(c, None)
+            moved[c] = None
+            c.node = node
         if dest >= 0:
-            if c.node != target:  # a new street cell (returning to the same one is no move in Mesa either)
-                self._note_move(c)
-                c.node = target
             nxt = self.sc.duration if last else plan[k + 1][0]
             self._arrive(c, dest, nxt if nxt > now else now)
         else:
-            if c.node is not None:
-                self._note_move(c)
-                c.node = None
             self.outside += 1
         if not last:
             self.cal.at(plan[k + 1][0], partial(self._depart, c, k + 1))
-
-    def _note_move(self, c: Citizen) -> None:
-        """Remember that ``c`` changes street cell now (Mesa's cells catch up in :meth:`street_cells`)."""
-        moved = self._moved
-        if c in moved:
-            del moved[c]  # to the end: the order of latest changes is the order Mesa would have appended
-        moved[c] = None
 
     def street_cells(self) -> dict[str, Cell]:
         """Mesa's street cells by node id, each holding the citizens at its node now.
