@@ -175,9 +175,7 @@ class Connectivity:
         t = nxt[uid]
         if t >= t1:
             return  # no candidate before this interval ends
-        end = self._end_t
-        if t1 > end:
-            t1 = end
+        t1 = min(t1, self._end_t)
         rng, lam_max = self.rng, self._lam_max
         p = -1.0  # acceptance probability, worked out at the first candidate inside the interval
         while t < t1:
