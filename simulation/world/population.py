@@ -16,6 +16,7 @@ exactly what moving at every arrival would have left, in the same order.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Callable
@@ -367,7 +368,7 @@ class Population:
         if total <= 0 or len(pts) == 1:
             return pts[0]
         s = total * min(1.0, max(0.0, (t - t0) / max(t1 - t0, 1e-9)))
-        k = min(int(np.searchsorted(cum, s, side="right")) - 1, len(pts) - 2)
+        k = min(bisect.bisect_right(cum, s) - 1, len(pts) - 2)  # on the list itself (no array made per call)
         seg = cum[k + 1] - cum[k]
         f = (s - cum[k]) / seg if seg > 0 else 0.0
         (ax, ay), (bx, by) = pts[k], pts[k + 1]
