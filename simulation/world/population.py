@@ -359,6 +359,11 @@ class Population:
         self._moved.clear()
         return cells
 
+    @property
+    def cells(self) -> dict[str, Cell]:
+        """Mesa's street cells by node id, up to date (the same as :meth:`street_cells`)."""
+        return self.street_cells()
+
     def trip_position(self, c: Citizen, t: float) -> tuple[float, float]:
         """Where a travelling citizen is at time ``t`` (linear along the street path)."""
         assert c.trip is not None
