@@ -144,7 +144,7 @@ class Connectivity:
         self.event_factor = dem.event_use_factor
         # a session WiFi cannot serve may go to a 5G small cell (world.cellular): (x, y, Mbps, seconds)
         self.fallback: Callable[[float, float, float, float], None] | None = None
-        pop.listen(on_stay=self._on_stay, on_trip=self._on_trip)
+        pop.listen(*self._listeners())
         infra.listeners.append(self._on_poles)
 
     # ---------------------------------------------------------------- arrivals
@@ -204,17 +204,25 @@ class Connectivity:
         for _ in range(n):
             at(uniform(t0, t1), partial(start, c, False))
 
-    def _on_stay(self, c: Citizen, b: int, t0: float, t1: float) -> None:
-        if self._next[c.unique_id] < t1:  # a candidate before the stay ends (else no session: see _schedule)
-            self._schedule(c, t0, t1, self.lu_rate[b], False)
-        for cb, a, z in self.crowds:  # at a festival crowd: the extra use, over the overlap
-            s, e = max(t0, a), min(t1, z, self._end_t)
-            if cb == b and self.event_factor > 1 and s < e:
-                self._schedule_extra(c, s, e, self.lu_rate[b] * (self.event_factor - 1))
+    def _listeners(
+        self,
+    ) -> tuple[Callable[[Citizen, int, float, float], None], Callable[[Citizen, float, float], None]]:
+        """The stay and trip listeners, as closures over locals: together they run ~170k times a district-day."""
+        nxt, lu_rate, schedule, crowds = self._next, self.lu_rate, self._schedule, self.crowds
 
-    def _on_trip(self, c: Citizen, t0: float, t1: float) -> None:
-        if self._next[c.unique_id] < t1:  # as in _on_stay
-            self._schedule(c, t0, t1, 1.0, True)
+        def on_stay(c: Citizen, b: int, t0: float, t1: float) -> None:
+            if nxt[c.unique_id] < t1:  # a candidate before the stay ends (else no session: see _schedule)
+                schedule(c, t0, t1, lu_rate[b], False)
+            for cb, a, z in crowds:  # at a festival crowd: the extra use, over the overlap
+                s, e = max(t0, a), min(t1, z, self._end_t)
+                if cb == b and self.event_factor > 1 and s < e:
+                    self._schedule_extra(c, s, e, lu_rate[b] * (self.event_factor - 1))
+
+        def on_trip(c: Citizen, t0: float, t1: float) -> None:
+            if nxt[c.unique_id] < t1:  # as in on_stay
+                schedule(c, t0, t1, 1.0, True)
+
+        return on_stay, on_trip
 
     # ---------------------------------------------------------------- sessions
     def _start(self, c: Citizen, moving: bool, _event: object = None) -> None:
