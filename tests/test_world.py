@@ -42,6 +42,25 @@ def test_runs_in_one_process_keep_one_world_of_memory(tiny_scenario):
     assert counts[2] == counts[1]  # steady: it does not grow with the number of runs
 
 
+def test_a_world_already_collected_is_not_collected_again(tiny_scenario, monkeypatch):
+    """The next world runs a full collection only if the last world may still be garbage."""
+    sc = load_scenario(tiny_scenario)
+    run_scenario(sc, seed=1)
+    collect, calls = gc.collect, []
+
+    def counting(*args: object) -> int:
+        calls.append(args)
+        return collect(*args)
+
+    monkeypatch.setattr(gc, "collect", counting)
+    run_scenario(sc, seed=1)
+    assert len(calls) == 1  # the last world was garbage in cycles: the next one frees it first
+    collect()  # someone (a batch worker, a benchmark between timed runs) already collected
+    calls.clear()
+    run_scenario(sc, seed=1)
+    assert calls == []
+
+
 def test_different_seeds_differ(tiny_scenario):
     sc = load_scenario(tiny_scenario)
     a, b = run_scenario(sc, seed=1), run_scenario(sc, seed=2)

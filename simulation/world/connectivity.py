@@ -14,6 +14,7 @@ to ``fallback`` (the 5G small cells of ``cellular.py``), which draws nothing.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import random
 from array import array
@@ -100,15 +101,25 @@ class Connectivity:
         n_hours = int(math.ceil((sc.duration + day0) / 3600)) + 1
         prof = np.array([HOURLY[h % 24] for h in range(n_hours)]) / HOURLY.mean() * base * 3600
         self._cum = [0.0, *np.cumsum(prof).tolist()]  # expected sessions per person, by hour edge
+        self._slope = [b - a for a, b in itertools.pairwise(self._cum)]  # the same, per hour within it
         self._last = len(self._cum) - 2
         self._end_t = float(sc.duration)
         self._day0 = day0
+        self.lu_rate = [LAND_USE_RATE.get(b.land_use, 1.0) for b in d.blocks]
+        # Each citizen's candidate session times: a Poisson process at the highest rate any stay
+        # or trip can have (per second); see _schedule. Next candidate per citizen id, drawn ahead
+        # (a flat array: read at every stay and trip, at random citizens, it stays cache-friendly).
+        self._lam_max = max([1.0, *self.lu_rate]) * max(self._slope) / 3600
+        n_ids = max((c.unique_id for c in pop.citizens), default=0) + 1
+        if self._lam_max > 0:
+            self._next = array("d", [self.rng.expovariate(self._lam_max) for _ in range(n_ids)])
+        else:
+            self._next = array("d", [math.inf] * n_ids)
         self.mean_s = dem.mean_session_min * 60
         kinds = sorted(dem.mix)
         w = np.array([dem.mix[k] for k in kinds], float)
         self._mix_cum = (np.cumsum(w) / w.sum()).tolist()
         self._mix_mbps = [DEMAND_MBPS[k] for k in kinds]
-        self.lu_rate = [LAND_USE_RATE.get(b.land_use, 1.0) for b in d.blocks]
         # raw results: one row per WiFi attempt
         self.rec_t: list[float] = []
         self.rec_xy = array("d")  # x, y of each attempt, flat
@@ -133,46 +144,85 @@ class Connectivity:
         self.event_factor = dem.event_use_factor
         # a session WiFi cannot serve may go to a 5G small cell (world.cellular): (x, y, Mbps, seconds)
         self.fallback: Callable[[float, float, float, float], None] | None = None
-        pop.listen(on_stay=self._on_stay, on_trip=self._on_trip)
+        pop.listen(*self._listeners())
         infra.listeners.append(self._on_poles)
 
     # ---------------------------------------------------------------- arrivals
-    def _schedule(self, c: Citizen, t0: float, t1: float, factor: float, moving: bool) -> None:
-        """Draw the sessions ``c`` starts between t0 and t1 (Poisson) and put them on the calendar."""
-        t1 = min(t1, self._end_t)
-        if t1 <= t0:
-            return
-        # expected sessions: the cumulative hourly profile, linear within each hour
-        cum, last, day0 = self._cum, self._last, self._day0
+    def _expected(self, t0: float, t1: float) -> float:
+        """Expected sessions per person between t0 and t1 (t0 <= t1): the hourly profile, linear within each hour."""
+        cum, slope, last, day0 = self._cum, self._slope, self._last, self._day0
         h0, h1 = (t0 + day0) / 3600, (t1 + day0) / 3600
         k0, k1 = int(h0), int(h1)
         k0 = last if k0 > last else k0
         k1 = last if k1 > last else k1
-        lam = factor * (cum[k1] + (h1 - k1) * (cum[k1 + 1] - cum[k1]) - cum[k0] - (h0 - k0) * (cum[k0 + 1] - cum[k0]))
+        return cum[k1] + (h1 - k1) * slope[k1] - cum[k0] - (h0 - k0) * slope[k0]
+
+    def _schedule(self, c: Citizen, t0: float, t1: float, factor: float, moving: bool) -> None:
+        """Put the sessions ``c`` starts between t0 and t1 on the calendar.
+
+        The model: a Poisson number of sessions with mean ``factor`` × the profile's expected
+        sessions over [t0, t1), at times uniform within it. Drawn by thinning, because this runs
+        for every stay and trip (~170k a district-day) and most have no session: each citizen has
+        a stream of candidate times at the highest rate any interval can have (``_lam_max``), and a
+        candidate inside [t0, t1) is a session with probability (this interval's rate / that
+        rate). A homogeneous Poisson process thinned at a constant probability over an interval is
+        a Poisson count with uniform times, independent between intervals: the same law as drawing
+        each interval's count, but an interval with no candidate (most) costs one comparison.
+        Candidates in the gaps (outside the district, waiting past a planned departure) are dropped.
+        """
+        nxt = self._next
+        uid = c.unique_id
+        t = nxt[uid]
+        if t >= t1:
+            return  # no candidate before this interval ends
+        t1 = min(t1, self._end_t)
+        rng, lam_max = self.rng, self._lam_max
+        p = -1.0  # acceptance probability, worked out at the first candidate inside the interval
+        while t < t1:
+            if t >= t0:
+                if p < 0:
+                    p = factor * self._expected(t0, t1) / ((t1 - t0) * lam_max)
+                if rng.random() < p:
+                    self.pop.cal.at(t, partial(self._start, c, moving))
+            t += rng.expovariate(lam_max)
+        nxt[uid] = t
+
+    def _schedule_extra(self, c: Citizen, t0: float, t1: float, factor: float) -> None:
+        """Sessions on top of a stay's (a festival crowd's extra use): Poisson count, uniform times."""
+        lam = factor * self._expected(t0, t1)
         rng = self.rng
         if lam > 30:
             n = max(0, round(rng.gauss(lam, math.sqrt(lam))))
-        else:  # Poisson by inversion; most stays and trips start no session at all
+        else:  # Poisson by inversion
             u, n, p = rng.random(), 0, math.exp(-lam)
             s = p
             while u > s:
                 n += 1
                 p *= lam / n
                 s += p
-        if not n:
-            return
         at, uniform, start = self.pop.cal.at, rng.uniform, self._start
         for _ in range(n):
-            at(uniform(t0, t1), partial(start, c, moving))
+            at(uniform(t0, t1), partial(start, c, False))
 
-    def _on_stay(self, c: Citizen, b: int, t0: float, t1: float) -> None:
-        self._schedule(c, t0, t1, self.lu_rate[b], False)
-        for cb, a, z in self.crowds:  # at a festival crowd: the extra use, over the overlap
-            if cb == b and self.event_factor > 1 and max(t0, a) < min(t1, z):
-                self._schedule(c, max(t0, a), min(t1, z), self.lu_rate[b] * (self.event_factor - 1), False)
+    def _listeners(
+        self,
+    ) -> tuple[Callable[[Citizen, int, float, float], None], Callable[[Citizen, float, float], None]]:
+        """The stay and trip listeners, as closures over locals: together they run ~170k times a district-day."""
+        nxt, lu_rate, schedule, crowds = self._next, self.lu_rate, self._schedule, self.crowds
 
-    def _on_trip(self, c: Citizen, t0: float, t1: float) -> None:
-        self._schedule(c, t0, t1, 1.0, True)
+        def on_stay(c: Citizen, b: int, t0: float, t1: float) -> None:
+            if nxt[c.unique_id] < t1:  # a candidate before the stay ends (else no session: see _schedule)
+                schedule(c, t0, t1, lu_rate[b], False)
+            for cb, a, z in crowds:  # at a festival crowd: the extra use, over the overlap
+                s, e = max(t0, a), min(t1, z, self._end_t)
+                if cb == b and self.event_factor > 1 and s < e:
+                    self._schedule_extra(c, s, e, lu_rate[b] * (self.event_factor - 1))
+
+        def on_trip(c: Citizen, t0: float, t1: float) -> None:
+            if nxt[c.unique_id] < t1:  # as in on_stay
+                schedule(c, t0, t1, 1.0, True)
+
+        return on_stay, on_trip
 
     # ---------------------------------------------------------------- sessions
     def _start(self, c: Citizen, moving: bool, _event: object = None) -> None:

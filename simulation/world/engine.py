@@ -6,6 +6,7 @@ import contextlib
 import gc
 import math
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
@@ -43,8 +44,11 @@ class _Collector:
 
     lock = threading.Lock()
     paused = 0  # regions open now
-    pending = False  # a finished region may have left cyclic garbage (a whole world, once dropped)
     was_enabled = True  # the collector's state when the first region opened
+    # The Mesa model of the last world built. It is in reference cycles with its agents (as is the
+    # rest of a world), so once its world is dropped it is freed only by a full collection. While
+    # this reference is alive, that world is in use or is garbage; once dead, it is freed.
+    last_model: weakref.ref | None = None
 
 
 @contextmanager
@@ -55,17 +59,12 @@ def collector_paused() -> Iterator[None]:
     almost no garbage while it runs, so the collector would only rescan the same objects over and
     over. On the way out everything made so far is filed as old (freeze + unfreeze moves it to the
     oldest generation): turning the collector back on then does not start by scanning a day's
-    worth of records as if they were new. A world is full of reference cycles (Mesa agents and
-    their cells, listeners), so once dropped it is freed only by a full collection: the next
-    world built in the same process runs that collection first, which keeps a batch worker's
-    memory at one world's worth however many runs it does. Nested use is fine.
+    worth of records as if they were new. Nested use is fine. (Freeing the last world is
+    :func:`free_last_world`'s job.)
     """
     state = _Collector
     with state.lock:
         if state.paused == 0:
-            if state.pending:
-                gc.collect()
-                state.pending = False
             state.was_enabled = gc.isenabled()
             gc.disable()
         state.paused += 1
@@ -77,9 +76,25 @@ def collector_paused() -> Iterator[None]:
             if state.paused == 0:
                 gc.freeze()
                 gc.unfreeze()
-                state.pending = True
                 if state.was_enabled:
                     gc.enable()
+
+
+def free_last_world() -> None:
+    """Before a new world is built: free the last one if it may be cyclic garbage.
+
+    A world is full of reference cycles (Mesa agents and their cells, listeners), so once dropped
+    it is freed only by a full collection: running one here keeps a batch worker's memory at one
+    world's worth however many runs it does. It runs only if the last world's model is still alive
+    (in use, or garbage): a full collection that ran since (a batch worker's, a benchmark's between
+    timed runs) has freed it already. A world's run never pays for a collection (it is in use).
+    """
+    state = _Collector
+    with state.lock:
+        last = state.last_model
+        if last is not None and last() is not None:
+            gc.collect()
+        state.last_model = None
 
 
 class World:
@@ -103,6 +118,7 @@ class World:
         If the world cannot be built, the services' processes are stopped before the error is raised.
         """
         self.share_cpu = share_cpu
+        free_last_world()
         with collector_paused():
             try:
                 self._setup(district, scenario, seed, services)
@@ -118,6 +134,7 @@ class World:
         self.streams = Streams(self.seed)
         self.host = ServiceHost(self, services)
         self.model = DistrictModel(district, self.seed)
+        _Collector.last_model = weakref.ref(self.model)  # see free_last_world
         self.log = EventLog()
         self.series = Series()
         self.infra = Infrastructure(self.env, district, self.log)

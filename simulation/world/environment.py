@@ -20,7 +20,7 @@ and for a 15-minute sample kept in the run's time series; availability is comput
 from __future__ import annotations
 
 import math
-from array import array
+import struct
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -58,6 +58,8 @@ HEAT_ISLAND_C = {"commercial": 1.0, "industrial": 1.2, "office": 0.8, "mixed": 0
 OUTDOOR_SHARE = {"park": 0.8, "commercial": 0.15, "mixed": 0.1, "industrial": 0.1, "residential": 0.05, "office": 0.05}
 WIND_MEAN_M_S = 2.2  # judgement: Seoul's mean wind speed is about 2-2.5 m/s
 VULNERABLE = (0, 2)  # CHILD, ELDERLY
+STAY_RECORD = struct.Struct("5d")  # see Environment.stays
+TRIP_RECORD = struct.Struct("6d")  # see Environment.trips
 
 
 class Environment:
@@ -93,9 +95,11 @@ class Environment:
             for b in d.blocks
         ]
         self._open: dict[int, tuple[float, int, float, int]] = {}
-        # flat records (no object per record: a day has ~170k, and the collector need not visit them)
-        self.stays = array("d")  # (citizen, cell, t0, t1, factor) per stay
-        self.trips = array("d")  # (citizen, t0, t1, cell0, cell_mid, cell1) per trip
+        # flat records of doubles (no object per record: a day has ~170k, and the collector need not
+        # visit them), read with np.frombuffer. Packed with struct into a bytearray: array.extend of
+        # a small tuple grows the array one item at a time, at twice the cost.
+        self.stays = bytearray()  # (citizen, cell, t0, t1, factor) per stay
+        self.trips = bytearray()  # (citizen, t0, t1, cell0, cell_mid, cell1) per trip
         self._mid: dict[tuple[str, str], int] = {}
         self._node_cell = {n: self.cell(x, y) for n, (x, y) in d.nodes.items()}
         self.members: list[dict[Citizen, None]] = [{} for _ in d.blocks]
@@ -282,6 +286,7 @@ class Environment:
         """The stay and trip listeners, as closures over locals: they run ~120k times a district-day."""
         open_, members, travelling, fac = self._open, self.members, self.travelling, self.block_fac
         add_stay, add_trip = self.stays.extend, self.trips.extend
+        stay_rec, trip_rec = STAY_RECORD.pack, TRIP_RECORD.pack
         x0, y0, ig, nx = self.x0, self.y0, 1.0 / self.g, self.nx
         node_cell, mids, pop = self._node_cell, self._mid, self.pop
 
@@ -294,7 +299,7 @@ class Environment:
             uid = c.unique_id
             rec = open_.pop(uid, None)
             if rec is not None:
-                add_stay((uid, rec[1], rec[0], t0, rec[2]))
+                add_stay(stay_rec(uid, rec[1], rec[0], t0, rec[2]))
                 del members[rec[3]][c]
             trip = c.trip
             if trip is None:
@@ -304,7 +309,7 @@ class Environment:
             if mid is None:  # the middle node of the street path (paths are cached by the population)
                 path = pop.paths_from(key[0])[1].get(key[1]) or [key[0]]
                 mid = mids[key] = node_cell[path[len(path) // 2]]
-            add_trip((uid, t0, t1, node_cell[key[0]], mid, node_cell[key[1]]))
+            add_trip(trip_rec(uid, t0, t1, node_cell[key[0]], mid, node_cell[key[1]]))
             travelling[c] = None
 
         return on_stay, on_trip
@@ -325,7 +330,7 @@ class Environment:
         """Close open stays and integrate every citizen's exposure (µg/m³·h of PM2.5)."""
         now = self.env.now
         for cid, (s0, c0, f0, _b) in self._open.items():
-            self.stays.extend((cid, c0, s0, now, f0))
+            self.stays.extend(STAY_RECORD.pack(cid, c0, s0, now, f0))
         self._open.clear()
         n = len(self.group)
         total = np.zeros(n)

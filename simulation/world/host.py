@@ -179,6 +179,7 @@ class ServiceHost:
         ]
         self.light_owner: dict[str, str] = {}
         self._readings: list[dict] = []
+        self._clock = ""  # the clock of the tick being run (see tick)
 
     # ---------------------------------------------------------------- site view
     def site_view(self) -> sdk.SiteView:
@@ -270,6 +271,7 @@ class ServiceHost:
         # S-DoT readings are built only when someone reads them (~14k items a district-day)
         wanted = any(s.active and "sdot.readings" in s.feeds for s in self.services)
         self._readings = w.iot.filter_readings(w.environment.drain()) if wanted else []  # over LoRaWAN
+        self._clock = w.clock(w.env.now)  # formatted once a tick, for every service
         for s in self.services:
             if not s.active:
                 continue
@@ -346,7 +348,7 @@ class ServiceHost:
         )
         return sdk.Observation(
             time_s=w.env.now,
-            clock=w.clock(w.env.now),
+            clock=self._clock,
             tick=s.tick_no,
             daylight=w.lights.daylight(w.env.now),
             weather=w.weather(),

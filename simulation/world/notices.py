@@ -79,7 +79,7 @@ class Notices:
         """People within ``r`` of (x, y) now: at a place (via Mesa's cells) or walking."""
         pop, r2 = self.pop, r * r
         out: list[Citizen] = []
-        cells, nodes = pop.cells, self.d.nodes
+        cells, nodes = pop.street_cells(), self.d.nodes
         for node, (nx_, ny_) in nodes.items():
             if math.hypot(nx_ - x, ny_ - y) > r + pop.node_reach.get(node, 0.0):
                 continue

@@ -5,10 +5,18 @@ a chain of scheduled callbacks: at its next departure it walks the shortest stre
 arrival it schedules the departure after: two events per trip, nothing per minute. Domains listen
 for stays and trips (to start data sessions, accumulate exposure, count people near a pole)
 through :meth:`Population.listen`.
+
+A citizen's place is its street node (``Citizen.node``); its Mesa cell follows lazily. Moving an
+agent between Mesa cells costs an O(n) ``list.remove`` on a crowded cell, ~90k times a
+district-day, while the cells' agent lists are read only when a notice looks for the people near
+a point. So a move is noted, and :meth:`Population.street_cells` replays the noted moves through
+Mesa's public API (``CellAgent.cell = ...``) before anyone reads the cells: what a reader sees is
+exactly what moving at every arrival would have left, in the same order.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Callable
@@ -19,7 +27,7 @@ import networkx as nx
 import numpy as np
 import simpy
 from mesa import Model
-from mesa.discrete_space import CellAgent, Network
+from mesa.discrete_space import Cell, CellAgent, Network
 
 from simulation.config.district import District
 from simulation.config.scenario import Scenario
@@ -52,7 +60,8 @@ class Citizen(CellAgent):
         self.x = self.y = 0.0
         self.trip: tuple[float, float, str, str] | None = None  # (t0, t1, from node, to node)
         self.stay_in_until = -1.0  # set when an alert tells the citizen to stay in
-        self.node: str | None = None  # street node where the citizen is (None when outside)
+        self.node: str | None = None  # street node where the citizen is (None when outside); Mesa's
+        # ``cell`` follows it when read through Population.street_cells (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,10 @@ class Population:
             self.node_reach[node] = max(self.node_reach.get(node, 0.0), reach)
         self.outside = 0
         self.gates = _gates(d)
-        self.cells = {cell.coordinate: cell for cell in model.space}  # node id -> Mesa cell (public iteration)
+        self._cells = {cell.coordinate: cell for cell in model.space}  # node id -> Mesa cell (public iteration)
+        # citizens whose node changed since Mesa's cells were last brought up to date, in the order
+        # of their latest change (a dict: ordered, and a citizen moved again goes to the end)
+        self._moved: dict[Citizen, None] = {}
         self.deciders: list[Decider] = []  # rules that may change a departing citizen's destination
         self._paths: dict[str, tuple[dict, dict]] = {}
         self._lines: dict[tuple[str, str], tuple[list[tuple[float, float]], list[float]]] = {}
@@ -251,6 +263,7 @@ class Population:
         for c in self.citizens:
             if c.start >= 0:
                 c.node = self.block_node[c.start]
+                self._moved[c] = None
                 self._arrive(c, c.start, next_leave=c.plan[0][0] if c.plan else self.sc.duration)
             else:
                 self.outside += 1
@@ -259,7 +272,6 @@ class Population:
 
     def _arrive(self, c: Citizen, b: int, next_leave: float) -> None:
         c.block = b
-        c.cell = self.cells[self.block_node[b]]
         h = self.block_half[b]
         x, y = self.block_xy[b]
         jx, jy = c.jitter
@@ -315,16 +327,42 @@ class Population:
         c.trip = None
         dest = plan[k][1]
         last = k + 1 >= len(plan)
+        node = target if dest >= 0 else None
+        if c.node != node:  # a new street cell (coming back to the same one is no move in Mesa either)
+            # noted for Mesa (see street_cells); a citizen moved again goes to the end of the order
+            moved = self._moved
+            moved.pop(c, None)
+            moved[c] = None
+            c.node = node
         if dest >= 0:
-            c.node = target
             nxt = self.sc.duration if last else plan[k + 1][0]
             self._arrive(c, dest, nxt if nxt > now else now)
         else:
-            c.cell = None
-            c.node = None
             self.outside += 1
         if not last:
             self.cal.at(plan[k + 1][0], partial(self._depart, c, k + 1))
+
+    def street_cells(self) -> dict[str, Cell]:
+        """Mesa's street cells by node id, each holding the citizens at its node now.
+
+        Replays the moves noted since the last call through Mesa's public ``CellAgent.cell``
+        setter, in the order of each citizen's latest move. That leaves every cell's agent list as
+        moving at every arrival would have: a citizen who left a cell and came back is taken out
+        and put back, so it stands after those who stayed, as a real move would leave it.
+        """
+        cells = self._cells
+        for c in self._moved:
+            cell = cells[c.node] if c.node is not None else None
+            if cell is not None and cell is c.cell:
+                c.cell = None  # left and came back since the last sync: Mesa puts a returning agent last
+            c.cell = cell
+        self._moved.clear()
+        return cells
+
+    @property
+    def cells(self) -> dict[str, Cell]:
+        """Mesa's street cells by node id, up to date (the same as :meth:`street_cells`)."""
+        return self.street_cells()
 
     def trip_position(self, c: Citizen, t: float) -> tuple[float, float]:
         """Where a travelling citizen is at time ``t`` (linear along the street path)."""
@@ -335,7 +373,7 @@ class Population:
         if total <= 0 or len(pts) == 1:
             return pts[0]
         s = total * min(1.0, max(0.0, (t - t0) / max(t1 - t0, 1e-9)))
-        k = min(int(np.searchsorted(cum, s, side="right")) - 1, len(pts) - 2)
+        k = min(bisect.bisect_right(cum, s) - 1, len(pts) - 2)  # on the list itself (no array made per call)
         seg = cum[k + 1] - cum[k]
         f = (s - cum[k]) / seg if seg > 0 else 0.0
         (ax, ay), (bx, by) = pts[k], pts[k + 1]
