@@ -120,7 +120,11 @@ class CountingProxy:
                 client, _ = self.sock.accept()
             except OSError:
                 return
-            server = socket.create_connection(("127.0.0.1", self.target))
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:  # the server has stopped (the browser reconnects after a page is measured)
+                client.close()
+                continue
             is_ws = [False]
             threading.Thread(target=self._pipe, args=(client, server, is_ws, True), daemon=True).start()
             threading.Thread(target=self._pipe, args=(server, client, is_ws, False), daemon=True).start()
