@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -26,6 +26,7 @@ __all__ = [
     "blocks",
     "cache",
     "mapped",
+    "placed",
     "pts",
     "spatial_frame",
     "where",
@@ -110,7 +111,11 @@ def xy_of(w: World) -> dict[str, tuple[float, float]]:
 
 def at(w: World, ids: Iterable[str], num: Iterable[float]) -> Points:
     """Items at the place (pole, device, charger) of each id; ids without a place are left out."""
-    xy = xy_of(w)
+    return placed(xy_of(w), ids, num)
+
+
+def placed(xy: Mapping[str, tuple[float, float]], ids: Iterable[str], num: Iterable[float]) -> Points:
+    """Items at ``xy[id]`` of each id, with its value; ids ``xy`` does not hold are left out."""
     rows = [(*xy[i], v) for i, v in zip(ids, num, strict=True) if i in xy]
     if not rows:
         return EMPTY

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation.results.kpis import _waits, queue_records
-from simulation.results.places.core import EMPTY, Points, at, blocks, cache, pts, where
+from simulation.results.places.core import EMPTY, Points, at, blocks, cache, placed, pts, where
 
 if TYPE_CHECKING:
     from simulation.world import World
@@ -69,12 +69,7 @@ def _missed(w: World) -> Points:
 
 
 def _by_incident(w: World, jobs: Iterable[str], num: Iterable[float]) -> Points:
-    xy = _incident_xy(w)
-    rows = [(*xy[j], v) for j, v in zip(jobs, num, strict=True) if j in xy]
-    if not rows:
-        return EMPTY
-    a = np.asarray(rows, float)
-    return a[:, 0], a[:, 1], a[:, 2], np.ones(len(a))
+    return placed(_incident_xy(w), jobs, num)
 
 
 @where("safety.operator_wait_s", "incident (its operator job)", "mean")
