@@ -291,9 +291,7 @@ def test_evaluator_journey(page: Page, live: dict, tmp_path: Path) -> None:
     # no public WiFi: nothing served, an obvious drop, but 2 pairs are too few for a verdict (at least 5)
     assert row.locator('td[data-col="verdict"]').inner_text().strip() == "? too few pairs"
     expect(table.locator("caption")).to_contain_text("too few for a verdict")
-    pg.wait_for_function(
-        "document.querySelectorAll('[data-testid=\"stDeckGlJsonChart\"] canvas').length >= 3", timeout=120_000
-    )
+    pg.wait_for_selector('[data-testid="stDeckGlJsonChart"] canvas', timeout=120_000)  # the difference map
     expect(pg.get_by_role("button", name="Download HTML report")).to_be_visible(timeout=60_000)
     pg.wait_for_timeout(1500)
     shoot(pg, tmp_path, "compare")
