@@ -198,6 +198,10 @@ def test_programme_table_output(tmp_path: Path, capsys: pytest.CaptureFixture[st
         (lambda d: d["budget"][0].update(total=999), "by_year adds up to 750, not the total 999"),
         (lambda d: d["pilots"][0]["services"][0].update(service="nope"), "no plugin 'nope' under plugins/"),
         (lambda d: d["pilots"][0]["services"][0].update(status="done"), "proposed"),
+        (
+            lambda d: d["pilots"][0]["services"][0].update(baseline_params={"builtin:wifi": {"x": 1}}),
+            "baseline_params names 'builtin:wifi', not one of the city's services: builtin:cctv_monitoring",
+        ),
         (lambda d: d["pilots"][1].pop("archetype"), "a 'generated' pilot needs an archetype"),
         (lambda d: d["pilots"][0].update(folder="nowhere"), "no district.yaml in"),
         (lambda d: d["pilots"][2].update(year=2030), "starts in 2030, outside the programme's years"),
@@ -241,3 +245,17 @@ def test_runs_start_largest_district_first(tmp_path: Path) -> None:
     # equal costs keep the plan's order: a pilot's variants and seeds stay together
     first = [r for r in order if r.pilot == "seongsu"]
     assert first == [r for r in runs if r.pilot == "seongsu"]
+
+
+def test_a_candidate_sets_the_city_services_it_needs(tmp_path: Path) -> None:
+    """AI CCTV runs with the city's own selective control off (the vendor flags), the baseline with it on."""
+    from simulation.programme.run import plan_runs
+
+    prog = load_programme(ROOT / "config" / "programme.yaml")
+    runs = {(r.pilot, r.variant): r for r in plan_runs(prog, tmp_path, 2022)}
+    cctv = {s["use"]: s for s in runs[("sangam_dmc", "clearsight_ai_cctv")].scenario["services"]}
+    assert cctv["builtin:cctv_monitoring"]["params"] == {"selective": False}
+    base = {s["use"]: s for s in runs[("sangam_dmc", "baseline")].scenario["services"]}
+    assert "params" not in base["builtin:cctv_monitoring"]
+    other = {s["use"]: s for s in runs[("sangam_dmc", "skyport_drone_delivery")].scenario["services"]}
+    assert "params" not in other["builtin:cctv_monitoring"]

@@ -130,6 +130,20 @@ class PilotService(Strict):
     since: int
     decision: str | None = Field(default=None, description="id of a decision in STORE/decisions/")
     kpis: tuple[str, ...] = ()
+    baseline_params: dict[str, dict[str, bool | int | float | str]] = Field(
+        default_factory=dict,
+        description="params of the city's own services while this one runs, by service (e.g. "
+        "builtin:cctv_monitoring selective: false when the vendor does the flagging)",
+    )
+
+    @model_validator(mode="after")
+    def _baseline_params(self) -> PilotService:
+        bad = [k for k in self.baseline_params if k not in BUILTIN_BASELINE]
+        if bad:
+            raise ValueError(
+                f"baseline_params names {bad[0]!r}, not one of the city's services: {', '.join(BUILTIN_BASELINE)}"
+            )
+        return self
 
 
 class Pilot(Strict):

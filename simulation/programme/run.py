@@ -114,7 +114,11 @@ def district_ref(prog: Programme, pilot: Pilot, store: Path) -> str:
 
 
 def _scenario(prog: Programme, pilot: Pilot, ref: str, variant: str) -> dict[str, Any]:
-    services: list[dict[str, Any]] = [{"use": u} for u in BUILTIN_BASELINE]
+    """The scenario of one variant: the city's services, plus the candidate (with the params it asks of them)."""
+    asks = next((s.baseline_params for s in pilot.services if s.service == variant), {})
+    services: list[dict[str, Any]] = [
+        {"use": u, **({"params": asks[u]} if u in asks else {})} for u in BUILTIN_BASELINE
+    ]
     if variant != "baseline":
         services.append({"use": str(PLUGINS_DIR / variant)})
     r = prog.run
