@@ -28,24 +28,28 @@ PAGES = [
 ]
 
 
-def _broken(name: str, exc: Exception) -> Callable[[], None]:
-    def page() -> None:
-        st.error(f"The page module webapp/{name}.py cannot be loaded: {type(exc).__name__}: {exc}")
+def _lazy(name: str) -> Callable[[], None]:
+    """The page of ``webapp/<name>.py``, imported when it is first shown: a server's first view then
+    loads the modules of one page, not of seven (a page's import error shows on that page)."""
 
+    def page() -> None:
+        try:
+            fn = importlib.import_module(f"webapp.{name}").page
+        except Exception as exc:
+            st.error(f"The page module webapp/{name}.py cannot be loaded: {type(exc).__name__}: {exc}")
+            return
+        fn()
+
+    page.__name__ = name  # Streamlit names a page's URL and its widgets' scope after its function
     return page
 
 
 def _pages() -> list[st.Page]:
-    out = []
-    for i, (name, title, url) in enumerate(PAGES):
-        if importlib.util.find_spec(f"webapp.{name}") is None:
-            continue  # a page another part of the project has not written yet
-        try:
-            fn = importlib.import_module(f"webapp.{name}").page
-        except Exception as exc:
-            fn = _broken(name, exc)
-        out.append(st.Page(fn, title=title, url_path=url, default=i == 0))
-    return out
+    return [
+        st.Page(_lazy(name), title=title, url_path=url, default=i == 0)
+        for i, (name, title, url) in enumerate(PAGES)
+        if importlib.util.find_spec(f"webapp.{name}") is not None  # a page not written yet is left out
+    ]
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ once into ``--store``, default a temporary folder), a fresh ``streamlit run app.
 Chromium through Playwright with the flags of ``tests/test_browser.py`` (software WebGL, no GPU). It
 opens the District page, then the Compare page, each in a new tab, three ways:
 
-- **cold server**: the server's first view (District only): the app's imports and caches are empty;
+- **cold server**: the server's first view (of the first page measured): the app's imports and caches are empty;
 - **first visit**: a browser profile that has never seen the app (Streamlit's 10 MB of JavaScript
   are fetched and compiled on this visit);
 - **returning**: a browser profile that opened the app before, as an evaluator's browser has:
@@ -246,6 +246,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", type=Path, default=None, help="store folder to build into and reuse")
     ap.add_argument("--districts", nargs="+", default=list(PAIRS), choices=list(PAIRS))
+    ap.add_argument("--pages", nargs="+", default=list(MAPS), choices=list(MAPS), help="pages to measure (default both)")
     ap.add_argument("--repeat", type=int, default=3, help="visits per page and kind; the best counts (default 3)")
     args = ap.parse_args()
     if args.repeat < 1:
@@ -287,9 +288,10 @@ def main() -> None:
                 proxy = CountingProxy(int(url.rsplit(":", 1)[1]))
                 base = f"http://127.0.0.1:{proxy.port}"
                 try:
-                    for page, (path, n_maps) in MAPS.items():
+                    for page in args.pages:
+                        path, n_maps = MAPS[page]
                         runs: dict[str, list[tuple]] = {}
-                        if page == "district":  # the server's first view: imports and caches empty
+                        if page == args.pages[0]:  # the server's first view: imports and caches empty
                             runs["cold server"] = [_visit(browser, f"{base}/{path}", n_maps, proxy)]
                         runs["first visit"] = [
                             _visit(browser, f"{base}/{path}", n_maps, proxy) for _ in range(args.repeat)

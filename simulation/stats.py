@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 __all__ = [
     "MIN_PAIRS",
@@ -50,6 +49,8 @@ def t_quantile(df: float | np.ndarray, confidence: float = 0.95) -> float | np.n
     d = np.asarray(df, dtype=float)
     out = np.full(d.shape, np.nan)
     ok = d >= 1
+    from scipy import stats  # here, not at the top: a page that shows no interval does not load it
+
     out[ok] = stats.t.ppf(0.5 + confidence / 2, d[ok])
     return float(out) if out.ndim == 0 else out
 
@@ -110,6 +111,8 @@ def paired_test(diffs: Sequence[float] | np.ndarray, confidence: float = 0.95) -
     if sd == 0.0 or not np.isfinite(sd):
         p = 1.0 if mean == 0 else 0.0
     else:  # the one-sample t test against 0 (as scipy.stats.ttest_1samp, without its precision warning)
+        from scipy import stats
+
         t = mean / (sd / math.sqrt(n))
         p = float(2 * stats.t.sf(abs(t), n - 1))
     return PairedTest(mean, low, high, sd, n, p)
@@ -177,6 +180,8 @@ def replications_needed(sd: float, target: float, confidence: float = 0.95, at_l
         return None
     if sd == 0:
         return at_least
+    from scipy import stats
+
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     n = max(at_least, 2, math.ceil((z * sd / target) ** 2))
     while n <= MAX_REPLICATIONS:

@@ -85,6 +85,11 @@ def deck_spec(at: AppTest, i: int = 0) -> dict:
 
 
 # --------------------------------------------------------------------------- app shell
+def html_of(at: AppTest) -> list[str]:
+    """The HTML a page shows: its markdown (with HTML) and its ``st.html`` elements."""
+    return [m.value for m in at.markdown] + [h.proto.body for h in at.get("html")]
+
+
 def test_the_app_opens_on_the_district_page(env):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     assert not at.exception
@@ -226,7 +231,7 @@ def test_compare_page_shows_the_numbers_of_the_store(env):
     at = AppTest.from_function(compare_page, default_timeout=30).run()
     at.multiselect(key="cmp_pick").set_value(["tiny_base", "tiny_nowifi"]).run()
     assert not at.exception and not at.error
-    table = next(m.value for m in at.markdown if '<table class="kpi-table"' in m.value)
+    table = next(h for h in html_of(at) if '<table class="kpi-table"' in h)
     row = re.search(rf'<tr data-kpi="{re.escape(SERVED)}" data-verdict="([^"]+)">(.*?)</tr>', table).group(1, 2)
     values = dict(re.findall(r'data-col="(\w+)" data-value="([^"]*)"', row[1]))
     store = Store(env["store"])
@@ -237,6 +242,13 @@ def test_compare_page_shows_the_numbers_of_the_store(env):
     assert row[0] == "too few pairs"  # nothing served, but 2 pairs are too few for a verdict (at least 5)
     assert len(at.get("deck_gl_json_chart")) == 1  # the difference, alone
     assert [b.label for b in at.get("download_button")] == ["Download CSV", "Download HTML report"]
+    # The services and the runs as plain tables (no data grid to load), every run listed.
+    runs = next(h for h in html_of(at) if '<table class="runs"' in h)
+    assert all(
+        r in runs for r in [*latest_runs(store, "tiny_base").values(), *latest_runs(store, "tiny_nowifi").values()]
+    )
+    services = next(h for h in html_of(at) if '<table class="services"' in h)
+    assert "Actions rejected by the district" in services and "tiny_nowifi" in services
     at.toggle(key="cmp_map_both").set_value(True).run()
     assert len(at.get("deck_gl_json_chart")) == 3  # + the baseline's and the candidate's own maps
     assert not at.exception and not at.error
@@ -399,6 +411,12 @@ def test_compare_opens_on_the_kpis_that_changed_most(env, tmp_path, monkeypatch)
     hourly = set(hourly_means(Store(env["store"]), cmp)["kpi"])
     sizes = {k: effect_size(t.loc[k]) for k in hourly if t.loc[k, "significant"]}
     assert effect_size(t.loc[series.value[0]]) == max(sizes.values())
+    # Over the day: one chart per chosen KPI, each scenario's line in its 95% band, values on hover.
+    charts = next(h for h in html_of(at) if 'class="over-the-day"' in h)
+    assert "\n\n" not in charts  # one HTML block: a blank line would end it and show the rest as text
+    for k in series.value:
+        svg = re.search(rf'<svg[^>]*data-kpi="{re.escape(k)}".*?</svg>', charts, re.S).group(0)
+        assert svg.count('class="band"') >= 2 and "<title>tiny_nowifi · " in svg
     mapped = next(s for s in at.selectbox if s.key.startswith("cmp_map_metric:"))
     # The map opens on the mappable KPI with the largest significant change, and offers every mappable KPI.
     from simulation.results.places import WHERE
@@ -409,7 +427,7 @@ def test_compare_opens_on_the_kpis_that_changed_most(env, tmp_path, monkeypatch)
     assert SERVED in on_map  # no WiFi: nothing served, an obvious change
     assert len(mapped.options) >= 40 and "Incidents that happened" in mapped.options
     # Labels are the catalogue's words; the codes stay as tooltips.
-    table = next(m.value for m in at.markdown if '<table class="kpi-table"' in m.value)
+    table = next(h for h in html_of(at) if '<table class="kpi-table"' in h)
     assert f'title="{SERVED} · higher is better">WiFi session attempts served by an AP (%)</td>' in table
     assert "Difference (candidate − baseline)" in table and "<code>" not in table
     cell = re.search(

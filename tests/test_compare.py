@@ -293,6 +293,24 @@ def test_hourly_and_spatial_means_average_over_runs(store):
     assert sp[sp.label == "base"]["n"].item() == 2
 
 
+def test_hourly_means_carry_the_t_interval_and_the_chart_draws_it_as_a_band(store):
+    from simulation.results.report import series_svg
+    from simulation.stats import mean_ci
+
+    cmp = compare(store, two_groups(store, [100.0, 200.0, 150.0], [110.0, 230.0, 170.0], kpi=RESPOND))
+    h = hourly_means(store, cmp, [RESPOND])
+    row = h[(h.label == "cand") & (h.t == 0)].iloc[0]
+    assert (row["mean"], row["low"], row["high"]) == pytest.approx(mean_ci([110.0, 230.0, 170.0]))
+    svg = series_svg(h, RESPOND, cmp.labels, "2026-05-12T18:00")
+    assert svg.count('class="band"') == 2 and "<title>cand · 18:00" in svg and "95% CI" in svg
+    assert 'class="band"' not in series_svg(h.drop(columns=["low", "high"]), RESPOND, cmp.labels)
+    first = cmp.run_ids("base")[0]
+    one = type("C", (), {"groups": {"base": {1: first}}, "run_ids": staticmethod(lambda: [first])})()
+    single = hourly_means(store, one, [RESPOND])
+    assert single["low"].isna().all()  # one run: no interval, and no band is drawn
+    assert 'class="band"' not in series_svg(single, RESPOND, ["base"])
+
+
 def test_spatial_means_regrid_each_kpi_the_way_it_adds_up(store):
     def cells(metric, rows):
         return pd.DataFrame(rows, columns=["x", "y", "value", "n"]).assign(metric=metric)

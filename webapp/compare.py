@@ -6,10 +6,9 @@ listed at the bottom), and the KPI table is the same HTML the exported report co
 
 from __future__ import annotations
 
+import html
 import re
-from datetime import datetime, timedelta
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -18,7 +17,14 @@ from simulation.results.compare import Comparison, hourly_means, spatial_means, 
 from simulation.results.kpis import CATALOGUE
 from simulation.results.numbers import fmt_value, kpi_header, kpi_label
 from simulation.results.places import mapped
-from simulation.results.report import PALETTE, kpi_table_html, render_report, services_summary
+from simulation.results.report import (
+    kpi_table_html,
+    render_report,
+    scenario_legend_html,
+    series_svg,
+    services_summary,
+    table_html,
+)
 from simulation.results.store import Store
 
 from . import maps
@@ -31,7 +37,7 @@ from .common import (
     store_root,
     store_version,
 )
-from .compare_view import by_change, hourly_ci, series_kpis, top_changes
+from .compare_view import by_change, series_kpis, top_changes
 
 
 def page() -> None:
@@ -76,8 +82,9 @@ def page() -> None:
         return
     for note in cmp.notes:
         st.warning(note)
-    # What changed first: the KPI table, then the map of the KPI that changed most (the map's data goes
-    # out before the charts', so the browser draws it first), then the KPIs over the day.
+    # What changed first: the KPI table, then the map of the KPI that changed most, then the KPIs over
+    # the day. The page loads no chart library and no data grid (SVG and HTML tables): what the browser
+    # must render besides the map is small, so the map draws sooner.
     _kpis(cmp)
     _maps(cmp)
     _series(cmp)
@@ -85,11 +92,14 @@ def page() -> None:
     _service_logs(cmp)
     _export(cmp)
     with st.expander(f"Runs in this comparison ({len(cmp.run_ids())})"):
-        st.dataframe(
-            pd.DataFrame(
-                [{"Scenario": lb, "Seed": s, "Run id": r} for lb, gr in cmp.groups.items() for s, r in gr.items()]
-            ),
-            hide_index=True,
+        st.html(
+            table_html(
+                pd.DataFrame(
+                    [{"Scenario": lb, "Seed": s, "Run id": r} for lb, gr in cmp.groups.items() for s, r in gr.items()]
+                ),
+                "runs",
+                numeric=("Seed",),
+            )
         )
 
 
@@ -114,18 +124,13 @@ def _kpis(cmp: Comparison) -> None:
             f"**{int(vc.get('worse', 0))}** worse · **{int(vc.get('no significant change', 0))}** not "
             "significantly changed"
         )
-        st.markdown(kpi_table_html(cmp, c, only_significant=only), unsafe_allow_html=True)
+        st.html(kpi_table_html(cmp, c, only_significant=only))
 
 
 # --------------------------------------------------------------------------- over the day
 @st.cache_data(show_spinner=False, max_entries=16)
 def _hourly(root: str, key: tuple, version: tuple) -> pd.DataFrame:
     return hourly_means(Store(root), cached_compare({lb: list(ids) for lb, ids in key}))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _hourly_ci(root: str, key: tuple, version: tuple, kpis: tuple[str, ...]) -> pd.DataFrame:
-    return hourly_ci(Store(root), cached_compare({lb: list(ids) for lb, ids in key}), list(kpis))
 
 
 def _series(cmp: Comparison) -> None:
@@ -145,45 +150,19 @@ def _series(cmp: Comparison) -> None:
         key=f"cmp_series:{'|'.join(cmp.labels)}",
         format_func=kpi_label,
     )
-    st.caption("Lines: mean over the runs of each scenario, hour by hour; bands: its 95% confidence interval.")
-    start = _start(cmp)
-    d = _hourly_ci(str(root), _key(cmp), store_version(root), tuple(chosen))
-    colours = {lb: PALETTE[i % len(PALETTE)] for i, lb in enumerate(cmp.labels)}
-    for k in chosen:
-        dk = d[d["kpi"] == k].copy()
-        if dk.empty:
-            continue
-        dk["time"] = [start + timedelta(seconds=float(t)) for t in dk["t"]]
-        st.markdown(f"**{kpi_header(k)}**", help=k)
-        st.altair_chart(_band_chart(dk, CATALOGUE[k].unit, colours), width="stretch")
-
-
-def _band_chart(d: pd.DataFrame, unit: str, colours: dict[str, str]) -> alt.LayerChart:
-    scale = alt.Scale(domain=list(colours), range=list(colours.values()))
-    base = alt.Chart(d).encode(
-        x=alt.X("time:T", title="simulated time", axis=alt.Axis(format="%H:%M")),
-        color=alt.Color("label:N", scale=scale, title="scenario", legend=alt.Legend(orient="bottom")),
+    # Inline SVG, not a Vega chart: the page then loads no charting library, and its map draws sooner.
+    start = str(cmp.meta[cmp.baseline].get("start") or "")
+    charts = "".join(
+        f'<p style="margin:12px 0 0" title="{html.escape(k)}"><b>{html.escape(kpi_header(k))}</b></p>'
+        f"<div>{series_svg(s, k, cmp.labels, start)}</div>"
+        for k in chosen
     )
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("low:Q", title=unit), y2="high:Q")
-    line = base.mark_line(point=True).encode(
-        y=alt.Y("mean:Q", title=unit),
-        tooltip=[
-            alt.Tooltip("label:N", title="scenario"),
-            alt.Tooltip("time:T", format="%H:%M"),
-            alt.Tooltip("mean:Q", format=",.2f", title=f"mean ({unit})"),
-            alt.Tooltip("low:Q", format=",.2f", title="95% CI low"),
-            alt.Tooltip("high:Q", format=",.2f", title="95% CI high"),
-            alt.Tooltip("n:Q", title="runs"),
-        ],
+    st.markdown(
+        f'<div class="over-the-day"><p style="font-size:0.9em;color:#5f6368">Lines: the mean over each scenario\'s '
+        f"runs, hour by hour; bands: its 95% confidence interval (hover a point for its values).</p>"
+        f"<p>{scenario_legend_html(cmp.labels)}</p>{charts}</div>",
+        unsafe_allow_html=True,
     )
-    return (band + line).properties(height=260)
-
-
-def _start(cmp: Comparison) -> datetime:
-    try:
-        return datetime.fromisoformat(str(cmp.meta[cmp.baseline].get("start")))
-    except ValueError:
-        return datetime(2026, 1, 1)
 
 
 # --------------------------------------------------------------------------- maps
@@ -330,19 +309,15 @@ def _services(cmp: Comparison) -> None:
     for r in svc.itertuples(index=False):
         if r.status != "ok":
             st.error(f"{r.scenario} · {r.service}: {r.status}" + (f" — {r.reasons}" if r.reasons else ""))
-    st.dataframe(
-        svc.rename(
-            columns={
-                "scenario": "Scenario",
-                "service": "Service",
-                "status": "Status",
-                "runs": "Runs",
-                "rejected_actions": "Actions rejected by the district",
-                "reasons": "Why (if not ok)",
-            }
-        ),
-        hide_index=True,
-    )
+    names = {
+        "scenario": "Scenario",
+        "service": "Service",
+        "status": "Status",
+        "runs": "Runs",
+        "rejected_actions": "Actions rejected by the district",
+        "reasons": "Why (if not ok)",
+    }
+    st.html(table_html(svc.rename(columns=names), "services", numeric=("Runs", "Actions rejected by the district")))
 
 
 def _service_logs(cmp: Comparison) -> None:

@@ -1,4 +1,4 @@
-"""What the Compare page picks to show first, and its hourly series with 95% confidence bands.
+"""What the Compare page picks to show first: the KPIs that changed most.
 
 The KPI table itself is the HTML report's (``simulation.results.report.kpi_table_html``): the page
 and the exported report show the same numbers the same way.
@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from simulation.results.compare import Comparison
 from simulation.results.kpis import CATALOGUE
-from simulation.results.store import Store
 
 
 def effect_size(row: pd.Series | object) -> float:
@@ -48,28 +45,6 @@ def by_change(cmp: Comparison, candidate: str, among: list[str]) -> list[str]:
     t = t.assign(_size=[effect_size(r) for r in t.itertuples(index=False)])
     ranked = list(t.sort_values(["significant", "_size"], ascending=[False, False], kind="stable")["kpi"])
     return ranked + [k for k in among if k not in ranked]
-
-
-def hourly_ci(store: Store, cmp: Comparison, kpis: list[str]) -> pd.DataFrame:
-    """Hourly KPI values per group: mean over runs and its 95% t-interval.
-
-    Columns: label, t, kpi, mean, low, high, n (runs with a value that hour).
-    """
-    cols = ["label", "t", "kpi", "mean", "low", "high", "n"]
-    ts = store.table("timeseries", cmp.run_ids())
-    if ts.empty:
-        return pd.DataFrame(columns=cols)
-    ts = ts[ts["metric"].isin(kpis)]
-    label_of = {rid: lb for lb, g in cmp.groups.items() for rid in g.values()}
-    ts = ts.assign(label=ts["run_id"].map(label_of))
-    g = ts.groupby(["label", "t", "metric"], sort=True)["value"].agg(["mean", "std", "count"]).reset_index()
-    n = g["count"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * g["std"].to_numpy(float) / np.sqrt(n)
-    half = np.where(n > 1, half, np.nan)
-    g = g.rename(columns={"metric": "kpi", "count": "n"})
-    g["low"], g["high"] = g["mean"] - half, g["mean"] + half
-    return g[cols]
 
 
 def series_kpis(cmp: Comparison, available: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ from simulation.errors import SandboxError, StoreError
 from simulation.results.kpis import CATALOGUE
 from simulation.results.places import WHERE
 from simulation.results.store import Store
-from simulation.stats import MIN_PAIRS, chance_findings, holm, paired_t, paired_test, verdict
+from simulation.stats import MIN_PAIRS, chance_findings, half_width, holm, paired_t, paired_test, verdict
 
 __all__ = [
     "CORRECTIONS",
@@ -521,11 +521,12 @@ def _services(runs: dict[str, dict[int, str]], metas: dict[str, dict]) -> pd.Dat
 
 # --------------------------------------------------------------------------- charts and maps
 def hourly_means(store: Store, comparison: Comparison, kpis: Sequence[str] | None = None) -> pd.DataFrame:
-    """Hourly KPI rows of the compared runs, averaged over each group's runs.
+    """Hourly KPI rows of the compared runs, averaged over each group's runs, with a 95% t-interval.
 
-    Columns: label, t (seconds from the start), kpi, mean, n (runs with a value that hour).
+    Columns: label, t (seconds from the start), kpi, mean, low, high (the interval of the mean over
+    the group's runs that hour; NaN with fewer than 2 runs), n (runs with a value that hour).
     """
-    cols = ["label", "t", "kpi", "mean", "n"]
+    cols = ["label", "t", "kpi", "mean", "low", "high", "n"]
     ts = store.table("timeseries", comparison.run_ids())
     if ts.empty:
         return pd.DataFrame(columns=cols)
@@ -533,7 +534,9 @@ def hourly_means(store: Store, comparison: Comparison, kpis: Sequence[str] | Non
     ts = ts[ts["metric"].isin(wanted)]
     label_of = {rid: lb for lb, g in comparison.groups.items() for rid in g.values()}
     ts = ts.assign(label=ts["run_id"].map(label_of))
-    out = ts.groupby(["label", "t", "metric"], sort=True)["value"].agg(["mean", "count"]).reset_index()
+    out = ts.groupby(["label", "t", "metric"], sort=True)["value"].agg(["mean", "std", "count"]).reset_index()
+    half = half_width(out["std"].to_numpy(float), out["count"].to_numpy(float))
+    out["low"], out["high"] = out["mean"] - half, out["mean"] + half
     out = out.rename(columns={"metric": "kpi", "count": "n"})
     return out[cols]
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from simulation.results.compare import MIN_PAIRS, Comparison
 from simulation.results.kpis import CATALOGUE
-from simulation.results.numbers import fmt_num, fmt_value, kpi_label
+from simulation.results.numbers import fmt_num, fmt_value, kpi_header, kpi_label
 
 __all__ = [
     "PALETTE",
@@ -29,8 +29,10 @@ __all__ = [
     "forest_svg",
     "kpi_table_html",
     "render_report",
+    "scenario_legend_html",
     "series_svg",
     "services_summary",
+    "table_html",
 ]
 
 #: Colours of the scenarios in charts, baseline first.
@@ -131,6 +133,29 @@ def kpi_table_html(cmp: Comparison, candidate: str | None = None, only_significa
     )
 
 
+def table_html(df: pd.DataFrame, cls: str, numeric: Sequence[str] = ()) -> str:
+    """``df`` as a plain HTML table with inline styles (class ``cls``), values escaped, ``numeric`` columns
+    right-aligned: for a page that shows a few rows and should not load a data grid for them."""
+    head = "".join(
+        f'<th style="{_TD};text-align:{"right" if c in numeric else "left"};background:#f8f9fa">{_e(c)}</th>'
+        for c in df.columns
+    )
+
+    def cell(c: str, v: object) -> str:
+        if c in numeric:
+            return f'<td style="{_TD};text-align:right">{_e(fmt_num(v))}</td>'
+        return f'<td style="{_TD}">{_e(v)}</td>'
+
+    body = "".join(
+        "<tr>" + "".join(cell(c, v) for c, v in zip(df.columns, row, strict=True)) + "</tr>"
+        for row in df.itertuples(index=False)
+    )
+    return (
+        f'<table class="{_e(cls)}" style="border-collapse:collapse;width:100%;font-size:0.85em;overflow-wrap:anywhere">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
 def _bare(v: float, unit: str, signed: bool = False) -> str:
     """A value as in its KPI's unit, without the unit's name (the row's label carries it); % keeps its sign."""
     return fmt_value(v, unit, signed).removesuffix(f" {unit}") if unit else fmt_value(v, "", signed)
@@ -213,16 +238,32 @@ def forest_svg(comparison: Comparison, candidate: str | None = None, width: int 
 
 
 def series_svg(
-    series: pd.DataFrame, kpi: str, labels: Sequence[str], start: str | None = None, width: int = 760, height: int = 220
+    series: pd.DataFrame,
+    kpi: str,
+    labels: Sequence[str],
+    start: str | None = None,
+    width: int = 760,
+    height: int = 220,
+    unit: str | None = None,
 ) -> str:
-    """Hourly means of one KPI, one line per scenario (``series`` as from ``hourly_means``)."""
+    """Hourly means of one KPI, one line per scenario, each in its 95% confidence band, as inline SVG.
+
+    ``series`` is as from :func:`simulation.results.compare.hourly_means` (``low``/``high`` are
+    optional: without them, lines only). Each point carries a ``<title>``, the browser's tooltip:
+    scenario, time, mean and interval. ``unit`` (default the catalogue's) titles the value axis.
+    """
     s = series[series["kpi"] == kpi]
     if s.empty:
         return ""
+    if unit is None:
+        unit = CATALOGUE[kpi].unit if kpi in CATALOGUE else ""
+    banded = {"low", "high"} <= set(s.columns)
     t0 = _start(start)
-    left, right, top, bottom = 60, 20, 12, 28
+    left, right, top, bottom = 64, 20, 12, 28
     tmin, tmax = float(s["t"].min()), float(s["t"].max())
-    vmin, vmax = float(s["mean"].min()), float(s["mean"].max())
+    cols = ["mean", "low", "high"] if banded else ["mean"]
+    vals = s[cols].to_numpy(float)
+    vmin, vmax = float(np.nanmin(vals)), float(np.nanmax(vals))
     if vmax - vmin < 1e-12:
         vmin, vmax = vmin - 1, vmax + 1
     span_t = max(tmax - tmin, 1.0)
@@ -233,20 +274,29 @@ def series_svg(
     def py(v: float) -> float:
         return top + (vmax - v) / (vmax - vmin) * (height - top - bottom)
 
+    def clock(t: float) -> str:
+        return (t0 + timedelta(seconds=t)).strftime("%H:%M") if t0 else f"{t / 3600:.1f} h"
+
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{_e(kpi)} by hour" style="font-size:11px">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" height="{height}" viewBox="0 0 {width} {height}" '
+        f'preserveAspectRatio="xMinYMid meet" role="img" aria-label="{_e(kpi_label(kpi))} by hour" '
+        f'data-kpi="{_e(kpi)}" style="font-size:11px;max-width:{width}px">',
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#9aa0a6"/>',
     ]
+    if unit:
+        parts.append(
+            f'<text x="12" y="{(height - bottom + top) / 2:.0f}" transform="rotate(-90 12 '
+            f'{(height - bottom + top) / 2:.0f})" text-anchor="middle" fill="#5f6368">{_e(unit)}</text>'
+        )
     for v in (vmin, (vmin + vmax) / 2, vmax):
         parts.append(
-            f'<text x="{left - 6}" y="{py(v) + 4:.1f}" text-anchor="end" fill="#5f6368">{_e(fmt_num(v))}</text>'
+            f'<line x1="{left}" y1="{py(v):.1f}" x2="{width - right}" y2="{py(v):.1f}" stroke="#eceff1"/>'
+            f'<text x="{left - 6}" y="{py(v) + 4:.1f}" text-anchor="end" fill="#5f6368">{_e(_bare(v, unit))}</text>'
         )
     step_h = max(1, math.ceil(span_t / 3600 / 8))  # about 8 ticks on whole hours
     t = math.ceil(tmin / (3600 * step_h)) * 3600 * step_h
     while t <= tmax:
-        lab = (t0 + timedelta(seconds=t)).strftime("%H:%M") if t0 else f"{t / 3600:.0f} h"
-        parts.append(f'<text x="{px(t):.1f}" y="{height - 10}" text-anchor="middle" fill="#5f6368">{lab}</text>')
+        parts.append(f'<text x="{px(t):.1f}" y="{height - 10}" text-anchor="middle" fill="#5f6368">{clock(t)}</text>')
         t += 3600 * step_h
     for i, lb in enumerate(labels):
         g = s[s["label"] == lb].sort_values("t")
@@ -254,17 +304,42 @@ def series_svg(
             continue
         c = PALETTE[i % len(PALETTE)]
         ts, vs = g["t"].to_numpy(float), g["mean"].to_numpy(float)
+        lo, hi = (g["low"].to_numpy(float), g["high"].to_numpy(float)) if banded else (vs * np.nan, vs * np.nan)
         gap = 1.5 * float(np.median(np.diff(ts))) if len(ts) > 2 else math.inf
         cuts = [0, *[k + 1 for k in range(len(ts) - 1) if ts[k + 1] - ts[k] > gap], len(ts)]
-        for a, b in itertools.pairwise(cuts):  # no line across hours without values
+        for a, b in itertools.pairwise(cuts):  # no line (nor band) across hours without values
+            ok = [k for k in range(a, b) if not (math.isnan(lo[k]) or math.isnan(hi[k]))]
+            if len(ok) > 1:
+                ring = [f"{px(ts[k]):.1f},{py(hi[k]):.1f}" for k in ok]
+                ring += [f"{px(ts[k]):.1f},{py(lo[k]):.1f}" for k in reversed(ok)]
+                parts.append(f'<polygon class="band" points="{" ".join(ring)}" fill="{c}" fill-opacity="0.18"/>')
+            elif ok:  # a lone hour: its interval as a bar
+                x = px(ts[ok[0]])
+                parts.append(
+                    f'<line class="band" x1="{x:.1f}" y1="{py(hi[ok[0]]):.1f}" x2="{x:.1f}" y2="{py(lo[ok[0]]):.1f}" '
+                    f'stroke="{c}" stroke-opacity="0.3" stroke-width="8"/>'
+                )
             pts = " ".join(f"{px(t):.1f},{py(v):.1f}" for t, v in zip(ts[a:b], vs[a:b], strict=True))
             parts.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="2"/>')
-        parts.extend(
-            f'<circle cx="{px(t):.1f}" cy="{py(v):.1f}" r="2.5" fill="{c}"/>'
-            for t, v in zip(g["t"], g["mean"], strict=True)
-        )
+        for k in range(len(ts)):
+            tip = f"{lb} · {clock(ts[k])}\n{fmt_value(vs[k], unit)}"
+            if not math.isnan(lo[k]):
+                tip += f" (95% CI {_bare(lo[k], unit)} to {_bare(hi[k], unit)})"
+            parts.append(
+                f'<circle cx="{px(ts[k]):.1f}" cy="{py(vs[k]):.1f}" r="3" fill="{c}"><title>{_e(tip)}</title></circle>'
+            )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def scenario_legend_html(labels: Sequence[str]) -> str:
+    """The scenarios' colours in the charts, as one line of HTML."""
+    return "".join(
+        f'<span style="display:inline-block;margin-right:14px"><i style="display:inline-block;width:12px;'
+        f'height:12px;border-radius:2px;margin-right:4px;vertical-align:-1px;background:{PALETTE[i % len(PALETTE)]}">'
+        f"</i>{_e(lb)}</span>"
+        for i, lb in enumerate(labels)
+    )
 
 
 def _start(start: str | None) -> datetime | None:
@@ -287,7 +362,8 @@ def render_report(
     Args:
         comparison: What :func:`simulation.results.compare.compare` returned.
         title: Heading; default "<candidates> vs <baseline>".
-        series: Hourly means (``simulation.results.compare.hourly_means``) to draw, one chart per KPI.
+        series: Hourly means and their intervals (``simulation.results.compare.hourly_means``) to draw,
+            one chart per KPI, lines in their 95% confidence bands.
         extra_sections: ``(heading, html)`` pairs appended after the KPI tables, e.g. the
             decide page's scorecard. The HTML is inserted as given: escape your values.
         store_root: The store the runs came from, named in the header for traceability.
@@ -333,10 +409,14 @@ def render_report(
     for heading, body in extra_sections:
         out.append(f"<h2>{_e(heading)}</h2>{body}")
     if series is not None and not series.empty:
-        out.append(f"<h2>Over the day</h2><p class='legend'>{legend}</p>")
+        out.append(
+            f"<h2>Over the day</h2><p class='legend'>{legend}</p><p class='meta'>Lines: the mean over each "
+            "scenario's runs, hour by hour; bands: its 95% confidence interval.</p>"
+        )
         for k in [k for k in CATALOGUE if k in set(series["kpi"])] + sorted(set(series["kpi"]) - set(CATALOGUE)):
             out.append(
-                f"<h3><code>{_e(k)}</code></h3><div class='chart'>{series_svg(series, k, labels, m.get('start'))}</div>"
+                f"<h3 title='{_e(k)}'>{_e(kpi_header(k))}</h3>"
+                f"<div class='chart'>{series_svg(series, k, labels, m.get('start'))}</div>"
             )
     svc = services_summary(comparison)
     if not svc.empty:
