@@ -85,8 +85,12 @@ def page() -> None:
     # What changed first: the KPI table, then the map of the KPI that changed most, then the KPIs over
     # the day. The page loads no chart library and no data grid (SVG and HTML tables): what the browser
     # must render besides the map is small, so the map draws sooner.
-    _kpis(cmp)
+    # The map is sent before the KPI table it sits under: the browser starts loading deck.gl while it
+    # lays the table out (a container keeps its place on the page, whatever order it is filled in).
+    table = st.container()
     _maps(cmp)
+    with table:
+        _kpis(cmp)
     _series(cmp)
     _services(cmp)
     _service_logs(cmp)
