@@ -309,6 +309,10 @@ def test_hourly_means_carry_the_t_interval_and_the_chart_draws_it_as_a_band(stor
     single = hourly_means(store, one, [RESPOND])
     assert single["low"].isna().all()  # one run: no interval, and no band is drawn
     assert 'class="band"' not in series_svg(single, RESPOND, ["base"])
+    wide = pd.DataFrame({"label": "base", "t": [0.0, 3600.0], "kpi": RESPOND, "mean": 1.0, "low": -5.0, "high": 7.0})
+    assert "95% CI 0 to 7" in series_svg(wide, RESPOND, ["base"])  # a time is not negative: the band stops at 0
+    share = wide.assign(kpi=SERVED, mean=99.0, low=90.0, high=104.0)
+    assert "95% CI 90.0% to 100.0%" in series_svg(share, SERVED, ["base"])
 
 
 def test_spatial_means_regrid_each_kpi_the_way_it_adds_up(store):

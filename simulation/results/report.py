@@ -250,7 +250,9 @@ def series_svg(
 
     ``series`` is as from :func:`simulation.results.compare.hourly_means` (``low``/``high`` are
     optional: without them, lines only). Each point carries a ``<title>``, the browser's tooltip:
-    scenario, time, mean and interval. ``unit`` (default the catalogue's) titles the value axis.
+    scenario, time, mean and interval. ``unit`` (default the catalogue's) titles the value axis. A band
+    stops at 0 when every mean is non-negative (and at 100 for a share): a t-interval is symmetric,
+    the quantity is not.
     """
     s = series[series["kpi"] == kpi]
     if s.empty:
@@ -258,6 +260,10 @@ def series_svg(
     if unit is None:
         unit = CATALOGUE[kpi].unit if kpi in CATALOGUE else ""
     banded = {"low", "high"} <= set(s.columns)
+    if banded:  # a t-interval is symmetric; a count, a time or a share is not negative, nor a share over 100
+        floor = 0.0 if (s["mean"] >= 0).all() else -math.inf
+        ceiling = 100.0 if unit == "%" and (s["mean"] <= 100).all() else math.inf
+        s = s.assign(low=s["low"].clip(lower=floor), high=s["high"].clip(upper=ceiling))
     t0 = _start(start)
     left, right, top, bottom = 64, 20, 12, 28
     tmin, tmax = float(s["t"].min()), float(s["t"].max())
@@ -320,7 +326,9 @@ def series_svg(
                     f'stroke="{c}" stroke-opacity="0.3" stroke-width="8"/>'
                 )
             pts = " ".join(f"{px(t):.1f},{py(v):.1f}" for t, v in zip(ts[a:b], vs[a:b], strict=True))
-            parts.append(f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="2"/>')
+            parts.append(  # the baseline's line wider: where a candidate's lies on it, both show
+                f'<polyline points="{pts}" fill="none" stroke="{c}" stroke-width="{4 if i == 0 else 2}"/>'
+            )
         for k in range(len(ts)):
             tip = f"{lb} · {clock(ts[k])}\n{fmt_value(vs[k], unit)}"
             if not math.isnan(lo[k]):
