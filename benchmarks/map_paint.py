@@ -246,7 +246,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", type=Path, default=None, help="store folder to build into and reuse")
     ap.add_argument("--districts", nargs="+", default=list(PAIRS), choices=list(PAIRS))
-    ap.add_argument("--pages", nargs="+", default=list(MAPS), choices=list(MAPS), help="pages to measure (default both)")
+    ap.add_argument(
+        "--pages", nargs="+", default=list(MAPS), choices=list(MAPS), help="pages to measure (default both)"
+    )
     ap.add_argument("--repeat", type=int, default=3, help="visits per page and kind; the best counts (default 3)")
     args = ap.parse_args()
     if args.repeat < 1:
