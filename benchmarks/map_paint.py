@@ -4,7 +4,7 @@
 
 For each shipped district: a store with a baseline and a candidate (2 seeds of a 1 h evening, built
 once into ``--store``, default a temporary folder), a fresh ``streamlit run app.py``, and Debian's
-Chromium through Playwright with the flags of ``tests/test_browser.py`` (software WebGL, no GPU). It
+Chromium through Playwright with the flags of ``tests/chromium_flags.py`` (software WebGL, no GPU). It
 opens the District page, then the Compare page, each in a new tab, three ways:
 
 - **cold server**: the server's first view (of the first page measured): the app's imports and caches are empty;
@@ -54,16 +54,9 @@ from simulation.config.scenario import load_scenario  # noqa: E402
 from simulation.results.reuse import run_or_reuse  # noqa: E402
 from simulation.results.store import Store  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT / "tests"))
+from chromium_flags import CHROMIUM_ARGS  # noqa: E402
+
 #: District -> (baseline, candidate) shipped scenarios, run for 1 h from 18:00 with 2 seeds.
 PAIRS = {
     "sangam_dmc": ("sangam_baseline", "sangam_fibre_cut"),

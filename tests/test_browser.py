@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from chromium_flags import CHROMIUM_ARGS
 from conftest import BASE_SERVICES, ROOT, write_scenario
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from scipy import stats
@@ -44,16 +45,6 @@ expect.set_options(timeout=30_000)
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVED = "connectivity.sessions_served_pct"
 SCREENS = Path(os.environ["PILOT_SCREENS_DIR"]) if os.environ.get("PILOT_SCREENS_DIR") else None
 
