@@ -311,6 +311,7 @@ def test_hourly_means_carry_the_t_interval_and_the_chart_draws_it_as_a_band(stor
     assert 'class="band"' not in series_svg(single, RESPOND, ["base"])
     wide = pd.DataFrame({"label": "base", "t": [0.0, 3600.0], "kpi": RESPOND, "mean": 1.0, "low": -5.0, "high": 7.0})
     assert "95% CI 0 to 7" in series_svg(wide, RESPOND, ["base"])  # a time is not negative: the band stops at 0
+    assert series_svg(wide.assign(mean=math.nan), RESPOND, ["base"]) == ""  # no value in any hour: no chart
     share = wide.assign(kpi=SERVED, mean=99.0, low=90.0, high=104.0)
     assert "95% CI 90.0% to 100.0%" in series_svg(share, SERVED, ["base"])
 

@@ -158,7 +158,7 @@ def _series(cmp: Comparison) -> None:
     start = str(cmp.meta[cmp.baseline].get("start") or "")
     charts = "".join(
         f'<p style="margin:12px 0 0" title="{html.escape(k)}"><b>{html.escape(kpi_header(k))}</b></p>'
-        f"<div>{series_svg(s, k, cmp.labels, start)}</div>"
+        f"<div>{series_svg(s, k, cmp.labels, start) or '<i>No value in any hour of these runs.</i>'}</div>"
         for k in chosen
     )
     st.markdown(

@@ -254,7 +254,7 @@ def series_svg(
     stops at 0 when every mean is non-negative (and at 100 for a share): a t-interval is symmetric,
     the quantity is not.
     """
-    s = series[series["kpi"] == kpi]
+    s = series[(series["kpi"] == kpi) & series["mean"].notna()]  # an hour without a value is a gap
     if s.empty:
         return ""
     if unit is None:
