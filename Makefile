@@ -33,7 +33,7 @@ system-deps:
 	fi
 
 run: $(STAMP)
-	$(VENV)/bin/streamlit run app.py
+	$(PY) -m webapp
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest

@@ -1,4 +1,5 @@
-"""The evaluator's web app: ``streamlit run app.py`` (or ``make run``), then open http://localhost:8501.
+"""The evaluator's web app: ``make run`` (``python -m webapp``, i.e. ``streamlit run app.py`` with the pages
+loaded as the server starts), then open http://localhost:8501.
 
 One module per page in ``webapp/``, each with ``page()``. Pages owned by other parts of the
 project (services, batch, decide) appear as soon as their module exists. The app reads the results
@@ -14,23 +15,13 @@ from collections.abc import Callable
 
 import streamlit as st
 
-#: (module under webapp/, title, url path), in menu order. No page icons: Streamlit fetches the favicon
-#: of a ":material/...:" icon from fonts.gstatic.com (the app makes no outside request), and emoji
-#: need an emoji font that minimal systems lack.
-PAGES = [
-    ("district", "District", "district"),
-    ("run", "Run", "run"),
-    ("compare", "Compare", "compare"),
-    ("services", "Services", "services"),
-    ("batch", "Batch", "batch"),
-    ("decide", "Decide", "decide"),
-    ("programme", "Programme", "programme"),
-]
+from webapp import PAGES
 
 
 def _lazy(name: str) -> Callable[[], None]:
-    """The page of ``webapp/<name>.py``, imported when it is first shown: a server's first view then
-    loads the modules of one page, not of seven (a page's import error shows on that page)."""
+    """The page of ``webapp/<name>.py``, imported when it is first shown (``python -m webapp`` has
+    usually loaded it already; under a bare ``streamlit run app.py`` a first view loads one page's
+    modules, not seven's). A page's import error shows on that page."""
 
     def page() -> None:
         try:

@@ -3,11 +3,13 @@
     .venv/bin/python benchmarks/map_paint.py [--store DIR] [--districts sangam_dmc seongsu] [--repeat 3]
 
 For each shipped district: a store with a baseline and a candidate (2 seeds of a 1 h evening, built
-once into ``--store``, default a temporary folder), a fresh ``streamlit run app.py``, and Debian's
-Chromium through Playwright with the flags of ``tests/chromium_flags.py`` (software WebGL, no GPU). It
-opens the District page, then the Compare page, each in a new tab, three ways:
+once into ``--store``, default a temporary folder), a fresh server started as ``make run`` starts it
+(``python -m webapp``), and Debian's Chromium through Playwright with the flags of
+``tests/chromium_flags.py`` (software WebGL, no GPU). It opens the District page, then the Compare
+page, each in a new tab, three ways:
 
-- **cold server**: the server's first view (of the first page measured): the app's imports and caches are empty;
+- **cold server**: the server's first view (of the first page measured): its caches are empty, and
+  its pages' modules as far as the server loaded them while it started;
 - **first visit**: a browser profile that has never seen the app (Streamlit's 10 MB of JavaScript
   are fetched and compiled on this visit);
 - **returning**: a browser profile that opened the app before, as an evaluator's browser has:
@@ -170,13 +172,15 @@ st.pydeck_chart(pdk.Deck(layers=[layer], initial_view_state=view, map_provider=N
 """
 
 
-def serve(store: Path, district_dir: Path, log: Path, script: Path = ROOT / "app.py") -> tuple[subprocess.Popen, str]:
-    """``streamlit run`` the app (or ``script``) on a free port, showing only this district and this store."""
+def serve(store: Path, district_dir: Path, log: Path, script: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """The app as ``make run`` serves it (``python -m webapp``), or ``streamlit run script``, on a free port,
+    showing only this district and this store."""
     port = _free_port()
     env = os.environ | {"PILOT_STORE": str(store), "PILOT_DISTRICTS": str(district_dir)}
+    start = ("-m", "webapp") if script is None else ("-m", "streamlit", "run", str(script))
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)),
+            *(sys.executable, *start, "--server.port", str(port)),
             *("--server.address", "127.0.0.1", "--server.headless", "true"),
             *("--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"),
         ],

@@ -70,11 +70,12 @@ def _workers(store: Path) -> list[int]:
 
 @contextlib.contextmanager
 def streamlit_server(root: Path, env: dict[str, str]) -> Iterator[str]:
-    """``app.py`` served on a free localhost port with ``env`` (log in ``root/server.log``); yields its URL."""
+    """The app as ``make run`` serves it (``python -m webapp``) on a free localhost port with ``env`` (log in
+    ``root/server.log``); yields its URL."""
     port = _free_port()
     log = open(root / "server.log", "wb")  # noqa: SIM115 - closed at teardown
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+        [sys.executable, "-m", "webapp", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT,
