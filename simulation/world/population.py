@@ -21,7 +21,6 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import networkx as nx
 import numpy as np
@@ -62,6 +61,26 @@ class Citizen(CellAgent):
         self.stay_in_until = -1.0  # set when an alert tells the citizen to stay in
         self.node: str | None = None  # street node where the citizen is (None when outside); Mesa's
         # ``cell`` follows it when read through Population.street_cells (see the module docstring)
+
+
+class Step:
+    """A citizen's next plan step, as the SimPy event that runs it (one per citizen, used again and again).
+
+    A citizen has one step pending at a time (its next departure, or the arrival of its trip), so
+    instead of a new event and ``functools.partial`` per step (~180k a district-day, each made an
+    hour before it runs) the citizen's ``Step`` is put back on the calendar with the step's
+    callback and leg: SimPy runs it like any triggered event (``callbacks``, ``_ok``).
+    """
+
+    __slots__ = ("c", "callbacks", "k", "target")
+    _ok = True  # env.step reads it after the callbacks: a step never fails
+    _value = None
+
+    def __init__(self, c: Citizen) -> None:
+        self.c = c
+        self.callbacks: tuple[Callable[[Step], None], ...] | None = None
+        self.k = 0  # the plan leg
+        self.target = ""  # the street node the trip ends at (arrivals)
 
 
 @dataclass(frozen=True)
@@ -259,7 +278,8 @@ class Population:
 
     def start(self) -> None:
         """Place residents at home and schedule every citizen's first departure."""
-        at, depart = self.cal.at, self._depart
+        put = self.cal.put
+        self._departs, self._arriveds = (self._depart,), (self._arrived,)  # a Step's callbacks (bound once)
         for c in self.citizens:
             if c.start >= 0:
                 c.node = self.block_node[c.start]
@@ -268,7 +288,9 @@ class Population:
             else:
                 self.outside += 1
             if c.plan:
-                at(c.plan[0][0], partial(depart, c, 0))
+                step = Step(c)
+                step.callbacks = self._departs
+                put(c.plan[0][0], step)
 
     def _arrive(self, c: Citizen, b: int, next_leave: float) -> None:
         c.block = b
@@ -288,12 +310,14 @@ class Population:
             hit = self._paths[node] = nx.single_source_dijkstra(self.d.graph, node, weight="length")
         return hit
 
-    def _depart(self, c: Citizen, k: int, _event: object = None) -> None:
-        """Leg ``k`` of the plan starts now: walk the shortest street path to its destination."""
+    def _depart(self, step: Step) -> None:
+        """Leg ``step.k`` of the plan starts now: walk the shortest street path to its destination."""
         now = self.env._now  # type: ignore[attr-defined]
+        c, k = step.c, step.k
         dest = c.plan[k][1]
         if c.stay_in_until > now and c.block >= 0 and dest != -1:
-            self.cal.at(c.stay_in_until, partial(self._depart, c, k))
+            step.callbacks = self._departs
+            self.cal.put(c.stay_in_until, step)
             return
         if self.deciders:  # citizens who decide (world.citizens): only when a rule is active
             for rule in self.deciders:
@@ -319,15 +343,17 @@ class Population:
         self.walk_m += length
         for fn in self.trip_listeners:
             fn(c, now, arrive)
-        self.cal.at(arrive, partial(self._arrived, c, k, target))
+        step.callbacks, step.target = self._arriveds, target
+        self.cal.put(arrive, step)
 
-    def _arrived(self, c: Citizen, k: int, target: str, _event: object = None) -> None:
+    def _arrived(self, step: Step) -> None:
         now = self.env._now  # type: ignore[attr-defined]
+        c, k = step.c, step.k
         plan = c.plan
         c.trip = None
         dest = plan[k][1]
         last = k + 1 >= len(plan)
-        node = target if dest >= 0 else None
+        node = step.target if dest >= 0 else None
         if c.node != node:  # a new street cell (coming back to the same one is no move in Mesa either)
             # noted for Mesa (see street_cells); a citizen moved again goes to the end of the order
             moved = self._moved
@@ -340,7 +366,8 @@ class Population:
         else:
             self.outside += 1
         if not last:
-            self.cal.at(plan[k + 1][0], partial(self._depart, c, k + 1))
+            step.callbacks, step.k = self._departs, k + 1
+            self.cal.put(plan[k + 1][0], step)
 
     def street_cells(self) -> dict[str, Cell]:
         """Mesa's street cells by node id, each holding the citizens at its node now.
