@@ -173,7 +173,7 @@ def test_copied_observations_are_the_round_trip_through_plain_data():
     bad = sdk.Observation(0.0, "", 0, True, {}, {"x": (sdk.Feedback(0, "View", True),)}, fleet=({"t": 1.0},))
     assert sdk._copy_message(bad) == sdk.from_data(sdk.to_data(bad))
     nan = sdk.EndSummary(float("nan"), 1, 0)
-    with pytest.raises(ValueError, match="EndSummary.time_s must be a finite number; got nan"):
+    with pytest.raises(ValueError, match=r"EndSummary\.time_s must be a finite number; got nan"):
         sdk.from_data(sdk.to_data(nan))
-    with pytest.raises(ValueError, match="EndSummary.time_s must be a finite number; got nan"):
+    with pytest.raises(ValueError, match=r"EndSummary\.time_s must be a finite number; got nan"):
         sdk._copy_message(nan)
