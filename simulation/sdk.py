@@ -767,19 +767,28 @@ def _copy(obj: Any) -> Any:
     t = type(obj)
     if obj is None or t in _SCALARS:
         return obj
+    if t is tuple or t is list:  # (a plain tuple, list or dict is no dataclass: to_data's order is kept)
+        return tuple([_copy(v) for v in obj])
+    if t is dict:
+        return _copy_map(obj)
     names = _FIELDS.get(t)
     if names is not None:  # a message: from_data rebuilds it from its fields, each copied
         return _build(t, t.__name__, {n: _copy(getattr(obj, n)) for n in names})
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return _tuples(to_data(obj))
     if isinstance(obj, Mapping):
-        out = {str(k): v for k, v in obj.items()}
-        if "type" in out and to_data(out["type"]) in _TYPES:
-            return _tuples(to_data(obj))  # a map naming a message type becomes that message
-        return {k: _copy(v) for k, v in out.items()}
+        return _copy_map(obj)
     if isinstance(obj, list | tuple):
         return tuple([_copy(v) for v in obj])
     return obj
+
+
+def _copy_map(obj: Mapping) -> Any:
+    """``_tuples(to_data(obj))`` of a mapping: keys as text, values copied; one naming a message type becomes it."""
+    out = {str(k): v for k, v in obj.items()}
+    if "type" in out and to_data(out["type"]) in _TYPES:
+        return _tuples(to_data(obj))
+    return {k: _copy(v) for k, v in out.items()}
 
 
 def _from_map(d: dict) -> Any:
