@@ -8,7 +8,10 @@ Callbacks still run at their exact times, in a deterministic order.
 
 Each callback becomes one SimPy event (it takes an event id and a place in SimPy's queue, and
 ``env.step`` runs it), but a lighter one than ``env.timeout``: a plain callback needs no value,
-no delay and no failure path, so :class:`Call` carries only its callback list.
+no delay and no failure path, so :class:`Call` carries only its callback list. A domain that
+keeps its own event object (a citizen's plan step, ``population.Step``) puts it on the calendar
+as it is (:meth:`Calendar.put`), with no new object per callback. :func:`run_until` is SimPy's
+``env.run(until=...)`` with the step written into the loop (the same events, order and ids).
 """
 
 from __future__ import annotations

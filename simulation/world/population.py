@@ -122,6 +122,8 @@ class Population:
     ) -> None:
         self.env, self.d, self.sc, self.model = env, d, sc, model
         self.cal = cal or Calendar(env)
+        self._put, self._duration = self.cal.put, sc.duration
+        self._departs, self._arriveds = (self._depart,), (self._arrived,)  # a Step's callbacks (bound once)
         self.rng = streams("population")
         self.blocks = d.blocks
         self.block_node = [b.node for b in d.blocks]
@@ -280,9 +282,7 @@ class Population:
 
     def start(self) -> None:
         """Place residents at home and schedule every citizen's first departure."""
-        put = self._put = self.cal.put
-        self._duration = self.sc.duration
-        self._departs, self._arriveds = (self._depart,), (self._arrived,)  # a Step's callbacks (bound once)
+        put = self._put
         for c in self.citizens:
             if c.start >= 0:
                 c.node = self.block_node[c.start]
