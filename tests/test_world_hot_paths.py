@@ -116,7 +116,6 @@ def test_run_until_raises_a_failed_event_and_refuses_the_past():
 
 def test_a_citizen_has_one_plan_step_pending_at_a_time(tiny_scenario, monkeypatch):
     """Each citizen's Step is one SimPy event used again and again: it is never put on the calendar twice at once."""
-    world = build_world(load_scenario(tiny_scenario), 1)
     pending: set[int] = set()
     put, depart, arrived = Calendar.put, Population._depart, Population._arrived
     counts = {"put": 0, "run": 0}
@@ -139,6 +138,7 @@ def test_a_citizen_has_one_plan_step_pending_at_a_time(tiny_scenario, monkeypatc
     monkeypatch.setattr(Calendar, "put", tracked_put)
     monkeypatch.setattr(Population, "_depart", ran(depart))
     monkeypatch.setattr(Population, "_arrived", ran(arrived))
+    world = build_world(load_scenario(tiny_scenario), 1)  # (the population binds its callbacks when built)
     world.run()
     assert counts["run"] > 1000
     assert counts["put"] - counts["run"] == len(pending)  # what is left is due after the end of the run
