@@ -749,48 +749,6 @@ def from_data(data: Any, *, actions_only: bool = False) -> Any:
     return _build(cls, name, {k: _tuples(v) for k, v in data.items() if k != "type"})
 
 
-def _copy_message(obj: Any) -> Any:
-    """``from_data(to_data(obj))`` in one pass, without the plain-data copy in between.
-
-    The inline runner hands each service a copy of its observation (the world's dicts stay its
-    own); this makes the same copy — the same messages, tuples for lists, dicts with ``str`` keys,
-    the same checks and errors — at about half the cost. Anything it has no short cut for (a map
-    with a ``"type"`` key, a dataclass that is not a message) goes the long way.
-    """
-    if type(obj) in _FIELDS:
-        return _copy(obj)
-    return from_data(to_data(obj))
-
-
-def _copy(obj: Any) -> Any:
-    """``_tuples(to_data(obj))``: a message, mapping or sequence copied as a round trip through plain data."""
-    t = type(obj)
-    if obj is None or t in _SCALARS:
-        return obj
-    if t is tuple or t is list:  # (a plain tuple, list or dict is no dataclass: to_data's order is kept)
-        return tuple([_copy(v) for v in obj])
-    if t is dict:
-        return _copy_map(obj)
-    names = _FIELDS.get(t)
-    if names is not None:  # a message: from_data rebuilds it from its fields, each copied
-        return _build(t, t.__name__, {n: _copy(getattr(obj, n)) for n in names})
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _tuples(to_data(obj))
-    if isinstance(obj, Mapping):
-        return _copy_map(obj)
-    if isinstance(obj, list | tuple):
-        return tuple([_copy(v) for v in obj])
-    return obj
-
-
-def _copy_map(obj: Mapping) -> Any:
-    """``_tuples(to_data(obj))`` of a mapping: keys as text, values copied; one naming a message type becomes it."""
-    out = {str(k): v for k, v in obj.items()}
-    if "type" in out and to_data(out["type"]) in _TYPES:
-        return _tuples(to_data(obj))
-    return {k: _copy(v) for k, v in out.items()}
-
-
 def _from_map(d: dict) -> Any:
     """msgpack ``object_hook`` (arrays unpacked as tuples): what :func:`from_data` makes of one map.
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import simpy
 
-from simulation import load_scenario, sdk
+from simulation import load_scenario
 from simulation.results.run import build_world
 from simulation.world.calendar import Calendar, run_until
 from simulation.world.population import Population, Step
@@ -142,41 +142,6 @@ def test_a_citizen_has_one_plan_step_pending_at_a_time(tiny_scenario, monkeypatc
     world.run()
     assert counts["run"] > 1000
     assert counts["put"] - counts["run"] == len(pending)  # what is left is due after the end of the run
-
-
-def test_copied_observations_are_the_round_trip_through_plain_data():
-    """The inline runner's one-pass copy equals ``from_data(to_data(obs))``, edge cases and errors included."""
-    fb = (sdk.Feedback(0, "View", True), sdk.Feedback(1, "Flag", False, "was already flagged"))
-    feeds = {
-        "cctv.detections": ({"id": "D1", "camera": "C1", "kind": "crime", "confidence": 0.8, "xy": [1.0, 2.5]},),
-        "wifi.load": ({"id": "AP1", "clients": 3, "mbps": 1.25, "up": True, 7: "seven", "7": "string seven"},),
-        "logistics.requests": ({"type": "parcel", "nested": {"deep": [[1, 2], (3,)]}},),
-        "odd": ({"type": "Feedback", "index": 2, "action": "Notify", "accepted": True},),  # a map naming a message
-    }
-    obs = sdk.Observation(
-        time_s=60.0,
-        clock="2026-05-12T16:01:00",
-        tick=1,
-        daylight=True,
-        weather={"rain_mm_h": 0.0, "heat_wave": False, "drones_grounded": False},
-        feeds=feeds,
-        modules=({"id": "m1", "pole": "P1", "module": "sensor", "up": True},),
-        feedback=fb,
-        fleet=({"id": "U1", "kind": "drone", "state": "idle", "x": 1.0, "y": None},),
-    )
-    want = sdk.from_data(sdk.to_data(obs))
-    got = sdk._copy_message(obs)
-    assert got == want and repr(got) == repr(want)
-    assert isinstance(got.feeds["odd"][0], sdk.Feedback)  # rebuilt as the message it names, as the round trip does
-    assert got.feeds["wifi.load"][0]["7"] == "string seven"  # keys as text; the last of two equal keys wins
-    assert got.feeds["cctv.detections"][0] is not feeds["cctv.detections"][0]  # a copy: the world's dict stays its own
-    bad = sdk.Observation(0.0, "", 0, True, {}, {"x": (sdk.Feedback(0, "View", True),)}, fleet=({"t": 1.0},))
-    assert sdk._copy_message(bad) == sdk.from_data(sdk.to_data(bad))
-    nan = sdk.EndSummary(float("nan"), 1, 0)
-    with pytest.raises(ValueError, match=r"EndSummary\.time_s must be a finite number; got nan"):
-        sdk.from_data(sdk.to_data(nan))
-    with pytest.raises(ValueError, match=r"EndSummary\.time_s must be a finite number; got nan"):
-        sdk._copy_message(nan)
 
 
 def test_session_draws_written_out_are_the_standard_librarys_expovariate():

@@ -70,7 +70,7 @@ class InlineRunner:
 
     def tick(self, obs: sdk.Observation) -> list:
         try:
-            obs_copy = sdk._copy_message(obs)  # a copy: the world's dicts stay its own
+            obs_copy = sdk.from_data(sdk.to_data(obs))  # a copy: the world's dicts stay its own
             if self.capture:
                 with self._captured():
                     actions = self.service.on_tick(obs_copy)
