@@ -8,17 +8,20 @@ Callbacks still run at their exact times, in a deterministic order.
 
 Each callback becomes one SimPy event (it takes an event id and a place in SimPy's queue, and
 ``env.step`` runs it), but a lighter one than ``env.timeout``: a plain callback needs no value,
-no delay and no failure path, so :class:`Call` carries only its callback list.
+no delay and no failure path, so :class:`Call` carries only its callback list. A domain that
+keeps its own event object (a citizen's plan step, ``population.Step``) puts it on the calendar
+as it is (:meth:`Calendar.put`), with no new object per callback. :func:`run_until` is SimPy's
+``env.run(until=...)`` with the step written into the loop (the same events, order and ids).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappush
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 import simpy
-from simpy.core import NORMAL
+from simpy.core import NORMAL, URGENT
 
 Callback = Callable[[Any], None]
 
@@ -59,6 +62,19 @@ class Calendar:
         else:
             bucket.append((t, NORMAL, next(self._eid), Call(fn)))
 
+    def put(self, t: float, event: Any) -> None:
+        """Schedule a ready event (``callbacks`` set, ``_ok`` true) to be run at time ``t`` (as :meth:`at`)."""
+        now = self.env._now  # type: ignore[attr-defined]
+        if t - now < self.h:
+            heappush(self._queue, (t if t > now else now, NORMAL, next(self._eid), event))
+            return
+        k = int(t // self.h)
+        bucket = self.buckets.get(k)
+        if bucket is None:
+            self.buckets[k] = [(t, NORMAL, next(self._eid), event)]
+        else:
+            bucket.append((t, NORMAL, next(self._eid), event))
+
     def _pump(self):
         env, h, queue = self.env, self.h, self._queue
         k = int(env.now // h)
@@ -67,8 +83,50 @@ class Calendar:
             yield env.timeout(k * h - env.now)
             entries = self.buckets.pop(k, None)
             if entries:
-                for entry in entries:  # every time here is >= now by design
-                    heappush(queue, entry)
+                # every time here is >= now by design; one heapify of the lot costs less than a
+                # heappush per entry, and SimPy pops the same sequence (the keys are unique: time,
+                # priority, event id), whatever the heap's layout
+                queue.extend(entries)
+                heapify(queue)
                 # Let go of the list now, not a minute later: each entry is then freed by SimPy as
                 # it runs it (still in the CPU's cache), instead of a minute's entries all at once, cold.
                 del entries
+
+
+def run_until(env: simpy.Environment, until: float) -> None:
+    """``env.run(until=until)``, with SimPy's ``step`` written into the loop.
+
+    SimPy's ``run`` calls ``env.step()`` once per event; a district-day has ~240k events, and the
+    call, its attribute look-ups and its ``try`` cost more than the heap pop they wrap. This loop
+    does what ``run`` and ``step`` do, in the same order: the *until* event is scheduled as SimPy
+    schedules it (same time arithmetic, URGENT, the next event id), every event's callbacks run
+    and a failed event that nobody defused is raised again; it stops when the *until* event comes
+    off the heap and puts it back as SimPy does (so even the count of event ids is the same).
+    """
+    now = env._now  # type: ignore[attr-defined]
+    at = until if isinstance(until, int) else float(until)
+    if at <= now:
+        raise ValueError(f"until ({at}) must be greater than the current simulation time")
+    stop = simpy.Event(env)
+    stop._ok = True
+    stop._value = None
+    env.schedule(stop, URGENT, at - now)
+    queue: list[Any] = env._queue  # type: ignore[attr-defined]
+    while True:
+        try:
+            env._now, _, _, event = heappop(queue)  # type: ignore[attr-defined]
+        except IndexError:
+            raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {stop}') from None
+        if event is stop:
+            # SimPy stops by raising from the until event's callback, and then puts the event back
+            # on the heap, emptied, at priority -1 (it takes an event id; the next run pops it first)
+            event.callbacks = []
+            env.schedule(event, -1)  # type: ignore[arg-type]
+            return
+        callbacks, event.callbacks = event.callbacks, None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)  # as env.step: a copy with a new traceback
+            exc.__cause__ = event._value
+            raise exc

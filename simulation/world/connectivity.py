@@ -176,15 +176,15 @@ class Connectivity:
         if t >= t1:
             return  # no candidate before this interval ends
         t1 = min(t1, self._end_t)
-        rng, lam_max = self.rng, self._lam_max
+        random, lam_max, log = self.rng.random, self._lam_max, math.log
         p = -1.0  # acceptance probability, worked out at the first candidate inside the interval
         while t < t1:
             if t >= t0:
                 if p < 0:
                     p = factor * self._expected(t0, t1) / ((t1 - t0) * lam_max)
-                if rng.random() < p:
+                if random() < p:
                     self.pop.cal.at(t, partial(self._start, c, moving))
-            t += rng.expovariate(lam_max)
+            t += -log(1.0 - random()) / lam_max  # rng.expovariate(lam_max), as the standard library draws it
         nxt[uid] = t
 
     def _schedule_extra(self, c: Citizen, t0: float, t1: float, factor: float) -> None:
@@ -236,7 +236,7 @@ class Connectivity:
             x, y = c.x, c.y
         rng = self.rng
         demand = self._mix_mbps[bisect.bisect_right(self._mix_cum, rng.random() * self._mix_cum[-1])]
-        duration = rng.expovariate(1.0 / self.mean_s)
+        duration = -math.log(1.0 - rng.random()) / (1.0 / self.mean_s)  # rng.expovariate(1.0 / self.mean_s)
         covered = served = False
         thr = 0.0
         ap = first = -1

@@ -17,6 +17,7 @@ from simulation import sdk
 from simulation.config.district import District
 from simulation.config.scenario import FaultSpec, Scenario
 from simulation.rng import Streams
+from simulation.world.calendar import run_until
 from simulation.world.cellular import Cellular
 from simulation.world.connectivity import Connectivity
 from simulation.world.edge import Edge
@@ -204,7 +205,7 @@ class World:
         env.process(self.host.run())
         env.process(self._sampler())
         for k in range(1, chunks + 1):
-            env.run(until=self.sc.duration * k / chunks)
+            run_until(env, self.sc.duration * k / chunks)
             if progress:
                 progress(k / chunks)
         self.host.end()

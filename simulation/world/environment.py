@@ -100,7 +100,7 @@ class Environment:
         # a small tuple grows the array one item at a time, at twice the cost.
         self.stays = bytearray()  # (citizen, cell, t0, t1, factor) per stay
         self.trips = bytearray()  # (citizen, t0, t1, cell0, cell_mid, cell1) per trip
-        self._mid: dict[tuple[str, str], int] = {}
+        self._mid: dict[tuple[str, str], tuple[int, int, int]] = {}  # a walk's (start, middle, end) cells
         self._node_cell = {n: self.cell(x, y) for n, (x, y) in d.nodes.items()}
         self.members: list[dict[Citizen, None]] = [{} for _ in d.blocks]
         self.travelling: dict[Citizen, None] = {}
@@ -305,11 +305,11 @@ class Environment:
             if trip is None:
                 return
             key = (trip[2], trip[3])
-            mid = mids.get(key)
-            if mid is None:  # the middle node of the street path (paths are cached by the population)
+            cells = mids.get(key)
+            if cells is None:  # the cells of its ends and middle node (paths are cached by the population)
                 path = pop.paths_from(key[0])[1].get(key[1]) or [key[0]]
-                mid = mids[key] = node_cell[path[len(path) // 2]]
-            add_trip(trip_rec(uid, t0, t1, node_cell[key[0]], mid, node_cell[key[1]]))
+                cells = mids[key] = (node_cell[key[0]], node_cell[path[len(path) // 2]], node_cell[key[1]])
+            add_trip(trip_rec(uid, t0, t1, cells[0], cells[1], cells[2]))
             travelling[c] = None
 
         return on_stay, on_trip

@@ -21,7 +21,6 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 import networkx as nx
 import numpy as np
@@ -64,6 +63,26 @@ class Citizen(CellAgent):
         # ``cell`` follows it when read through Population.street_cells (see the module docstring)
 
 
+class Step:
+    """A citizen's next plan step, as the SimPy event that runs it (one per citizen, used again and again).
+
+    A citizen has one step pending at a time (its next departure, or the arrival of its trip), so
+    instead of a new event and ``functools.partial`` per step (~180k a district-day, each made an
+    hour before it runs) the citizen's ``Step`` is put back on the calendar with the step's
+    callback and leg: SimPy runs it like any triggered event (``callbacks``, ``_ok``).
+    """
+
+    __slots__ = ("c", "callbacks", "k", "target")
+    _ok = True  # env.step reads it after the callbacks: a step never fails
+    _value = None
+
+    def __init__(self, c: Citizen) -> None:
+        self.c = c
+        self.callbacks: tuple[Callable[[Step], None], ...] | None = None
+        self.k = 0  # the plan leg
+        self.target = ""  # the street node the trip ends at (arrivals)
+
+
 @dataclass(frozen=True)
 class Stay:
     """A citizen at a block from t0 until t1 (planned)."""
@@ -103,6 +122,8 @@ class Population:
     ) -> None:
         self.env, self.d, self.sc, self.model = env, d, sc, model
         self.cal = cal or Calendar(env)
+        self._put, self._duration = self.cal.put, sc.duration
+        self._departs, self._arriveds = (self._depart,), (self._arrived,)  # a Step's callbacks (bound once)
         self.rng = streams("population")
         self.blocks = d.blocks
         self.block_node = [b.node for b in d.blocks]
@@ -155,58 +176,60 @@ class Population:
             t = clock_h * 3600 - day0
             return t if t >= 0 else t + 86400
 
+        # The draws are made as arrays (the streams' order), then read as Python numbers: the same
+        # IEEE doubles and ints as numpy's scalars, at a fraction of the cost per element.
         batch: list[tuple[int, int, list[tuple[float, int]], int]] = []
-        homes = self._pick_blocks(res_w, n_res)
-        groups = rng.choice(3, size=n_res, p=[0.12, 0.70, 0.18])
-        commute_out = rng.random(n_res) < 0.55
-        u = rng.random((n_res, 6))
-        errand_blocks = self._pick_blocks(visit_w, 2 * n_res).reshape(n_res, 2)
-        schools = self._pick_blocks(school_w, n_res)
+        homes = self._pick_blocks(res_w, n_res).tolist()
+        groups = rng.choice(3, size=n_res, p=[0.12, 0.70, 0.18]).tolist()
+        commute_out = (rng.random(n_res) < 0.55).tolist()
+        u = rng.random((n_res, 6)).tolist()
+        errand_blocks = self._pick_blocks(visit_w, 2 * n_res).reshape(n_res, 2).tolist()
+        schools = self._pick_blocks(school_w, n_res).tolist()
         for i in range(n_res):
-            home, grp, uu = int(homes[i]), int(groups[i]), u[i]
+            home, grp, uu, errands = homes[i], groups[i], u[i], errand_blocks[i]
             plan: list[tuple[float, int]] = []
             if grp == CHILD:
-                plan = [(at(8.0 + 0.5 * uu[0]), int(schools[i])), (at(14.5 + 1.5 * uu[1]), home)]
+                plan = [(at(8.0 + 0.5 * uu[0]), schools[i]), (at(14.5 + 1.5 * uu[1]), home)]
                 if uu[2] < 0.4:
-                    plan.append((at(16.5 + 2 * uu[3]), int(errand_blocks[i, 0])))
+                    plan.append((at(16.5 + 2 * uu[3]), errands[0]))
                     plan.append((at(18.5 + uu[4]), home))
             elif grp == ADULT and commute_out[i]:
                 plan = [(at(7.0 + 2 * uu[0]), -1), (at(17.5 + 3 * uu[1]), home)]
                 if uu[2] < 0.3:
-                    plan.append((at(20.5 + 1.5 * uu[3]), int(errand_blocks[i, 0])))
+                    plan.append((at(20.5 + 1.5 * uu[3]), errands[0]))
                     plan.append((at(22.0 + 1.5 * uu[4]), home))
             else:
                 k = 1 + int(uu[0] < 0.5)
                 t = 9.5 + 3 * uu[1] if grp == ELDERLY else 10 + 6 * uu[1]
                 for j in range(k):
-                    plan.append((at(t), int(errand_blocks[i, j])))
+                    plan.append((at(t), errands[j]))
                     t += 0.75 + 1.25 * uu[2 + j]
                     plan.append((at(t), home))
                     t += 1 + 3 * uu[4]
             batch.append((RESIDENT, grp, plan, home))
         self._add(batch)
 
-        jobs = self._pick_blocks(job_w, n_wrk)
-        lunch = self._pick_blocks(visit_w, n_wrk)
-        uw = rng.random((n_wrk, 5))
+        jobs = self._pick_blocks(job_w, n_wrk).tolist()
+        lunch = self._pick_blocks(visit_w, n_wrk).tolist()
+        uw = rng.random((n_wrk, 5)).tolist()
         for i in range(n_wrk):
-            uu, job = uw[i], int(jobs[i])
+            uu, job = uw[i], jobs[i]
             plan = [(at(7.0 + 2.5 * uu[0]), job)]
             if uu[1] < 0.6:
                 t = 11.75 + 1.25 * uu[2]
-                plan += [(at(t), int(lunch[i])), (at(t + 0.75), job)]
+                plan += [(at(t), lunch[i]), (at(t + 0.75), job)]
             plan.append((at(17.0 + 3 * uu[3]), -1))
             batch.append((WORKER, ADULT, plan, -1))
         self._add(batch)
 
-        places = self._pick_blocks(visit_w, 3 * max(n_vis, 1)).reshape(-1, 3)
-        uv = rng.random((n_vis, 5))
+        places = self._pick_blocks(visit_w, 3 * max(n_vis, 1)).reshape(-1, 3).tolist()
+        uv = rng.random((n_vis, 5)).tolist()
         for i in range(n_vis):
             uu = uv[i]
             t = 10 + 9 * uu[0]
             plan = []
             for j in range(1 + int(uu[1] * 3)):
-                plan.append((at(t), int(places[i, j])))
+                plan.append((at(t), places[i][j]))
                 t += 0.75 + 1.25 * uu[2 + min(j, 2)]
             plan.append((at(t), -1))
             batch.append((VISITOR, ADULT, plan, -1))
@@ -259,7 +282,7 @@ class Population:
 
     def start(self) -> None:
         """Place residents at home and schedule every citizen's first departure."""
-        at, depart = self.cal.at, self._depart
+        put = self._put
         for c in self.citizens:
             if c.start >= 0:
                 c.node = self.block_node[c.start]
@@ -268,9 +291,12 @@ class Population:
             else:
                 self.outside += 1
             if c.plan:
-                at(c.plan[0][0], partial(depart, c, 0))
+                step = Step(c)
+                step.callbacks = self._departs
+                put(c.plan[0][0], step)
 
     def _arrive(self, c: Citizen, b: int, next_leave: float) -> None:
+        """``c`` is at block ``b`` now, until ``next_leave`` (``_arrived`` does the same, written out)."""
         c.block = b
         h = self.block_half[b]
         x, y = self.block_xy[b]
@@ -288,12 +314,14 @@ class Population:
             hit = self._paths[node] = nx.single_source_dijkstra(self.d.graph, node, weight="length")
         return hit
 
-    def _depart(self, c: Citizen, k: int, _event: object = None) -> None:
-        """Leg ``k`` of the plan starts now: walk the shortest street path to its destination."""
+    def _depart(self, step: Step) -> None:
+        """Leg ``step.k`` of the plan starts now: walk the shortest street path to its destination."""
         now = self.env._now  # type: ignore[attr-defined]
+        c, k = step.c, step.k
         dest = c.plan[k][1]
         if c.stay_in_until > now and c.block >= 0 and dest != -1:
-            self.cal.at(c.stay_in_until, partial(self._depart, c, k))
+            step.callbacks = self._departs
+            self.cal.put(c.stay_in_until, step)
             return
         if self.deciders:  # citizens who decide (world.citizens): only when a rule is active
             for rule in self.deciders:
@@ -319,28 +347,39 @@ class Population:
         self.walk_m += length
         for fn in self.trip_listeners:
             fn(c, now, arrive)
-        self.cal.at(arrive, partial(self._arrived, c, k, target))
+        step.callbacks, step.target = self._arriveds, target
+        self._put(arrive, step)
 
-    def _arrived(self, c: Citizen, k: int, target: str, _event: object = None) -> None:
+    def _arrived(self, step: Step) -> None:
         now = self.env._now  # type: ignore[attr-defined]
+        c, k = step.c, step.k
         plan = c.plan
         c.trip = None
         dest = plan[k][1]
         last = k + 1 >= len(plan)
-        node = target if dest >= 0 else None
+        node = step.target if dest >= 0 else None
         if c.node != node:  # a new street cell (coming back to the same one is no move in Mesa either)
             # noted for Mesa (see street_cells); a citizen moved again goes to the end of the order
             moved = self._moved
             moved.pop(c, None)
             moved[c] = None
             c.node = node
-        if dest >= 0:
-            nxt = self.sc.duration if last else plan[k + 1][0]
-            self._arrive(c, dest, nxt if nxt > now else now)
+        if dest >= 0:  # as _arrive (written out: this runs ~90k times a district-day)
+            nxt = self._duration if last else plan[k + 1][0]
+            nxt = nxt if nxt > now else now
+            c.block = dest
+            h = self.block_half[dest]
+            x, y = self.block_xy[dest]
+            jx, jy = c.jitter
+            c.x, c.y = x + jx * h, y + jy * h
+            self.present[dest] += 1
+            for fn in self.stay_listeners:
+                fn(c, dest, now, nxt)
         else:
             self.outside += 1
         if not last:
-            self.cal.at(plan[k + 1][0], partial(self._depart, c, k + 1))
+            step.callbacks, step.k = self._departs, k + 1
+            self._put(plan[k + 1][0], step)
 
     def street_cells(self) -> dict[str, Cell]:
         """Mesa's street cells by node id, each holding the citizens at its node now.
