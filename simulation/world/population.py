@@ -321,7 +321,7 @@ class Population:
         dest = c.plan[k][1]
         if c.stay_in_until > now and c.block >= 0 and dest != -1:
             step.callbacks = self._departs
-            self.cal.put(c.stay_in_until, step)
+            self._put(c.stay_in_until, step)
             return
         if self.deciders:  # citizens who decide (world.citizens): only when a rule is active
             for rule in self.deciders:
