@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import BASE_SERVICES, write_scenario
 from playwright.sync_api import Browser, Page, expect
-from test_browser import choose, chromium, local_page, nav, shoot, streamlit_server
+from test_browser import browser, choose, local_page, nav, shoot, streamlit_server  # noqa: F401 - browser: a fixture
 
 from simulation.config.scenario import load_scenario
 from simulation.results.reuse import run_or_reuse
@@ -54,14 +54,8 @@ def live(tiny_district: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield {"url": url, "store": store, "root": root}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
 @pytest.fixture
-def page(browser: Browser, live: dict) -> Iterator[Page]:
+def page(browser: Browser, live: dict) -> Iterator[Page]:  # noqa: F811 - the imported fixture
     with local_page(browser, live["url"], accept_downloads=True) as pg:
         yield pg
 
